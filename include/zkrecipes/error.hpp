@@ -1,0 +1,117 @@
+// zkrecipes — one error model for the whole library.
+//
+// Every failure is a zk::Error (a std::system_error). Its code is a zk::Errc: the negative values are
+// exactly the C client's Z* codes (checked at compile time in src/session/error.cpp); the positive values
+// are failures the library itself detects. Compare against a zk::Condition to decide what to do:
+//
+//   try { session.set(path, data, version); }
+//   catch (const zk::Error& e) {
+//     if (e.code() == zk::Condition::conflict) { /* re-read and retry */ }
+//     else if (e.code() == zk::Condition::retryable) { /* back off, try again */ }
+//     else throw;
+//   }
+//
+// Thread safety: all functions here are pure and may be called from any thread.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace zk {
+
+/// Error codes. Negative values equal the C client's codes; positive values are the library's own.
+enum class Errc : int {
+  ok = 0,
+  // --- The C client's codes (zookeeper.h), same numbers. ---
+  system_error = -1,
+  runtime_inconsistency = -2,
+  data_inconsistency = -3,
+  connection_loss = -4,
+  marshalling_error = -5,
+  unimplemented = -6,
+  operation_timeout = -7,
+  bad_arguments = -8,
+  invalid_state = -9,
+  new_config_no_quorum = -13,
+  reconfig_in_progress = -14,
+  ssl_connection_error = -15,
+  api_error = -100,
+  no_node = -101,
+  no_auth = -102,
+  bad_version = -103,
+  no_children_for_ephemerals = -108,
+  node_exists = -110,
+  not_empty = -111,
+  session_expired = -112,
+  invalid_callback = -113,
+  invalid_acl = -114,
+  auth_failed = -115,
+  closing = -116,
+  nothing = -117,
+  session_moved = -118,
+  not_readonly = -119,
+  ephemeral_on_local_session = -120,
+  no_watcher = -121,
+  reconfig_disabled = -123,
+  session_closed_require_sasl_auth = -124,
+  // --- Failures the library detects itself. ---
+  invalid_argument = 1,   ///< a value was refused before anything was sent (path, size, timeout…)
+  session_closed = 2,     ///< the zk::Session was closed (or is closing)
+  wrong_thread = 3,       ///< a blocking call from the library's callback thread (it would deadlock)
+  deadline_exceeded = 4,  ///< the call's deadline passed before the server answered
+  indeterminate = 5,      ///< a write may or may not have been applied, and it could not be proven
+  session_lost = 6,       ///< the session expired or was declared lost by the local timer
+  lock_not_held = 7,      ///< unlock or a fenced write without holding the lock
+  would_deadlock = 8,     ///< the calling thread already holds this lock object
+  bad_data = 9,           ///< a znode holds bytes the recipe cannot decode (nothing was overwritten)
+  overflow = 10,          ///< the result does not fit the encoding (never wraps silently)
+  retries_exhausted = 11, ///< the retry policy's attempts or deadline ran out
+  lock_lost = 12,         ///< the lock was held and is not any more
+};
+
+/// What a caller should do about an error; compare with `e.code() == zk::Condition::retryable`.
+enum class Condition : int {
+  retryable = 1,     ///< transient: the same call may succeed later (connection loss, timeouts)
+  conflict = 2,      ///< someone else changed the node first (bad version, node exists)
+  session_lost = 3,  ///< the session (and its ephemeral nodes) is gone
+  precondition = 4,  ///< the tree is not as the call needs it (no node, not empty, bad data)
+  usage = 5,         ///< the call itself is wrong (bad argument, wrong thread, closed session)
+  indeterminate = 6, ///< a write's outcome is unknown (connection loss, timeout, unproven)
+  timeout = 7,       ///< a deadline or the server's operation timeout passed
+};
+
+} // namespace zk
+
+namespace std {
+template <> struct is_error_code_enum<zk::Errc> : true_type {};
+template <> struct is_error_condition_enum<zk::Condition> : true_type {};
+} // namespace std
+
+namespace zk {
+
+const std::error_category& error_category() noexcept;
+const std::error_category& condition_category() noexcept;
+
+std::error_code make_error_code(Errc e) noexcept;
+std::error_condition make_error_condition(Condition c) noexcept;
+
+/// The one exception type the library throws.
+class Error : public std::system_error {
+public:
+  Error(Errc code, const std::string& detail);
+  [[nodiscard]] Errc errc() const noexcept { return static_cast<Errc>(code().value()); }
+  [[nodiscard]] bool is_retryable() const noexcept { return code() == Condition::retryable; }
+  [[nodiscard]] bool is_conflict() const noexcept { return code() == Condition::conflict; }
+  [[nodiscard]] bool is_session_lost() const noexcept { return code() == Condition::session_lost; }
+  [[nodiscard]] bool is_usage() const noexcept { return code() == Condition::usage; }
+  [[nodiscard]] bool is_indeterminate() const noexcept {
+    return code() == Condition::indeterminate;
+  }
+};
+
+/// Short name of a code, e.g. "no_node".
+const char* to_string(Errc e) noexcept;
+
+} // namespace zk
+

@@ -1,0 +1,301 @@
+// zkrecipes — zk::Session: one RAII ZooKeeper session over the official C client.
+//
+//   zk::Session session("127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181");  // connected or throws
+//   session.ensure_path("/app/config");
+//   session.set("/app/config", "v2");
+//   if (auto node = session.get("/app/config")) std::cout << node->data << '\n';
+//
+// Blocking calls take a zk::Deadline (a duration or a steady_clock time point; by default the session's
+// operation timeout) and throw zk::Error with Errc::deadline_exceeded when it passes. The asynchronous
+// *_async calls never block; their callbacks receive a zk::Result.
+//
+// Threading contract:
+//  - Every method may be called from any thread.
+//  - Every callback (async completions, watches, state listeners, log sink) runs on ONE library thread per
+//    Session, never while a library lock is held, in the order the events happened. That thread survives a
+//    session re-creation after expiry.
+//  - Do not block in a callback. A blocking call made from the callback thread throws Errc::wrong_thread
+//    instead of deadlocking; close() from a callback throws Errc::wrong_thread too (the destructor, if it
+//    runs there, hands the close to a helper thread and returns).
+//
+// Thread safety: all methods are safe to call concurrently.
+#pragma once
+
+#include <zkrecipes/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace zk {
+
+using Clock = std::chrono::steady_clock;
+
+/// When a blocking call gives up. Default: the session's operation timeout. A duration must be positive.
+class Deadline {
+public:
+  Deadline() = default;
+  Deadline(Clock::time_point at) : m_at(at), m_set(true) {} // NOLINT(google-explicit-constructor)
+  template <class Rep, class Period>
+  Deadline(std::chrono::duration<Rep, Period> timeout) // NOLINT(google-explicit-constructor)
+      : m_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)), m_relative(true) {}
+
+  /// The absolute time point, resolving a default deadline to now + fallback. Throws
+  /// Errc::invalid_argument for a zero or negative duration.
+  [[nodiscard]] Clock::time_point resolve(std::chrono::milliseconds fallback) const;
+  [[nodiscard]] bool is_default() const noexcept { return !m_set && !m_relative; }
+
+private:
+  Clock::time_point m_at{};
+  std::chrono::nanoseconds m_timeout{};
+  bool m_set = false;
+  bool m_relative = false;
+};
+
+/// A znode's metadata, as the server reports it.
+struct Stat {
+  std::int64_t czxid = 0;           ///< zxid of the create: increases across the ensemble
+  std::int64_t mzxid = 0;           ///< zxid of the last data change
+  std::int64_t ctime = 0;           ///< creation time, ms since the epoch (server clock)
+  std::int64_t mtime = 0;           ///< last data change, ms since the epoch (server clock)
+  std::int32_t version = 0;         ///< data version
+  std::int32_t cversion = 0;        ///< child version
+  std::int32_t aversion = 0;        ///< ACL version
+  std::int64_t ephemeral_owner = 0; ///< session id of an ephemeral node's owner, else 0
+  std::int32_t data_length = 0;
+  std::int32_t num_children = 0;
+  std::int64_t pzxid = 0;
+};
+
+/// Version meaning "any version": a write with it is unconditional.
+inline constexpr std::int32_t any_version = -1;
+
+enum class CreateMode {
+  persistent,
+  ephemeral,
+  persistent_sequential,
+  ephemeral_sequential,
+  container,                     ///< deleted by the server once it had children and has none
+  persistent_with_ttl,           ///< deleted once unmodified for `ttl` and childless
+  persistent_sequential_with_ttl,
+};
+
+struct CreateOptions {
+  CreateOptions(CreateMode m = CreateMode::persistent) : mode(m) {} // NOLINT(google-explicit-constructor)
+  CreateOptions(CreateMode m, std::chrono::milliseconds t) : mode(m), ttl(t) {}
+  CreateMode mode;
+  std::chrono::milliseconds ttl{0}; ///< required (> 0) for the *_with_ttl modes, else ignored
+};
+
+struct Created {
+  std::string path; ///< the actual path (with the sequence suffix for sequential modes)
+  Stat stat;
+};
+
+struct NodeData {
+  std::string data;
+  Stat stat;
+};
+
+struct Children {
+  std::vector<std::string> names; ///< child names, unsorted, without the parent path
+  Stat stat;                      ///< the parent's Stat
+};
+
+enum class EventType { created, deleted, changed, child };
+struct WatchEvent {
+  EventType type;
+  std::string path;
+};
+/// A one-shot watch: called at most once, on the callback thread.
+using Watcher = std::function<void(const WatchEvent&)>;
+enum class WatchKind { data, child, any };
+
+/// One operation of an atomic multi.
+struct Op {
+  enum class Type { create, remove, set, check };
+  static Op create(std::string path, std::string data = {}, CreateMode mode = CreateMode::persistent);
+  static Op remove(std::string path, std::int32_t version = any_version);
+  static Op set(std::string path, std::string data, std::int32_t version = any_version);
+  /// Passes only if the node exists (and has `version`, unless any_version).
+  static Op check(std::string path, std::int32_t version = any_version);
+
+  Type type = Type::check;
+  std::string path;
+  std::string data;
+  CreateMode mode = CreateMode::persistent;
+  std::int32_t version = any_version;
+};
+
+struct OpResult {
+  Errc error = Errc::ok;
+  std::string path;         ///< create: the created path
+  std::optional<Stat> stat; ///< set: the new Stat
+};
+
+/// Outcome of a multi that the server answered: all ops applied, or none (then `error` says why and
+/// `failed_op` which op failed).
+struct MultiResult {
+  Errc error = Errc::ok;
+  std::vector<OpResult> results;
+  [[nodiscard]] bool ok() const noexcept { return error == Errc::ok; }
+  [[nodiscard]] std::size_t failed_op() const noexcept;
+};
+
+/// A value or the error that prevented it (for the asynchronous calls).
+template <class T> class Result {
+public:
+  Result(T value) : m_value(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Errc error, std::string detail) : m_error(error), m_detail(std::move(detail)) {}
+  [[nodiscard]] bool ok() const noexcept { return m_error == Errc::ok; }
+  explicit operator bool() const noexcept { return ok(); }
+  [[nodiscard]] Errc error() const noexcept { return m_error; }
+  /// The value; throws the zk::Error if there is none.
+  [[nodiscard]] T& value() {
+    if (!ok()) throw Error(m_error, m_detail);
+    return *m_value;
+  }
+
+private:
+  std::optional<T> m_value;
+  Errc m_error = Errc::ok;
+  std::string m_detail;
+};
+struct Done {};
+
+enum class SessionState {
+  connecting,  ///< first connection not yet made
+  connected,   ///< connected for the first time, or with a new session after an expiry
+  suspended,   ///< disconnected; the session may still be alive on the server
+  reconnected, ///< connected again with the same session: ephemeral nodes and watches are intact
+  lost,        ///< expired, or disconnected longer than the session timeout (local timer)
+  closed,      ///< close() was called
+};
+const char* to_string(SessionState s) noexcept;
+
+struct SessionEvent {
+  SessionState state;
+  std::int64_t session_id; ///< the ZooKeeper session this event is about
+};
+using Listener = std::function<void(const SessionEvent&)>;
+
+struct ClientId {
+  std::int64_t session_id = 0;
+  std::string password; ///< 16 raw bytes
+};
+
+enum class LogLevel { error = 1, warn = 2, info = 3, debug = 4 };
+using LogSink = std::function<void(LogLevel, std::string_view message)>;
+
+struct DigestAuth {
+  std::string user;
+  std::string password;
+};
+
+struct SessionOptions {
+  std::string hosts;                                 ///< "host:port,host:port"
+  std::chrono::milliseconds session_timeout{10000};  ///< requested; the server may clamp it
+  std::chrono::milliseconds connect_timeout{15000};  ///< the constructor throws after this
+  std::chrono::milliseconds operation_timeout{15000}; ///< default deadline of blocking calls
+  std::string chroot;                                ///< e.g. "/app": all paths are relative to it
+  std::optional<DigestAuth> digest;                  ///< adds "digest" auth on every (re)connection
+  LogSink log_sink;             ///< where the C client's log goes (default: stderr, prefixed)
+  LogLevel log_level = LogLevel::warn;
+  bool renew_after_expiry = true;  ///< after an expiry, open a new session and report `connected`
+  std::optional<ClientId> resume;  ///< attach to an existing session instead of creating one
+};
+
+namespace detail {
+class SessionImpl;
+}
+
+/// An open ZooKeeper session. Construction returns connected or throws; destruction closes.
+/// Thread safety: all methods are safe to call concurrently from any thread.
+class Session {
+public:
+  explicit Session(std::string hosts);
+  explicit Session(SessionOptions options);
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // --- Blocking calls (throw zk::Error; an expected absence is an empty optional). ---
+  Created create(std::string_view path, std::string_view data = {}, CreateOptions options = {},
+                 Deadline deadline = {});
+  /// The data and Stat, or nullopt if there is no node (then no watch is set).
+  std::optional<NodeData> get(std::string_view path, Watcher watch = {}, Deadline deadline = {});
+  /// Sets data if the version matches (any_version: unconditionally); returns the new Stat.
+  Stat set(std::string_view path, std::string_view data, std::int32_t version = any_version,
+           Deadline deadline = {});
+  /// The Stat or nullopt; a watch is set either way (creation, change or deletion fires it).
+  std::optional<Stat> exists(std::string_view path, Watcher watch = {}, Deadline deadline = {});
+  std::optional<Children> children(std::string_view path, Watcher watch = {},
+                                   Deadline deadline = {});
+  /// Deletes the node if the version matches; false if there was no node.
+  bool remove(std::string_view path, std::int32_t version = any_version, Deadline deadline = {});
+  MultiResult multi(const std::vector<Op>& ops, Deadline deadline = {});
+  void sync(std::string_view path, Deadline deadline = {});
+  /// Removes the watches this session set on `path` (of `kind`); returns how many.
+  std::size_t remove_watches(std::string_view path, WatchKind kind = WatchKind::any,
+                             Deadline deadline = {});
+  /// Creates `path` and any missing ancestors (existing nodes are fine).
+  void ensure_path(std::string_view path, CreateMode mode = CreateMode::persistent,
+                   Deadline deadline = {});
+
+  // --- Asynchronous calls: never block; the callback runs once on the callback thread. ---
+  void create_async(std::string_view path, std::string_view data, CreateOptions options,
+                    std::function<void(Result<Created>)> done);
+  void get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
+                 Watcher watch = {});
+  void set_async(std::string_view path, std::string_view data, std::int32_t version,
+                 std::function<void(Result<Stat>)> done);
+  void exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
+                    Watcher watch = {});
+  void children_async(std::string_view path, std::function<void(Result<Children>)> done,
+                      Watcher watch = {});
+  void remove_async(std::string_view path, std::int32_t version,
+                    std::function<void(Result<Done>)> done);
+  void multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
+  void sync_async(std::string_view path, std::function<void(Result<Done>)> done);
+
+  // --- State. ---
+  [[nodiscard]] SessionState state() const;
+  /// Current ZooKeeper session id (changes after a renewal following an expiry).
+  [[nodiscard]] std::int64_t session_id() const;
+  /// Session id and password, e.g. to force a server-side expiry in a test.
+  [[nodiscard]] ClientId client_id() const;
+  /// The timeout the server granted.
+  [[nodiscard]] std::chrono::milliseconds negotiated_timeout() const;
+  /// "ip:port" of the server we are connected to, or empty.
+  [[nodiscard]] std::string current_server() const;
+  /// Registers a listener for state changes; returns an id for remove_listener.
+  std::uint64_t add_listener(Listener listener);
+  void remove_listener(std::uint64_t id);
+
+  /// Closes the session (ephemeral nodes go at once). Idempotent. Later calls throw session_closed.
+  void close();
+
+  /// True on any Session's callback thread (where blocking calls are refused).
+  [[nodiscard]] static bool on_callback_thread() noexcept;
+
+  /// For recipes: the shared state behind this Session (outlives a moved or closed Session).
+  [[nodiscard]] const std::shared_ptr<detail::SessionImpl>& impl() const noexcept { return m_impl; }
+
+private:
+  std::shared_ptr<detail::SessionImpl> m_impl;
+};
+
+/// Checks a znode path; throws Errc::invalid_argument naming the path and what is wrong.
+void validate_path(std::string_view path);
+/// The largest data a znode may hold (the server's default jute.maxbuffer).
+inline constexpr std::size_t max_data_size = 1024 * 1024;
+
+} // namespace zk

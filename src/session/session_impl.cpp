@@ -1,0 +1,385 @@
+// SessionImpl: lifetime of the zhandle_t, connection states, the dispatcher thread, watches.
+// The operations themselves (create, get, …) are in operations.cpp.
+#include "session/session_impl.hpp"
+
+#include "session/c_client.hpp"
+#include "session/log_router.hpp"
+
+#include <cstring>
+
+namespace zk::detail {
+namespace {
+
+thread_local bool t_on_dispatcher = false;
+
+// The session watcher: the handle's context is its SessionImpl.
+void session_watcher(zhandle_t* zh, int type, int state, const char* /*path*/, void* ctx) {
+  if (type == ZOO_SESSION_EVENT && ctx != nullptr)
+    static_cast<SessionImpl*>(ctx)->on_session_event(zh, state);
+}
+
+} // namespace
+
+bool on_dispatcher_thread() noexcept { return t_on_dispatcher; }
+
+// A node watch: its context is the watch id; the handle's context is the SessionImpl. Session events
+// are delivered to every watcher by the C client; the session watcher handles those.
+void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void* ctx) {
+  if (type == ZOO_SESSION_EVENT) return;
+  auto* impl = static_cast<SessionImpl*>(const_cast<void*>(zoo_get_context(zh)));
+  if (impl != nullptr)
+    impl->on_watch_fired(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(ctx)), type,
+                         path);
+}
+
+SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options)) {
+  if (m_options.hosts.empty()) throw Error(Errc::invalid_argument, "SessionOptions::hosts is empty");
+  const auto positive = [](std::chrono::milliseconds v, const char* name) {
+    if (v.count() <= 0)
+      throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name + " must be positive, got " +
+                                              std::to_string(v.count()) + " ms");
+  };
+  positive(m_options.session_timeout, "session_timeout");
+  positive(m_options.connect_timeout, "connect_timeout");
+  positive(m_options.operation_timeout, "operation_timeout");
+  if (m_options.session_timeout.count() > std::numeric_limits<int>::max())
+    throw Error(Errc::invalid_argument, "SessionOptions::session_timeout is too large");
+  if (!m_options.chroot.empty()) validate_path(m_options.chroot);
+  if (m_options.resume && m_options.resume->password.size() != sizeof(clientid_t::passwd))
+    throw Error(Errc::invalid_argument, "SessionOptions::resume password must be 16 bytes");
+}
+
+SessionImpl::~SessionImpl() { close_noexcept(); }
+
+void SessionImpl::start() {
+  m_log_slot = acquire_log_slot(m_options.log_sink, m_options.log_level);
+  m_dispatcher = std::thread([this, self = shared_from_this()]() mutable { dispatcher_loop(std::move(self)); });
+  try {
+    _zhandle* zh = open_handle(m_options.resume);
+    {
+      std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
+      m_zh = zh;
+    }
+    std::unique_lock<std::mutex> lock(m_mutex);
+    const auto deadline = Clock::now() + m_options.connect_timeout;
+    const bool ok = m_cv.wait_until(lock, deadline, [&] {
+      return m_state == SessionState::connected || m_state == SessionState::lost;
+    });
+    if (!ok || m_state != SessionState::connected) {
+      const bool expired = m_state == SessionState::lost;
+      lock.unlock();
+      close();
+      if (expired) throw Error(Errc::session_expired, "the session to resume has expired");
+      throw Error(Errc::connection_loss, "could not connect to " + m_options.hosts + " within " +
+                                             std::to_string(m_options.connect_timeout.count()) + " ms");
+    }
+  } catch (...) {
+    close_noexcept();
+    throw;
+  }
+}
+
+_zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
+  clientid_t id{};
+  if (resume) {
+    id.client_id = resume->session_id;
+    std::memcpy(id.passwd, resume->password.data(), sizeof id.passwd);
+  }
+  const std::string hosts = m_options.hosts + m_options.chroot;
+  // Hold m_mutex until m_event_zh is set, so the first session event cannot be mistaken for a stranger's.
+  std::lock_guard<std::mutex> lock(m_mutex);
+  zhandle_t* zh = zookeeper_init2(hosts.c_str(), session_watcher,
+                                  static_cast<int>(m_options.session_timeout.count()),
+                                  resume ? &id : nullptr, this, 0, log_callback_for(m_log_slot));
+  if (zh == nullptr)
+    throw Error(Errc::bad_arguments, "zookeeper_init refused hosts \"" + hosts + "\": " +
+                                         std::strerror(errno));
+  m_event_zh = zh;
+  if (m_options.digest) {
+    const std::string cred = m_options.digest->user + ":" + m_options.digest->password;
+    zoo_add_auth(zh, "digest", cred.data(), static_cast<int>(cred.size()), nullptr, nullptr);
+  }
+  return zh;
+}
+
+void SessionImpl::on_session_event(_zhandle* zh, int state) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  if (m_closed || zh != m_event_zh) return; // an event from a replaced or closing handle is not news
+  if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE) {
+    const clientid_t* id = zoo_client_id(zh);
+    const bool same_session = m_session_id != 0 && id->client_id == m_session_id;
+    m_session_id = id->client_id;
+    m_client_id = ClientId{id->client_id, std::string(id->passwd, sizeof id->passwd)};
+    m_negotiated = std::chrono::milliseconds(zoo_recv_timeout(zh));
+    m_lost_reported = false;
+    set_state(same_session ? SessionState::reconnected : SessionState::connected, m_session_id);
+  } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
+    if (m_state == SessionState::connected || m_state == SessionState::reconnected) {
+      m_suspended_since = Clock::now();
+      set_state(SessionState::suspended, m_session_id);
+    }
+  } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+    if (!m_lost_reported || m_state != SessionState::lost) set_state(SessionState::lost, m_session_id);
+    m_lost_reported = true;
+    if (m_options.renew_after_expiry && state == ZOO_EXPIRED_SESSION_STATE && m_session_id != 0) {
+      m_renew_pending = true;
+      m_cv.notify_all();
+    }
+  }
+}
+
+void SessionImpl::set_state(SessionState s, std::int64_t session_id) { // m_mutex held
+  m_state = s;
+  m_cv.notify_all();
+  const SessionEvent event{s, session_id};
+  for (const auto& entry : m_listeners) {
+    const std::uint64_t id = entry.first;
+    m_queue.emplace_back([this, id, event] {
+      Listener fn;
+      {
+        std::lock_guard<std::mutex> l(m_mutex);
+        const auto it = m_listeners.find(id);
+        if (it == m_listeners.end()) return; // removed meanwhile
+        fn = it->second;
+      }
+      fn(event);
+    });
+  }
+}
+
+void SessionImpl::renew_after_expiry() {
+  if (is_closed()) return;
+  _zhandle* fresh = nullptr;
+  try {
+    fresh = open_handle(std::nullopt);
+  } catch (const Error& e) {
+    default_log_sink(LogLevel::error, std::string("could not renew the session: ") + e.what());
+    return;
+  }
+  _zhandle* old = nullptr;
+  {
+    std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
+    old = m_zh;
+    m_zh = fresh;
+  }
+  drop_watches_of(old);
+  if (old != nullptr) {
+    zoo_set_context(old, nullptr);
+    zookeeper_close(old); // fails what was pending on the old session
+  }
+}
+
+void SessionImpl::drop_watches_of(_zhandle* zh) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  for (auto it = m_watches.begin(); it != m_watches.end();) {
+    if (zh == nullptr || it->second.zh == zh)
+      it = m_watches.erase(it);
+    else
+      ++it;
+  }
+}
+
+// `self` keeps this object alive while its dispatcher runs; if it is the last reference, the destructor
+// runs here at the end, on this thread, and detaches it.
+void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
+  t_on_dispatcher = true;
+  std::unique_lock<std::mutex> lock(m_mutex);
+  for (;;) {
+    const auto now = Clock::now();
+    // The local timer: disconnected longer than the negotiated timeout means lost, whatever the server
+    // will say when we get through again.
+    const bool suspended = m_state == SessionState::suspended && !m_lost_reported;
+    const auto lost_at = m_suspended_since + m_negotiated;
+    if (suspended && now >= lost_at) {
+      m_lost_reported = true;
+      set_state(SessionState::lost, m_session_id);
+    }
+    while (!m_timers.empty() && m_timers.begin()->first <= now) {
+      m_queue.push_back(std::move(m_timers.begin()->second));
+      m_timers.erase(m_timers.begin());
+    }
+    if (m_renew_pending) {
+      m_renew_pending = false;
+      lock.unlock();
+      renew_after_expiry();
+      lock.lock();
+      continue;
+    }
+    if (!m_queue.empty()) {
+      auto fn = std::move(m_queue.front());
+      m_queue.pop_front();
+      lock.unlock();
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        default_log_sink(LogLevel::error, std::string("a callback threw: ") + e.what());
+      } catch (...) {
+        default_log_sink(LogLevel::error, "a callback threw");
+      }
+      fn = nullptr; // destroy captures outside the lock
+      lock.lock();
+      continue;
+    }
+    if (m_stop_dispatcher) break;
+    auto wake = Clock::time_point::max();
+    if (!m_timers.empty()) wake = m_timers.begin()->first;
+    if (m_state == SessionState::suspended && !m_lost_reported) wake = std::min(wake, lost_at);
+    if (wake == Clock::time_point::max())
+      m_cv.wait(lock);
+    else
+      m_cv.wait_until(lock, wake);
+  }
+  m_timers.clear();
+  lock.unlock();
+  self.reset();
+}
+
+void SessionImpl::post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  if (m_stop_dispatcher) return;
+  m_queue.push_back(std::move(fn));
+  m_cv.notify_all();
+}
+
+void SessionImpl::post_at(Clock::time_point at, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  if (m_stop_dispatcher) return;
+  m_timers.emplace(at, std::move(fn));
+  m_cv.notify_all();
+}
+
+void SessionImpl::close() {
+  if (t_on_dispatcher && m_dispatcher.get_id() == std::this_thread::get_id())
+    throw Error(Errc::wrong_thread, "close() from the session's callback thread");
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_closed) return;
+    m_closed = true;
+    m_event_zh = nullptr;
+  }
+  _zhandle* zh = nullptr;
+  {
+    std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
+    zh = m_zh;
+    m_zh = nullptr;
+  }
+  if (zh != nullptr) zookeeper_close(zh); // pending completions get ZCLOSING, posted to the queue
+  drop_watches_of(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_state != SessionState::closed) set_state(SessionState::closed, m_session_id);
+    m_stop_dispatcher = true;
+    m_cv.notify_all();
+  }
+  if (m_dispatcher.joinable()) m_dispatcher.join();
+  release_log_slot(m_log_slot);
+  m_log_slot = -1;
+}
+
+void SessionImpl::close_noexcept() noexcept {
+  try {
+    if (m_dispatcher.joinable() && m_dispatcher.get_id() == std::this_thread::get_id()) {
+      // Destroyed from its own callback: the dispatcher cannot join itself. Close the handle and let the
+      // dispatcher thread finish on its own.
+      {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_closed = true;
+        m_stop_dispatcher = true;
+        m_queue.clear();
+      }
+      _zhandle* zh = nullptr;
+      {
+        std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
+        zh = m_zh;
+        m_zh = nullptr;
+      }
+      if (zh != nullptr) zookeeper_close(zh); // the C client's threads are not this one
+      m_dispatcher.detach();
+      release_log_slot(m_log_slot);
+      m_log_slot = -1;
+      return;
+    }
+    close();
+  } catch (...) {
+  }
+}
+
+bool SessionImpl::is_closed() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_closed;
+}
+
+void SessionImpl::check_blocking_call(const char* what) const {
+  if (t_on_dispatcher)
+    throw Error(Errc::wrong_thread,
+                std::string(what) + ": blocking call from the session's callback thread would deadlock");
+  if (is_closed()) throw Error(Errc::session_closed, std::string(what) + ": the session is closed");
+}
+
+Clock::time_point SessionImpl::resolve(Deadline d) const { return d.resolve(m_options.operation_timeout); }
+
+SessionState SessionImpl::state() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_state;
+}
+std::int64_t SessionImpl::session_id() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_session_id;
+}
+ClientId SessionImpl::client_id() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_client_id;
+}
+std::chrono::milliseconds SessionImpl::negotiated_timeout() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_negotiated;
+}
+std::string SessionImpl::current_server() const {
+  std::shared_lock<std::shared_mutex> lock(m_handle_mutex);
+  if (m_zh == nullptr || zoo_state(m_zh) != ZOO_CONNECTED_STATE) return {};
+  const char* s = zoo_get_current_server(m_zh);
+  return s != nullptr ? s : "";
+}
+
+std::uint64_t SessionImpl::add_listener(Listener listener) {
+  if (!listener) throw Error(Errc::invalid_argument, "add_listener: empty listener");
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const std::uint64_t id = m_next_id++;
+  m_listeners.emplace(id, std::move(listener));
+  return id;
+}
+
+void SessionImpl::remove_listener(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_listeners.erase(id);
+}
+
+std::uint64_t SessionImpl::register_watch(Watcher fn, std::string_view path, WatchKind kind,
+                                          _zhandle* zh) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const std::uint64_t id = m_next_id++;
+  m_watches.emplace(id, WatchEntry{std::move(fn), std::string(path), kind, zh});
+  return id;
+}
+
+void SessionImpl::forget_watch(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_watches.erase(id);
+}
+
+void SessionImpl::on_watch_fired(std::uint64_t watch_id, int type, const char* path) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const auto it = m_watches.find(watch_id);
+  if (it == m_watches.end()) return;
+  Watcher fn = std::move(it->second.fn);
+  m_watches.erase(it);
+  if (type == ZOO_NOTWATCHING_EVENT || m_stop_dispatcher) return; // removed, not fired
+  EventType event = EventType::changed;
+  if (type == ZOO_CREATED_EVENT) event = EventType::created;
+  else if (type == ZOO_DELETED_EVENT) event = EventType::deleted;
+  else if (type == ZOO_CHILD_EVENT) event = EventType::child;
+  m_queue.emplace_back([fn = std::move(fn), e = WatchEvent{event, path != nullptr ? path : ""}] { fn(e); });
+  m_cv.notify_all();
+}
+
+} // namespace zk::detail

@@ -1,0 +1,160 @@
+// The shared state behind a zk::Session, and the only code that talks to the C client.
+//
+// zk::Session is the RAII owner; recipes keep a std::shared_ptr<SessionImpl> so that they stay valid
+// (their calls then fail with session_closed) if the Session is moved or destroyed first. The operations
+// here have exactly the signatures of zk::Session's; see session.hpp for their contract.
+//
+// Threads: the C client's own I/O and completion threads, plus one dispatcher thread per SessionImpl
+// that runs every user-visible callback, the local "lost" timer, timers posted by recipes, and the
+// re-creation of the ZooKeeper handle after an expiry.
+#pragma once
+
+#include <zkrecipes/session.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+struct _zhandle; // the C client's handle (zhandle_t), kept out of every header
+
+namespace zk::detail {
+
+class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
+public:
+  explicit SessionImpl(SessionOptions options);
+  ~SessionImpl();
+  SessionImpl(const SessionImpl&) = delete;
+  SessionImpl& operator=(const SessionImpl&) = delete;
+
+  /// Opens the first handle and waits for it to connect (throws on connect timeout).
+  void start();
+
+  // Blocking operations (see zk::Session).
+  Created create(std::string_view path, std::string_view data, CreateOptions options, Deadline d);
+  std::optional<NodeData> get(std::string_view path, Watcher watch, Deadline d);
+  Stat set(std::string_view path, std::string_view data, std::int32_t version, Deadline d);
+  std::optional<Stat> exists(std::string_view path, Watcher watch, Deadline d);
+  std::optional<Children> children(std::string_view path, Watcher watch, Deadline d);
+  bool remove(std::string_view path, std::int32_t version, Deadline d);
+  MultiResult multi(const std::vector<Op>& ops, Deadline d);
+  void sync(std::string_view path, Deadline d);
+  std::size_t remove_watches(std::string_view path, WatchKind kind, Deadline d);
+  void ensure_path(std::string_view path, CreateMode mode, Deadline d);
+
+  // Asynchronous operations; `done` runs on the dispatcher thread.
+  void create_async(std::string_view path, std::string_view data, CreateOptions options,
+                    std::function<void(Result<Created>)> done);
+  void get_async(std::string_view path, std::function<void(Result<NodeData>)> done, Watcher watch);
+  void set_async(std::string_view path, std::string_view data, std::int32_t version,
+                 std::function<void(Result<Stat>)> done);
+  void exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
+                    Watcher watch);
+  void children_async(std::string_view path, std::function<void(Result<Children>)> done,
+                      Watcher watch);
+  void remove_async(std::string_view path, std::int32_t version,
+                    std::function<void(Result<Done>)> done);
+  void multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
+  void sync_async(std::string_view path, std::function<void(Result<Done>)> done);
+
+  // State.
+  SessionState state() const;
+  std::int64_t session_id() const;
+  ClientId client_id() const;
+  std::chrono::milliseconds negotiated_timeout() const;
+  std::string current_server() const;
+  std::uint64_t add_listener(Listener listener);
+  void remove_listener(std::uint64_t id);
+  const SessionOptions& options() const noexcept { return m_options; }
+
+  /// Closes the handle and stops the dispatcher. Throws wrong_thread on the dispatcher thread.
+  void close();
+  /// As close(), but never throws and never joins from the dispatcher thread (for destructors).
+  void close_noexcept() noexcept;
+  bool is_closed() const;
+
+  // For recipes: run `fn` on the dispatcher thread, now (in order) or at a time point. Dropped silently
+  // once the session is closed.
+  void post(std::function<void()> fn);
+  void post_at(Clock::time_point at, std::function<void()> fn);
+
+  /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking calls).
+  void check_blocking_call(const char* what) const;
+  /// Resolves a Deadline with the session's operation timeout.
+  Clock::time_point resolve(Deadline d) const;
+
+  // Called from the C client's threads (via the trampolines).
+  void on_session_event(_zhandle* zh, int state);
+  void on_watch_fired(std::uint64_t watch_id, int type, const char* path);
+  void forget_watch(std::uint64_t id);
+
+private:
+  struct WatchEntry {
+    Watcher fn;
+    std::string path;
+    WatchKind kind;
+    _zhandle* zh;
+  };
+  struct Timer {
+    Clock::time_point at;
+    std::function<void()> fn;
+  };
+
+  _zhandle* open_handle(const std::optional<ClientId>& resume);
+  /// Runs fn(zh) with the current handle under a shared lock; throws session_closed if there is none.
+  template <class F> int with_handle(F&& fn);
+  /// Runs start(continuation) and waits for the continuation's Result until the deadline.
+  template <class T, class Start> T wait(Deadline d, const char* what, std::string_view path, Start&& start);
+  /// Wraps an async caller's callback so that it runs on the dispatcher thread.
+  template <class T> std::function<void(Result<T>)> to_dispatcher(std::function<void(Result<T>)> done);
+  // Issue one operation; `done` runs on the C client's completion thread (or at once on a refusal).
+  void start_create(std::string_view path, std::string_view data, CreateOptions options,
+                    std::function<void(Result<Created>)> done);
+  void start_get(std::string_view path, Watcher watch, std::function<void(Result<NodeData>)> done);
+  void start_set(std::string_view path, std::string_view data, std::int32_t version,
+                 std::function<void(Result<Stat>)> done);
+  void start_exists(std::string_view path, Watcher watch,
+                    std::function<void(Result<std::optional<Stat>>)> done);
+  void start_children(std::string_view path, Watcher watch, std::function<void(Result<Children>)> done);
+  void start_remove(std::string_view path, std::int32_t version, std::function<void(Result<Done>)> done);
+  void start_sync(std::string_view path, std::function<void(Result<Done>)> done);
+  void start_multi(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
+  std::uint64_t register_watch(Watcher fn, std::string_view path, WatchKind kind, _zhandle* zh);
+  void set_state(SessionState s, std::int64_t session_id); // queues listener calls
+  void dispatcher_loop(std::shared_ptr<SessionImpl> self);
+  void renew_after_expiry(); // on the dispatcher thread
+  void drop_watches_of(_zhandle* zh);
+
+  SessionOptions m_options;
+  int m_log_slot = -1;
+
+  mutable std::mutex m_mutex; // state, listeners, watch registry, dispatcher queue
+  std::condition_variable m_cv;
+  SessionState m_state = SessionState::connecting;
+  std::int64_t m_session_id = 0;
+  ClientId m_client_id;
+  std::chrono::milliseconds m_negotiated{0};
+  Clock::time_point m_suspended_since{};
+  bool m_lost_reported = false;
+  bool m_closed = false;
+  bool m_stop_dispatcher = false;
+  bool m_renew_pending = false;
+  std::uint64_t m_next_id = 1;
+  _zhandle* m_event_zh = nullptr; // the handle whose session events count (guarded by m_mutex)
+  std::map<std::uint64_t, Listener> m_listeners;
+  std::unordered_map<std::uint64_t, WatchEntry> m_watches;
+  std::deque<std::function<void()>> m_queue;
+  std::multimap<Clock::time_point, std::function<void()>> m_timers;
+  std::thread m_dispatcher;
+
+  mutable std::shared_mutex m_handle_mutex; // guards m_zh against swap/close while a call uses it
+  _zhandle* m_zh = nullptr;                 // declared last: closed first
+};
+
+/// The impl behind a Session; throws session_closed for a moved-from Session.
+SessionImpl& impl_of(const Session& s);
+
+} // namespace zk::detail

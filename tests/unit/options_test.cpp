@@ -1,0 +1,112 @@
+// Options and arguments are refused before anything is sent: these need no server (nothing listens on
+// the address used, and nothing is ever sent to it).
+#include <zkrecipes/session.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+zk::SessionOptions valid() {
+  zk::SessionOptions o;
+  o.hosts = "127.0.0.1:1";
+  return o;
+}
+
+void expect_invalid(const zk::SessionOptions& o, const std::string& mention) {
+  try {
+    zk::Session s(o);
+    FAIL() << "constructed";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), zk::Errc::invalid_argument) << e.what();
+    EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what();
+  }
+}
+
+TEST(SessionOptions, RefusesEmptyHosts) {
+  auto o = valid();
+  o.hosts.clear();
+  expect_invalid(o, "hosts");
+}
+
+TEST(SessionOptions, RefusesNonPositiveTimeouts) {
+  auto o = valid();
+  o.session_timeout = 0ms;
+  expect_invalid(o, "session_timeout");
+  o = valid();
+  o.connect_timeout = -5ms;
+  expect_invalid(o, "connect_timeout must be positive, got -5 ms");
+  o = valid();
+  o.operation_timeout = 0ms;
+  expect_invalid(o, "operation_timeout");
+}
+
+TEST(SessionOptions, RefusesMalformedChroot) {
+  auto o = valid();
+  o.chroot = "app/";
+  expect_invalid(o, "\"app/\"");
+}
+
+TEST(SessionOptions, RefusesShortResumePassword) {
+  auto o = valid();
+  o.resume = zk::ClientId{42, "short"};
+  expect_invalid(o, "16 bytes");
+}
+
+TEST(SessionOptions, DefaultsAreSane) {
+  const zk::SessionOptions o;
+  EXPECT_GT(o.session_timeout.count(), 0);
+  EXPECT_GT(o.connect_timeout.count(), 0);
+  EXPECT_EQ(o.log_level, zk::LogLevel::warn);
+  EXPECT_TRUE(o.renew_after_expiry);
+}
+
+TEST(Deadline, ResolvesDurationsTimePointsAndDefault) {
+  const auto before = zk::Clock::now();
+  const auto d1 = zk::Deadline(2s).resolve(10s);
+  EXPECT_GE(d1, before + 2s);
+  EXPECT_LT(d1, before + 3s);
+  const auto at = before + 7s;
+  EXPECT_EQ(zk::Deadline(at).resolve(10s), at);
+  const auto d3 = zk::Deadline().resolve(10s);
+  EXPECT_GE(d3, before + 10s);
+  EXPECT_TRUE(zk::Deadline().is_default());
+}
+
+TEST(Deadline, RefusesZeroAndNegativeDurations) {
+  EXPECT_THROW((void)zk::Deadline(0ms).resolve(1s), zk::Error);
+  try {
+    (void)zk::Deadline(-1s).resolve(1s);
+    FAIL();
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), zk::Errc::invalid_argument);
+  }
+}
+
+TEST(ConnectTimeout, NothingListeningThrowsByTheDeadlineAndLeavesNoThread) {
+  const auto threads = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                         std::filesystem::directory_iterator{});
+  };
+  const auto threads_before = threads();
+  auto o = valid();
+  o.connect_timeout = 700ms;
+  o.log_sink = [](zk::LogLevel, std::string_view) {}; // connection refusals are expected here
+  const auto start = zk::Clock::now();
+  try {
+    zk::Session s(o);
+    FAIL() << "connected to nothing";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), zk::Errc::connection_loss) << e.what();
+    EXPECT_TRUE(e.is_retryable());
+  }
+  const auto took = zk::Clock::now() - start;
+  EXPECT_GE(took, 650ms);
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(threads(), threads_before) << "the failed constructor left a thread behind";
+}
+
+} // namespace
