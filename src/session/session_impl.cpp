@@ -153,14 +153,22 @@ void SessionImpl::renew_after_expiry() {
   try {
     fresh = open_handle(std::nullopt);
   } catch (const Error& e) {
-    default_log_sink(LogLevel::error, std::string("could not renew the session: ") + e.what());
+    default_log_sink(LogLevel::error, std::string("could not renew the session, retrying: ") + e.what());
+    post_at(Clock::now() + std::chrono::seconds(1), [this] {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_renew_pending = true;
+    });
     return;
   }
   _zhandle* old = nullptr;
   {
     std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
-    old = m_zh;
-    m_zh = fresh;
+    if (m_zh == nullptr) { // closed meanwhile: the fresh handle has no owner
+      old = fresh;
+    } else {
+      old = m_zh;
+      m_zh = fresh;
+    }
   }
   drop_watches_of(old);
   if (old != nullptr) {
