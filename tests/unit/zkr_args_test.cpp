@@ -1,0 +1,81 @@
+#include "args.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+zkr::Parsed parse(std::vector<std::string> args, const char* env = nullptr) { return zkr::parse(args, env); }
+
+std::string usage_error(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const zkr::UsageError& e) {
+    return e.message;
+  }
+  return "(accepted)";
+}
+
+TEST(ZkrArgs, LockWithOptionsAndCommand) {
+  const auto p = parse({"lock", "/app/l", "--timeout", "2.5", "--grace=300ms", "--", "sh", "-c", "echo --try"});
+  EXPECT_EQ(p.subcommand, "lock");
+  EXPECT_EQ(p.lock.path, "/app/l");
+  ASSERT_TRUE(p.lock.timeout);
+  EXPECT_EQ(*p.lock.timeout, 2500ms);
+  EXPECT_EQ(p.lock.grace, 300ms);
+  EXPECT_EQ(p.lock.command, (std::vector<std::string>{"sh", "-c", "echo --try"}));
+  EXPECT_FALSE(p.lock.try_only);
+}
+
+TEST(ZkrArgs, HostsComeFromTheOptionThenTheEnvironmentThenTheDefault) {
+  EXPECT_EQ(parse({"holders", "/l"}).common.hosts, "127.0.0.1:2181");
+  EXPECT_EQ(parse({"holders", "/l"}, "h1:2181").common.hosts, "h1:2181");
+  EXPECT_EQ(parse({"holders", "/l", "--hosts", "h2:1"}, "h1:2181").common.hosts, "h2:1");
+  EXPECT_EQ(parse({"--hosts=h3:1", "--session-timeout", "3s", "holders", "/l"}).common.hosts, "h3:1");
+  EXPECT_EQ(parse({"--session-timeout", "3s", "holders", "/l"}).common.session_timeout, 3000ms);
+}
+
+TEST(ZkrArgs, CounterOperations) {
+  auto p = parse({"counter", "add", "-42", "/c", "--codec", "ascii"});
+  EXPECT_EQ(p.counter.op, "add");
+  EXPECT_EQ(p.counter.value, -42);
+  EXPECT_EQ(p.counter.path, "/c");
+  EXPECT_EQ(p.counter.codec, "ascii");
+  p = parse({"counter", "cas", "10", "11", "/c"});
+  EXPECT_EQ(p.counter.value, 10);
+  EXPECT_EQ(p.counter.desired, 11);
+  EXPECT_EQ(parse({"counter", "incr", "/c"}).counter.codec, "int64");
+}
+
+TEST(ZkrArgs, HelpAnywhere) {
+  EXPECT_TRUE(parse({"--help"}).help);
+  EXPECT_TRUE(parse({"lock", "--help"}).help);
+  EXPECT_TRUE(parse({"counter", "-h"}).help);
+  EXPECT_NE(zkr::lock_help().find("ZKR_FENCING_TOKEN"), std::string::npos);
+  EXPECT_NE(zkr::main_help().find("76"), std::string::npos);
+}
+
+TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
+  EXPECT_EQ(usage_error({}), "missing subcommand (lock, counter, holders); try zkr --help");
+  EXPECT_EQ(usage_error({"frob"}), "unknown subcommand \"frob\"; try zkr --help");
+  EXPECT_EQ(usage_error({"lock", "/l"}), "zkr lock: missing COMMAND after --");
+  EXPECT_EQ(usage_error({"lock", "--", "true"}), "zkr lock: expected one PATH before --, got 0");
+  EXPECT_EQ(usage_error({"lock", "/l", "--try", "--timeout", "1", "--", "true"}),
+            "zkr lock: --try and --timeout exclude each other");
+  EXPECT_EQ(usage_error({"lock", "/l", "--timeout", "soon", "--", "true"}),
+            "--timeout: expected a positive duration like 5, 2.5s or 300ms, got \"soon\"");
+  EXPECT_EQ(usage_error({"lock", "/l", "--timeout", "-1", "--", "true"}),
+            "--timeout: expected a positive duration like 5, 2.5s or 300ms, got \"-1\"");
+  EXPECT_EQ(usage_error({"counter", "add", "x", "/c"}), "zkr counter add: expected an integer, got \"x\"");
+  EXPECT_EQ(usage_error({"counter", "add", "99999999999999999999", "/c"}),
+            "zkr counter add: 99999999999999999999 is out of the 64-bit range");
+  EXPECT_EQ(usage_error({"counter", "get"}), "zkr counter get: expected 1 argument(s), got 0");
+  EXPECT_EQ(usage_error({"counter", "frob", "/c"}), "zkr counter: unknown operation \"frob\"");
+  EXPECT_EQ(usage_error({"counter", "get", "/c", "--codec", "bcd"}),
+            "--codec: expected int64, int32 or ascii, got \"bcd\"");
+  EXPECT_EQ(usage_error({"holders", "/l", "--try"}), "unknown option --try for zkr holders");
+  EXPECT_EQ(usage_error({"holders", "/l", "--hosts"}), "--hosts needs a value");
+}
+
+} // namespace

@@ -1,0 +1,214 @@
+#include "args.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace zkr {
+namespace {
+
+[[noreturn]] void usage(const std::string& message) { throw UsageError{message}; }
+
+std::int64_t parse_int(const std::string& text, const std::string& what) {
+  if (text.empty()) usage(what + ": expected an integer, got nothing");
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno == ERANGE) usage(what + ": " + text + " is out of the 64-bit range");
+  if (end == nullptr || *end != '\0') usage(what + ": expected an integer, got \"" + text + "\"");
+  return static_cast<std::int64_t>(v);
+}
+
+// Takes the value of an option given as "--opt value" or "--opt=value".
+std::string take_value(const std::vector<std::string>& args, std::size_t& i, const std::string& name) {
+  const std::string& a = args[i];
+  const auto eq = a.find('=');
+  if (eq != std::string::npos) return a.substr(eq + 1);
+  if (i + 1 >= args.size()) usage(name + " needs a value");
+  return args[++i];
+}
+
+bool is_option(const std::string& a, const std::string& name) {
+  return a == name || a.rfind(name + "=", 0) == 0;
+}
+
+std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args, std::size_t& i,
+                                                const std::string& name);
+
+// Options every subcommand takes (also before the subcommand). True if args[i] was one.
+bool take_common(const std::vector<std::string>& args, std::size_t& i, Common& c) {
+  const std::string& a = args[i];
+  if (is_option(a, "--hosts")) {
+    c.hosts = take_value(args, i, "--hosts");
+    if (c.hosts.empty()) usage("--hosts: empty connect string");
+  } else if (is_option(a, "--session-timeout")) {
+    c.session_timeout = parse_duration_option(args, i, "--session-timeout");
+  } else if (is_option(a, "--connect-timeout")) {
+    c.connect_timeout = parse_duration_option(args, i, "--connect-timeout");
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args, std::size_t& i,
+                                                const std::string& name) {
+  return parse_duration(take_value(args, i, name), name);
+}
+
+} // namespace
+
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& option) {
+  std::string number = text;
+  double scale = 1000.0; // seconds by default
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0) {
+    number = text.substr(0, text.size() - 2);
+    scale = 1.0;
+  } else if (!text.empty() && text.back() == 's') {
+    number = text.substr(0, text.size() - 1);
+  }
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(number.c_str(), &end);
+  if (number.empty() || end == nullptr || *end != '\0' || errno != 0 || !std::isfinite(v) || v <= 0)
+    usage(option + ": expected a positive duration like 5, 2.5s or 300ms, got \"" + text + "\"");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * scale)));
+}
+
+Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
+  Parsed p;
+  if (env_hosts != nullptr && *env_hosts != '\0') p.common.hosts = env_hosts;
+  std::size_t i = 0;
+  while (i < args.size() && take_common(args, i, p.common)) ++i;
+  if (i >= args.size()) usage("missing subcommand (lock, counter, holders); try zkr --help");
+  p.subcommand = args[i];
+  if (p.subcommand == "--help" || p.subcommand == "-h" || p.subcommand == "help") {
+    p.subcommand = "help";
+    p.help = true;
+    return p;
+  }
+  if (p.subcommand != "lock" && p.subcommand != "counter" && p.subcommand != "holders")
+    usage("unknown subcommand \"" + p.subcommand + "\"; try zkr --help");
+
+  std::vector<std::string> positional;
+  for (++i; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "--help" || a == "-h") {
+      p.help = true;
+    } else if (take_common(args, i, p.common)) {
+      continue;
+    } else if (p.subcommand == "lock" && is_option(a, "--timeout")) {
+      p.lock.timeout = parse_duration(take_value(args, i, "--timeout"), "--timeout");
+    } else if (p.subcommand == "lock" && is_option(a, "--grace")) {
+      p.lock.grace = parse_duration(take_value(args, i, "--grace"), "--grace");
+    } else if (p.subcommand == "lock" && (a == "--try" || a == "-n")) {
+      p.lock.try_only = true;
+    } else if (p.subcommand == "counter" && is_option(a, "--codec")) {
+      p.counter.codec = take_value(args, i, "--codec");
+      if (p.counter.codec != "int64" && p.counter.codec != "int32" && p.counter.codec != "ascii")
+        usage("--codec: expected int64, int32 or ascii, got \"" + p.counter.codec + "\"");
+    } else if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && std::isdigit(static_cast<unsigned char>(a[1])))) {
+      usage("unknown option " + a + " for zkr " + p.subcommand);
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (p.help) return p;
+
+  if (p.subcommand == "lock") {
+    if (positional.size() != 1) usage("zkr lock: expected one PATH before --, got " + std::to_string(positional.size()));
+    p.lock.path = positional[0];
+    p.lock.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+    if (p.lock.command.empty()) usage("zkr lock: missing COMMAND after --");
+    if (p.lock.try_only && p.lock.timeout) usage("zkr lock: --try and --timeout exclude each other");
+  } else if (p.subcommand == "holders") {
+    if (positional.size() != 1) usage("zkr holders: expected one PATH");
+    p.holders.path = positional[0];
+  } else {
+    if (positional.empty()) usage("zkr counter: missing operation (get, incr, decr, add, set, cas)");
+    CounterArgs& c = p.counter;
+    c.op = positional[0];
+    std::size_t want = 0;
+    if (c.op == "get" || c.op == "incr" || c.op == "decr") want = 2;
+    else if (c.op == "add" || c.op == "set") want = 3;
+    else if (c.op == "cas") want = 4;
+    else usage("zkr counter: unknown operation \"" + c.op + "\"");
+    if (positional.size() != want)
+      usage("zkr counter " + c.op + ": expected " + std::to_string(want - 1) + " argument(s), got " +
+            std::to_string(positional.size() - 1));
+    if (want >= 3) c.value = parse_int(positional[1], "zkr counter " + c.op);
+    if (want == 4) c.desired = parse_int(positional[2], "zkr counter cas DESIRED");
+    c.path = positional.back();
+  }
+  return p;
+}
+
+std::string main_help() {
+  return R"(usage: zkr SUBCOMMAND [options] ...
+
+Distributed locks and counters on a ZooKeeper ensemble.
+
+  zkr lock PATH [options] -- COMMAND [ARGS...]   run COMMAND while holding the lock PATH
+  zkr counter get|incr|decr|add N|set N|cas EXPECTED DESIRED PATH [--codec C]
+  zkr holders PATH                               list the contenders of a lock, marking the holder
+
+Common options:
+  --hosts H             connect string (default: $ZK_HOSTS, else 127.0.0.1:2181)
+  --session-timeout D   requested session timeout (default 10s)
+  --connect-timeout D   give up connecting after D (default 10s)
+  -h, --help            help for a subcommand
+
+Durations: 5 (seconds), 2.5s, 300ms.
+
+Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments; 65 undecodable data in a znode;
+69 ensemble unreachable or session ended; 70 other ZooKeeper error; 75 lock not acquired (--try,
+--timeout); 76 lock lost while the command ran; 126 command could not be run; otherwise the command's
+own exit code (128+N if it died of signal N).
+)";
+}
+
+std::string lock_help() {
+  return R"(usage: zkr lock PATH [options] -- COMMAND [ARGS...]
+
+Runs COMMAND while holding the distributed lock PATH, like flock(1) across machines. While waiting, it
+says on stderr whom it is waiting for. The command gets ZKR_FENCING_TOKEN (increases with every
+acquisition: pass it to what you write) and ZKR_LOCK_PATH in its environment. If the lock is lost
+(session expired or lost, node deleted), the command gets SIGTERM, then SIGKILL after the grace period,
+and zkr exits 76. Otherwise zkr exits with the command's exit code.
+
+Options:
+  --try, -n        do not wait: exit 75 at once if the lock is held
+  --timeout D      wait at most D, then exit 75
+  --grace D        time between SIGTERM and SIGKILL when the lock is lost (default 5s)
+  --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand
+)";
+}
+
+std::string counter_help() {
+  return R"(usage: zkr counter OP PATH [--codec int64|int32|ascii] [--hosts H]
+
+  get PATH                  print the value (a missing node reads as 0)
+  incr PATH, decr PATH      add 1 / -1 and print the new value
+  add N PATH                add N and print the new value
+  set N PATH                set the value to N
+  cas EXPECTED DESIRED PATH set DESIRED only if the value is EXPECTED; exit 1 if it was not
+
+--codec: int64 (8-byte big-endian, Curator DistributedAtomicLong; default), int32 (4-byte, Curator
+SharedCount), ascii (decimal text, Kazoo Counter). Undecodable data exits 65 and is left in place.
+)";
+}
+
+std::string holders_help() {
+  return R"(usage: zkr holders PATH [--hosts H]
+
+Lists the contenders of the lock PATH in queue order: sequence, node name and data (who it is). The
+holder is marked with '*'; a child of no known lock-node form is marked '?' (it blocks the lock).
+)";
+}
+
+} // namespace zkr

@@ -1,0 +1,76 @@
+// zkr's command line, parsed by pure functions (no I/O) so that unit tests cover every form.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zkr {
+
+/// Exit codes (documented in `zkr --help` and the README).
+enum Exit : int {
+  exit_ok = 0,
+  exit_cas_failed = 1,     ///< counter cas: the value was not the expected one
+  exit_usage = 64,         ///< bad arguments
+  exit_bad_data = 65,      ///< a znode holds bytes that cannot be decoded
+  exit_unavailable = 69,   ///< the ensemble cannot be reached, or the session ended
+  exit_error = 70,         ///< any other ZooKeeper error
+  exit_not_acquired = 75,  ///< lock --try: held by someone else; --timeout: not acquired in time
+  exit_lock_lost = 76,     ///< lock: the lock was lost while the command ran (it was terminated)
+  exit_cannot_exec = 126,  ///< lock: the command could not be executed
+};
+
+struct Common {
+  std::string hosts = "127.0.0.1:2181";
+  std::chrono::milliseconds session_timeout{10000};
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
+struct LockArgs {
+  std::string path;
+  std::vector<std::string> command;
+  std::optional<std::chrono::milliseconds> timeout; // none: wait forever
+  bool try_only = false;
+  std::chrono::milliseconds grace{5000};             // SIGTERM, then SIGKILL after this
+};
+
+struct CounterArgs {
+  std::string op; // get incr decr add set cas
+  std::string path;
+  std::int64_t value = 0;    // add N, set N, cas's EXPECTED
+  std::int64_t desired = 0;  // cas DESIRED
+  std::string codec = "int64";
+};
+
+struct HoldersArgs {
+  std::string path;
+};
+
+struct Parsed {
+  std::string subcommand; // lock, counter, holders, help
+  Common common;
+  LockArgs lock;
+  CounterArgs counter;
+  HoldersArgs holders;
+  bool help = false;      // print the subcommand's help and exit 0
+};
+
+/// Parses argv[1..]. `env_hosts` is $ZK_HOSTS (may be null). Throws UsageError with one line.
+Parsed parse(const std::vector<std::string>& args, const char* env_hosts);
+
+struct UsageError {
+  std::string message;
+};
+
+/// Help texts.
+std::string main_help();
+std::string lock_help();
+std::string counter_help();
+std::string holders_help();
+
+/// "1.5" or "2s" or "300ms" → milliseconds; throws UsageError naming the option.
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& option);
+
+} // namespace zkr

@@ -1,0 +1,219 @@
+// zkr — distributed locks and counters from the shell. See `zkr --help`.
+#include "args.hpp"
+#include "run_locked.hpp"
+
+#include <zkrecipes/zkrecipes.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+using namespace zkr;
+
+int fail(int code, const std::string& message) {
+  std::cerr << "zkr: " << message << '\n';
+  return code;
+}
+
+int exit_code_for(const zk::Error& e) {
+  if (e.errc() == zk::Errc::bad_data) return exit_bad_data;
+  if (e.errc() == zk::Errc::invalid_argument) return exit_usage;
+  if (e.is_session_lost() || e.is_retryable() || e.errc() == zk::Errc::session_closed)
+    return exit_unavailable;
+  return exit_error;
+}
+
+zk::SessionOptions session_options(const Common& c) {
+  zk::SessionOptions o;
+  o.hosts = c.hosts;
+  o.session_timeout = c.session_timeout;
+  o.connect_timeout = c.connect_timeout;
+  o.log_level = zk::LogLevel::error;
+  // One clear line per failure: the C client's own chatter only with ZKR_DEBUG set.
+  if (std::getenv("ZKR_DEBUG") == nullptr) o.log_sink = [](zk::LogLevel, std::string_view) {};
+  return o;
+}
+
+zk::CounterCodec codec_of(const std::string& name) {
+  if (name == "int32") return zk::CounterCodec::int32_be;
+  if (name == "ascii") return zk::CounterCodec::ascii;
+  return zk::CounterCodec::int64_be;
+}
+
+std::string describe(const zk::LockContender& c) {
+  return c.name + (c.data.empty() ? "" : " (" + c.data + ")");
+}
+
+// Says on stderr whom we wait for, again whenever that changes, until `done`.
+void report_waiting(zk::Session& session, const std::string& path, const std::string& own_data,
+                    const std::atomic<bool>& done) {
+  std::string last;
+  while (!done.load()) {
+    try {
+      const auto all = zk::DistributedLock::contenders(session, path, std::chrono::seconds(2));
+      for (const auto& c : all) {
+        if (!c.holder || c.data == own_data) continue;
+        const std::string now = describe(c);
+        if (now != last && !done.load()) std::cerr << "zkr: waiting for " << path << ", held by " << now << '\n';
+        last = now;
+      }
+    } catch (const zk::Error&) { // the lock call itself reports what matters
+    }
+    for (int i = 0; i < 10 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
+  LossSignal loss;
+  zk::LockOptions options;
+  options.node_data = [] {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(::getpid()) + " zkr";
+  }();
+  options.max_local_handoffs = 0;
+  options.on_lost = [&loss](const zk::Error& why) { loss.raise(why.what()); };
+  zk::DistributedLock lock(session, p.lock.path, options);
+
+  bool acquired = false;
+  if (p.lock.try_only) {
+    acquired = lock.try_lock();
+  } else {
+    std::atomic<bool> done{false};
+    std::thread reporter([&] { report_waiting(session, p.lock.path, options.node_data, done); });
+    try {
+      if (p.lock.timeout)
+        acquired = lock.try_lock_for(*p.lock.timeout);
+      else {
+        lock.lock();
+        acquired = true;
+      }
+    } catch (...) {
+      done.store(true);
+      reporter.join();
+      throw;
+    }
+    done.store(true);
+    reporter.join();
+  }
+  if (!acquired) {
+    std::string holder;
+    try {
+      for (const auto& c : zk::DistributedLock::contenders(session, p.lock.path, std::chrono::seconds(2)))
+        if (c.holder) holder = ", held by " + describe(c);
+    } catch (const zk::Error&) {
+    }
+    return fail(exit_not_acquired, "lock " + p.lock.path + " not acquired" +
+                                       (p.lock.try_only ? "" : " within the timeout") + holder);
+  }
+
+  const std::vector<std::string> env = {"ZKR_FENCING_TOKEN=" + std::to_string(lock.fencing_token()),
+                                        "ZKR_LOCK_PATH=" + p.lock.path};
+  ChildOutcome outcome;
+  try {
+    outcome = run_child(p.lock.command, env, loss, signals, p.lock.grace);
+  } catch (const std::system_error& e) {
+    lock.unlock();
+    return fail(e.code().value() == ENOENT ? 127 : exit_cannot_exec, e.what());
+  }
+  if (outcome.lost) {
+    lock.unlock();
+    return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" + loss.why() +
+                                    "); the command was terminated");
+  }
+  lock.unlock();
+  return outcome.exit_code;
+}
+
+int run_counter(const Parsed& p, zk::Session& session) {
+  const CounterArgs& c = p.counter;
+  zk::CounterOptions options;
+  options.codec = codec_of(c.codec);
+  zk::DistributedCounter counter(session, c.path, options);
+  std::int64_t value = 0;
+  if (c.op == "get") value = counter.get();
+  else if (c.op == "incr") value = counter.increment();
+  else if (c.op == "decr") value = counter.decrement();
+  else if (c.op == "add") value = counter.add(c.value);
+  else if (c.op == "set") {
+    counter.set(c.value);
+    value = c.value;
+  } else { // cas
+    if (!counter.compare_and_set(c.value, c.desired)) {
+      std::cout << counter.get() << '\n';
+      return exit_cas_failed;
+    }
+    value = c.desired;
+  }
+  std::cout << value << '\n';
+  return exit_ok;
+}
+
+int run_holders(const Parsed& p, zk::Session& session) {
+  const auto all = zk::DistributedLock::contenders(session, p.holders.path);
+  if (all.empty()) {
+    std::cout << "no contenders for " << p.holders.path << '\n';
+    return exit_ok;
+  }
+  for (const auto& c : all) {
+    const char mark = c.holder ? '*' : (c.sequence ? ' ' : '?');
+    std::cout << mark << ' ' << (c.sequence ? std::to_string(*c.sequence) : std::string("-")) << '\t'
+              << c.name << '\t' << c.data << '\n';
+  }
+  return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Parsed p;
+  try {
+    p = parse(std::vector<std::string>(argv + 1, argv + argc), std::getenv("ZK_HOSTS"));
+  } catch (const UsageError& e) {
+    return fail(exit_usage, e.message);
+  }
+  if (p.help) {
+    if (p.subcommand == "lock") std::cout << lock_help();
+    else if (p.subcommand == "counter") std::cout << counter_help();
+    else if (p.subcommand == "holders") std::cout << holders_help();
+    else std::cout << main_help();
+    return exit_ok;
+  }
+
+  // Before any thread starts: a signal while we wait for the lock closes the session (our queue node
+  // goes with it) instead of leaving it behind until the session times out.
+  zk::Session* live = nullptr;
+  std::mutex live_mutex;
+  SignalForwarder signals([&](int) {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    if (live != nullptr) live->close();
+  });
+  try {
+    zk::Session session(session_options(p.common));
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live = &session;
+    }
+    int rc = exit_ok;
+    try {
+      if (p.subcommand == "lock") rc = run_lock(p, signals, session);
+      else if (p.subcommand == "counter") rc = run_counter(p, session);
+      else rc = run_holders(p, session);
+    } catch (const zk::Error& e) {
+      if (signals.received() != 0) rc = 128 + signals.received();
+      else rc = fail(exit_code_for(e), e.what());
+    }
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live = nullptr;
+    return rc;
+  } catch (const zk::Error& e) {
+    if (e.is_retryable()) return fail(exit_unavailable, "cannot reach the ensemble at " + p.common.hosts + ": " + e.what());
+    return fail(exit_code_for(e), e.what());
+  }
+}
