@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# zkr as an operator uses it: four shells serialise a command, --try answers at once, a killed holder lets
+# the next one in, a lost lock terminates the command, bad data and unreachable ensembles give one line.
+# Usage: zkr_cli_test.sh ZKR_BINARY CASE
+set -uo pipefail
+zkr=$1
+case_name=$2
+export ZK_HOSTS=${ZKR_TEST_HOSTS:-127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181}
+work=$(mktemp -d)
+root=/zkrt/cli-$RANDOM$RANDOM
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+kazoo() { /usr/bin/python3 - "$@" <<PY
+import sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts="$ZK_HOSTS"); zk.start(timeout=15)
+$KAZOO
+zk.stop()
+PY
+}
+now_ms() { date +%s%3N; }
+
+case "$case_name" in
+serialises)
+  # 4 shells at once, 5 rounds each; every critical section writes begin, sleeps, writes end.
+  for s in 1 2 3 4; do
+    (for r in 1 2 3 4 5; do
+       "$zkr" lock "$root/l" -- sh -c 'echo "begin $$ $ZKR_FENCING_TOKEN" >> "$0"; sleep 0.05; echo "end $$" >> "$0"' "$work/log" || exit 1
+     done) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fail "a shell's zkr lock failed"; done
+  pids=()
+  [[ $(wc -l < "$work/log") -eq 40 ]] || fail "expected 40 lines, got $(wc -l < "$work/log")"
+  awk 'NR%2==1 { if ($1!="begin") bad=1; pid=$2; tok=$3; if (tok<=last) bad=2; last=tok }
+       NR%2==0 { if ($1!="end" || $2!=pid) bad=3 }
+       END { exit bad }' "$work/log" || fail "critical sections interleaved or tokens not increasing: $(cat "$work/log")"
+  ;;
+try)
+  setsid "$zkr" lock "$root/l" -- sh -c 'echo held > "$0"; sleep 30' "$work/held" &
+  pids+=($!)
+  for _ in $(seq 100); do [[ -s $work/held ]] && break; sleep 0.1; done
+  [[ -s $work/held ]] || fail "the first holder never got the lock"
+  start=$(now_ms)
+  "$zkr" lock --try "$root/l" -- echo should-not-run > "$work/out" 2> "$work/err"
+  rc=$?
+  took=$(( $(now_ms) - start ))
+  [[ $rc -eq 75 ]] || fail "--try on a held lock exited $rc, expected 75"
+  [[ ! -s $work/out ]] || fail "the command ran without the lock"
+  grep -q "not acquired, held by" "$work/err" || fail "no holder named: $(cat "$work/err")"
+  [[ $(wc -l < "$work/err") -eq 1 ]] || fail "more than one line on stderr: $(cat "$work/err")"
+  (( took < 3000 )) || fail "--try took ${took} ms"
+  ;;
+killed-holder)
+  # The holder's zkr and its command are killed with SIGKILL: its session times out (2 s) and the waiter
+  # gets in within the session timeout + 1 s (plus the time to notice).
+  setsid "$zkr" --session-timeout 2 lock "$root/l" -- sh -c 'echo held > "$0"; sleep 60' "$work/held" &
+  holder=$!
+  pids+=($holder)
+  for _ in $(seq 100); do [[ -s $work/held ]] && break; sleep 0.1; done
+  [[ -s $work/held ]] || fail "the first holder never got the lock"
+  "$zkr" lock "$root/l" -- sh -c 'date +%s%3N > "$0"' "$work/second" 2> "$work/err" &
+  waiter=$!
+  pids+=($waiter)
+  for _ in $(seq 50); do grep -q "waiting for" "$work/err" && break; sleep 0.1; done
+  grep -q "waiting for $root/l, held by" "$work/err" || fail "the waiter did not say whom it waits for"
+  killed=$(now_ms)
+  kill -9 -- "-$holder"
+  wait "$waiter" || fail "the waiter failed"
+  got=$(cat "$work/second")
+  (( got - killed < 2000 + 1000 + 1500 )) || fail "handover took $((got - killed)) ms"
+  ;;
+lost)
+  # Someone deletes our lock node: the command is terminated and zkr exits 76.
+  "$zkr" lock --grace 1 "$root/l" -- sh -c 'trap "echo term > $0; exit 0" TERM; echo held > "$0.held"; while :; do sleep 0.1; done' "$work/term" 2> "$work/err" &
+  holder=$!
+  pids+=($holder)
+  for _ in $(seq 100); do [[ -s $work/term.held ]] && break; sleep 0.1; done
+  [[ -s $work/term.held ]] || fail "never held"
+  KAZOO="[zk.delete('$root/l/' + c) for c in zk.get_children('$root/l')]" kazoo
+  wait "$holder"
+  rc=$?
+  [[ $rc -eq 76 ]] || fail "expected exit 76 after the lock was lost, got $rc: $(cat "$work/err")"
+  [[ $(cat "$work/term") == term ]] || fail "the command did not get SIGTERM"
+  grep -q "lost while the command ran" "$work/err" || fail "no loss message: $(cat "$work/err")"
+  ;;
+counter)
+  for i in 1 2 3 4; do (for _ in $(seq 10); do "$zkr" counter incr "$root/c" > /dev/null || exit 1; done) & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || fail "an increment failed"; done
+  pids=()
+  [[ $("$zkr" counter get "$root/c") == 40 ]] || fail "count is $("$zkr" counter get "$root/c"), expected 40"
+  "$zkr" counter cas 40 100 "$root/c" > /dev/null || fail "cas 40->100 refused"
+  "$zkr" counter cas 40 0 "$root/c" > /dev/null; [[ $? -eq 1 ]] || fail "a stale cas did not exit 1"
+  [[ $("$zkr" counter --codec ascii add -5 "$root/a") == -5 ]] || fail "ascii add"
+  KAZOO="zk.create('$root/g', b'hello', makepath=True)" kazoo
+  "$zkr" counter incr "$root/g" > "$work/out" 2> "$work/err"
+  rc=$?
+  [[ $rc -eq 65 ]] || fail "garbage data exited $rc, expected 65"
+  [[ $(wc -l < "$work/err") -eq 1 ]] && grep -q "$root/g" "$work/err" || fail "not one line naming the path: $(cat "$work/err")"
+  KAZOO="assert zk.get('$root/g')[0] == b'hello', 'garbage overwritten'" kazoo || fail "the garbage was overwritten"
+  ;;
+unreachable)
+  start=$(now_ms)
+  "$zkr" --hosts 127.0.0.1:9 --connect-timeout 1 counter get /x 2> "$work/err"
+  rc=$?
+  [[ $rc -eq 69 ]] || fail "unreachable ensemble exited $rc, expected 69"
+  [[ $(wc -l < "$work/err") -eq 1 ]] || fail "not one line: $(cat "$work/err")"
+  (( $(now_ms) - start < 5000 )) || fail "took too long"
+  "$zkr" lock 2> "$work/err"; [[ $? -eq 64 ]] || fail "bad arguments did not exit 64"
+  ;;
+*) fail "unknown case $case_name" ;;
+esac
+KAZOO="zk.delete('$root', recursive=True) if zk.exists('$root') else None" kazoo
+echo "PASS: $case_name"
