@@ -18,9 +18,11 @@ zkr=$PWD/build/dev/tools/zkr/zkr
 
 started=0
 if [[ -z "${ZK_HOSTS:-}" ]]; then
-  if ! docker/ensemble status >/dev/null 2>&1; then
-    docker/ensemble up
-    started=1
+  rc=0
+  docker/ensemble status >/dev/null 2>&1 || rc=$?
+  if ((rc != 0)); then
+    docker/ensemble up >&2
+    ((rc == 1)) || started=1 # 1: it was running, degraded; `up` repaired it
   fi
   ZK_HOSTS=$(docker/ensemble hosts)
 fi

@@ -13,9 +13,15 @@ if [[ -n "${ZKR_TEST_HOSTS:-}" ]]; then
 fi
 case "${1:-}" in
   up)
-    if "$controller" status >/dev/null 2>&1; then
-      echo "ensemble already running; leaving it as found"
+    # status: 0 healthy, 1 running but degraded (up repairs it), anything else: not running.
+    rc=0
+    "$controller" status >/dev/null 2>&1 || rc=$?
+    if ((rc == 0)); then
+      echo "ensemble already running; leaving it running afterwards"
       "$controller" status
+    elif ((rc == 1)); then
+      echo "ensemble running but degraded; repairing it"
+      "$controller" up
     else
       "$controller" up
       mkdir -p "$(dirname "$marker")" && touch "$marker"

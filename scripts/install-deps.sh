@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the Debian (bookworm) packages zkrecipes needs to build, test and benchmark. Idempotent:
+# packages already installed are left alone, and `apt-get update` runs once, only if something is missing.
+# Uses the machine's own apt sources. Run as root.
+set -euo pipefail
+
+PKGS=(
+  cmake g++ make                 # build
+  libzookeeper-mt-dev            # ZooKeeper C client 3.8 (headers + libzookeeper_mt)
+  zookeeper                      # server jars in /usr/share/java (jvm backend of docker/ensemble)
+  openjdk-17-jdk-headless        # java + javac for the server and the Curator comparison programs
+  libcurator-recipes-java        # Apache Curator 5.4 (interop tests, benchmarks)
+  python3-kazoo                  # Kazoo 2.8 (interop tests, benchmarks)
+  docker.io docker-compose       # docker backend of docker/ensemble
+  debootstrap                    # local base image (no image registry is reachable)
+  iptables                       # partition faults on loopback (docker/ensemble isolate)
+  procps util-linux coreutils    # ps/kill, setpriv/setsid, timeout
+)
+
+say() { printf 'install-deps: %s\n' "$*"; }
+
+installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'; }
+
+missing=()
+for p in "${PKGS[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  say "all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  say "missing: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp /tmp/install-deps.XXXXXX.log)
+run() { # run CMD...: quiet, but show the tail of the log if it fails
+  if ! "$@" >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    say "failed: $* (full log: $log)" >&2
+    exit 1
+  fi
+}
+
+say "apt-get update"
+run apt-get update -q
+say "installing ${missing[*]}"
+run apt-get install -y -q --no-install-recommends "${missing[@]}"
+rm -f "$log"
+say "done"
