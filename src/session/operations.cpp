@@ -126,9 +126,11 @@ void on_multi(int rc, const void* data) {
     if (rc == ZOK && call->ops[i].type == Op::Type::set) op.stat = to_stat(call->stats[i]);
     out.results.push_back(std::move(op));
   }
-  // The server answered but refused an op: that is a result. Anything else (connection loss, expiry)
-  // is an error of the call.
-  if (rc != ZOK && !op_failed) return call->done(failure<MultiResult>(rc, call->what, call->path));
+  // The server answered but refused an op: that is a result. Anything else (connection loss, expiry,
+  // closing) is an error of the call, even though the C client then stamps every op with that code.
+  const bool refusal = rc < ZAPIERROR && rc != ZSESSIONEXPIRED && rc != ZCLOSING && rc != ZSESSIONMOVED;
+  if (rc != ZOK && (!op_failed || !refusal))
+    return call->done(failure<MultiResult>(rc, call->what, call->path));
   out.error = static_cast<Errc>(rc);
   call->done(std::move(out));
 }
