@@ -112,6 +112,7 @@ void SessionImpl::on_session_event(_zhandle* zh, int state) {
     m_client_id = ClientId{id->client_id, std::string(id->passwd, sizeof id->passwd)};
     m_negotiated = std::chrono::milliseconds(zoo_recv_timeout(zh));
     m_lost_reported = false;
+    m_lost_by_timer = false;
     set_state(same_session ? SessionState::reconnected : SessionState::connected, m_session_id);
   } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
     if (m_state == SessionState::connected || m_state == SessionState::reconnected) {
@@ -121,6 +122,7 @@ void SessionImpl::on_session_event(_zhandle* zh, int state) {
   } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
     if (!m_lost_reported || m_state != SessionState::lost) set_state(SessionState::lost, m_session_id);
     m_lost_reported = true;
+    m_lost_by_timer = false;
     if (m_options.renew_after_expiry && state == ZOO_EXPIRED_SESSION_STATE && m_session_id != 0) {
       m_renew_pending = true;
       m_cv.notify_all();
@@ -200,7 +202,17 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     const auto lost_at = m_suspended_since + m_negotiated;
     if (suspended && now >= lost_at) {
       m_lost_reported = true;
+      m_lost_by_timer = true;
       set_state(SessionState::lost, m_session_id);
+    }
+    // Still cut off a whole session timeout after the timer declared the session lost: the server has
+    // expired it by now, or will refuse it (an ensemble rebuilt with fresh data refuses a client that
+    // has seen newer zxids, and never says "expired"). Start over with a fresh session.
+    const auto renew_at = lost_at + m_negotiated;
+    const bool stranded = m_lost_by_timer && m_state == SessionState::lost && m_options.renew_after_expiry;
+    if (stranded && now >= renew_at) {
+      m_lost_by_timer = false;
+      m_renew_pending = true;
     }
     while (!m_timers.empty() && m_timers.begin()->first <= now) {
       m_queue.push_back(std::move(m_timers.begin()->second));
@@ -232,6 +244,7 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     auto wake = Clock::time_point::max();
     if (!m_timers.empty()) wake = m_timers.begin()->first;
     if (m_state == SessionState::suspended && !m_lost_reported) wake = std::min(wake, lost_at);
+    if (stranded) wake = std::min(wake, renew_at);
     if (wake == Clock::time_point::max())
       m_cv.wait(lock);
     else

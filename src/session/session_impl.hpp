@@ -139,6 +139,7 @@ private:
   std::chrono::milliseconds m_negotiated{0};
   Clock::time_point m_suspended_since{};
   bool m_lost_reported = false;
+  bool m_lost_by_timer = false; // lost by the local timer, not (yet) by the server
   bool m_closed = false;
   bool m_stop_dispatcher = false;
   bool m_renew_pending = false;
