@@ -1,0 +1,155 @@
+// zkrecipes — zk::DistributedCounter: an exact 64-bit counter in one znode, updated by versioned
+// compare-and-set, that never counts an update twice.
+//
+//   zk::DistributedCounter jobs(session, "/app/counters/jobs");
+//   std::int64_t n = jobs.increment();             // the value after the change
+//   n = jobs.add(-42);
+//   zk::AddResult r = jobs.add_detailed(5);        // {before, after, attempts}
+//   bool swapped = jobs.compare_and_set(10, 11);
+//   jobs.set(0);
+//
+// How an update works. The value and data version of the last read or write are cached, so an
+// uncontended update is ONE setData(path, new, version). If another writer got there first
+// (bad_version), the counter re-reads and retries after an exponential backoff with jitter
+// (CounterOptions::retry). A missing node reads as `initial_value` and is created by the first
+// write (a create that meets node_exists is a conflict like bad_version). Every write is
+// conditional: the counter never sends version -1 ("any version"); a node whose int32 version has
+// wrapped to -1 after 2^32 writes makes updates fail with Errc::overflow instead of writing
+// blindly.
+//
+// Lost replies. When the reply to a write is lost (connection loss, timeout, session expiry),
+// blindly retrying could count the update twice. The counter re-reads the node and proves the
+// outcome:
+//  - a late answer: a reply that merely came after the request deadline is still delivered by the
+//    session, and the re-read (sent later on the same session) cannot overtake it. ok = applied; a
+//    refusal (bad_version...) from every copy sent = not applied. This settles slow replies for
+//    every codec; only a dropped connection (answered "connection loss") needs the node's evidence
+//    below.
+//  - the node still has the version the write expected: the write has not been applied yet. It may
+//    still be in flight, so the counter re-sends the IDENTICAL write (same version, same bytes): at
+//    most one of the two can ever apply, and the re-sent one's answer settles the question.
+//  - the node moved on: the write at version v is applied iff version v+1 was written by it. What
+//    the counter can see of version v+1 depends on the codec:
+//    * int64_be (default; writer tags on): after the 8 value bytes the counter stores a trailer
+//      with the writer tags {version, writer id, sequence} of the last `tag_history` (default 8)
+//      writes made by zkrecipes counters. Proven applied iff the entry for version v+1 carries this
+//      write's tag; proven NOT applied if that entry is someone else's, or if the node is at v+1
+//      without a trailer (another client wrote it). Unprovable if the entry for v+1 is gone: more
+//      than `tag_history` writes since, or a write by another client followed by a later write, or
+//      the node was deleted. Curator's DistributedAtomicLong reads only the first 8 bytes (checked
+//      in Curator 5.4: ByteBuffer.wrap(data).getLong()), so its get/increment/add interoperate; its
+//      compareAndSet compares the whole byte array and so reports failure while a trailer is
+//      present (its next increment removes the trailer). Set writer_tags = off for byte-exact
+//      8-byte values.
+//    * int32_be (writer tags off by default: Kazoo's Counter(support_curator=True) unpacks exactly
+//      4 bytes) and ascii (never tagged: Kazoo parses the whole text): proven NOT applied if the
+//      node is at v+1 holding bytes different from the ones we wrote. Unprovable if v+1 holds
+//      exactly our bytes (another writer may have computed the same value from the same base) or
+//      the node is past v+1. int32_be with writer_tags = on proves as much as int64_be (Curator's
+//      SharedCount reads the first 4 bytes; Kazoo's support_curator mode can then no longer read
+//      the node).
+//  Unprovable (or unproven when the deadline or the attempts run out) is an Error with
+//  Errc::indeterminate: the update may or may not have been applied, and it was not retried.
+//
+// Errors (zk::Error): Errc::bad_data for bytes the codec cannot decode (wrong length, non-numeric
+// text, a damaged trailer) — the message names the path and shows the bytes, and nothing is
+// written; Errc::overflow when the result does not fit the codec (never a silent wrap);
+// Errc::retries_exhausted (message gives the attempt count) when the retry policy runs out with
+// nothing in doubt; Errc::indeterminate as above; session errors as zk::Session throws them.
+//
+// Threading: every method blocks (never call it from a session callback: Errc::wrong_thread). With
+// CounterOptions::combine, concurrent add() calls on ONE DistributedCounter object are combined:
+// one thread writes the sum of the queued deltas while the others wait, and each caller still gets
+// its own distinct {before, after}.
+#pragma once
+
+#include <zkrecipes/retry.hpp>
+#include <zkrecipes/session.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace zk {
+
+/// How the value is stored in the znode.
+enum class CounterCodec {
+  int64_be, ///< 8-byte big-endian two's complement (Curator DistributedAtomicLong)
+  int32_be, ///< 4-byte big-endian (Curator SharedCount, Kazoo Counter(support_curator=True))
+  ascii,    ///< decimal text, "-?[0-9]+" (Kazoo Counter default)
+};
+const char* to_string(CounterCodec c) noexcept;
+
+/// Whether writes carry the writer-tag trailer that proves the outcome of a lost reply.
+enum class WriterTags {
+  automatic, ///< on for int64_be, off for int32_be and ascii
+  on,        ///< binary codecs only (ascii + on is Errc::invalid_argument)
+  off,       ///< plain value bytes only; lost replies are provable in fewer cases (see above)
+};
+
+struct CounterOptions {
+  CounterCodec codec = CounterCodec::int64_be;
+  /// What a missing (or empty) node reads as; must fit the codec.
+  std::int64_t initial_value = 0;
+  RetryPolicy retry;
+  /// Combine concurrent add() calls of this object's threads into one write.
+  bool combine = false;
+  WriterTags writer_tags = WriterTags::automatic;
+  /// How many recent writer tags the trailer keeps (1..32): more survive heavier contention.
+  std::size_t tag_history = 8;
+};
+
+/// Outcome of add_detailed().
+struct AddResult {
+  std::int64_t before = 0; ///< the value this update was applied to
+  std::int64_t after = 0;  ///< the value it produced
+  int attempts = 0;        ///< writes sent (1 when uncontended; shared by a combined batch)
+  int lost_replies = 0;    ///< writes whose reply was lost and whose outcome was then proven
+};
+
+namespace detail {
+class CounterCore;
+}
+
+/// A counter stored in one znode. See the file comment for encodings, retries and lost replies.
+/// Thread safety: all methods are safe to call concurrently; they block and must not be called from
+/// a session callback.
+class DistributedCounter {
+public:
+  /// Validates path and options (Errc::invalid_argument); does no I/O.
+  DistributedCounter(Session& session, std::string path, CounterOptions options = {});
+  ~DistributedCounter();
+  DistributedCounter(DistributedCounter&&) noexcept;
+  DistributedCounter& operator=(DistributedCounter&&) noexcept;
+  DistributedCounter(const DistributedCounter&) = delete;
+  DistributedCounter& operator=(const DistributedCounter&) = delete;
+
+  /// Adds 1; returns the value after the change.
+  std::int64_t increment(Deadline deadline = {});
+  /// Subtracts 1; returns the value after the change.
+  std::int64_t decrement(Deadline deadline = {});
+  /// Adds `delta`; returns the value after the change.
+  std::int64_t add(std::int64_t delta, Deadline deadline = {});
+  /// Adds `delta`; returns the value before and after and how many writes it took.
+  AddResult add_detailed(std::int64_t delta, Deadline deadline = {});
+  /// Reads the node (as served by the connected server; call Session::sync first to see every write
+  /// acknowledged to other clients).
+  [[nodiscard]] std::int64_t get(Deadline deadline = {});
+  /// Sets `desired` if the value is `expected` (checked against a fresh read before answering
+  /// false).
+  [[nodiscard]] bool compare_and_set(std::int64_t expected, std::int64_t desired,
+                                     Deadline deadline = {});
+  /// Sets the value (still a versioned write: concurrent updates are not overwritten blindly).
+  void set(std::int64_t value, Deadline deadline = {});
+
+  /// The path and options (not on a moved-from object).
+  [[nodiscard]] const std::string& path() const noexcept;
+  [[nodiscard]] const CounterOptions& options() const noexcept;
+
+private:
+  detail::CounterCore& core() const; // throws Errc::invalid_argument when moved from
+  std::unique_ptr<detail::CounterCore> m_core;
+};
+
+} // namespace zk

@@ -1,0 +1,317 @@
+// The counter's read-modify-write loop: conditional writes, conflict retries with backoff, and the
+// proof of a write whose reply was lost (see distributed_counter.hpp for the contract).
+#include "counter/counter_core.hpp"
+
+#include <random>
+#include <thread>
+
+namespace zk::detail {
+namespace {
+
+using counter::PlannedWrite;
+using counter::Snapshot;
+using counter::Verdict;
+
+bool retryable_read(Errc e) noexcept {
+  switch (e) {
+  case Errc::connection_loss:
+  case Errc::operation_timeout:
+  case Errc::deadline_exceeded:
+  case Errc::session_moved:
+  case Errc::session_expired: // the session renews itself; the next read uses the new one
+  case Errc::session_lost:
+  case Errc::not_readonly:
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::string describe(const PlannedWrite& w, std::int64_t before) {
+  if (w.create) return "the create holding " + std::to_string(w.value);
+  return "the write of " + std::to_string(w.value) + " over " + std::to_string(before) +
+         " at version " + std::to_string(w.expected_version);
+}
+
+std::string describe(const Snapshot& s) {
+  if (!s.exists) return "the node is gone";
+  return "the node is at version " + std::to_string(s.version) + " holding " +
+         std::to_string(s.value);
+}
+
+} // namespace
+
+CounterCore::CounterCore(std::shared_ptr<SessionImpl> session, std::string path,
+                         CounterOptions options)
+    : m_session(std::move(session)), m_path(std::move(path)), m_options(std::move(options)) {
+  if (!m_session) throw Error(Errc::session_closed, "DistributedCounter: no session");
+  validate_path(m_path);
+  counter::validate(m_options);
+  // The writer id makes tags unique across processes and objects; 64 random bits make a collision
+  // between the few writers of one counter negligible.
+  std::random_device device;
+  m_writer = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+counter::Tag CounterCore::next_tag() noexcept {
+  return counter::Tag{m_writer, m_sequence.fetch_add(1, std::memory_order_relaxed) + 1};
+}
+
+std::optional<Snapshot> CounterCore::cached() const {
+  std::lock_guard<std::mutex> lock(m_cache_mutex);
+  return m_cache;
+}
+
+void CounterCore::remember(const Snapshot& s) {
+  std::lock_guard<std::mutex> lock(m_cache_mutex);
+  // Threads finish out of order: never replace a snapshot of the same node with an older one (the
+  // difference is taken modulo 2^32, as versions wrap).
+  if (m_cache && s.exists && m_cache->exists && m_cache->czxid == s.czxid &&
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(s.version) -
+                                static_cast<std::uint32_t>(m_cache->version)) < 0)
+    return;
+  m_cache = s;
+}
+
+void CounterCore::forget() {
+  std::lock_guard<std::mutex> lock(m_cache_mutex);
+  m_cache.reset();
+}
+
+Clock::time_point CounterCore::request_deadline(Clock::time_point deadline) const {
+  return std::min(deadline, m_session->resolve(Deadline{}));
+}
+
+Snapshot CounterCore::read(Clock::time_point deadline) {
+  Snapshot s;
+  const auto node = m_session->get(m_path, Watcher{}, Deadline(request_deadline(deadline)));
+  if (!node) {
+    s.value = m_options.initial_value;
+    return s;
+  }
+  const auto decoded =
+      counter::decode(m_options.codec, node->data, m_path, m_options.initial_value);
+  s.exists = true;
+  s.value = decoded.value;
+  s.version = node->stat.version;
+  s.czxid = node->stat.czxid;
+  s.data = node->data;
+  s.history = decoded.history;
+  return s;
+}
+
+std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w) {
+  auto f = std::make_shared<Flight>();
+  const auto land = [f](Errc e, std::string detail, const Stat& st) {
+    std::lock_guard<std::mutex> lock(f->m);
+    f->answered = true;
+    f->error = e;
+    f->detail = std::move(detail);
+    f->stat = st;
+    f->cv.notify_all();
+  };
+  if (w.create) {
+    m_session->create_async(m_path, w.data, CreateMode::persistent, [land](Result<Created> r) {
+      if (r.ok()) return land(Errc::ok, {}, r.value().stat);
+      land(r.error(), "create " + std::string(to_string(r.error())), Stat{});
+    });
+    return f;
+  }
+  // The version -1 guard, again at the last moment: plan_write never produces this, and no future
+  // change may ever let an unconditional write through.
+  if (w.expected_version == any_version)
+    throw Error(Errc::runtime_inconsistency, "counter " + m_path + ": refusing a blind write");
+  m_session->set_async(m_path, w.data, w.expected_version, [land](Result<Stat> r) {
+    if (r.ok()) return land(Errc::ok, {}, r.value());
+    land(r.error(), "set " + std::string(to_string(r.error())), Stat{});
+  });
+  return f;
+}
+
+bool CounterCore::wait_answer(Flight& f, Clock::time_point until) {
+  std::unique_lock<std::mutex> lock(f.m);
+  return f.cv.wait_until(lock, until, [&] { return f.answered; });
+}
+
+Snapshot CounterCore::written(const PlannedWrite& w, const Stat& stat) const {
+  Snapshot s;
+  s.exists = true;
+  s.value = w.value;
+  s.data = w.data;
+  s.version = stat.version;
+  s.czxid = stat.czxid;
+  if (w.tagged) s.history = counter::decode(m_options.codec, w.data, m_path, 0).history;
+  return s;
+}
+
+Verdict CounterCore::judge(Doubt& doubt, const Snapshot& now, Clock::time_point deadline) {
+  // Every send of the doubtful write went out before the read that produced `now`, on the same
+  // session: the C client answers requests in order (a dropped connection fails them all first), so
+  // their answers are already on their way to the callback thread. Wait for them briefly.
+  std::vector<std::optional<Errc>> answers;
+  for (const auto& f : doubt.sends) {
+    const bool answered = wait_answer(*f, request_deadline(deadline));
+    std::lock_guard<std::mutex> lock(f->m);
+    answers.push_back(answered ? std::optional<Errc>(f->error) : std::nullopt);
+    if (answered && f->error == Errc::ok) remember(written(doubt.write, f->stat));
+  }
+  if (const auto v = counter::judge_answers(answers)) return *v;
+  return counter::judge_lost_write(doubt.write, now);
+}
+
+CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point deadline) {
+  Backoff backoff(m_options.retry, deadline);
+  std::optional<Snapshot> snap = cached();
+  bool fresh = false;
+  std::optional<Doubt> doubt; // a write whose reply did not come, not judged yet
+  std::string last_error = "none";
+  bool proof_only = false; // out of attempts: only a proof of the doubtful write may still succeed
+  int lost = 0;
+
+  const auto indeterminate = [&](const std::string& why) {
+    return Error(Errc::indeterminate,
+                 "counter " + m_path + ": the reply to " +
+                     describe(doubt->write, doubt->base.value) + " was lost (" + doubt->cause +
+                     ") and " + why + "; it may or may not have been applied, and was not retried");
+  };
+  const auto exhausted = [&](const std::string& why) {
+    return Error(Errc::retries_exhausted, "counter " + m_path + ": gave up after " +
+                                              std::to_string(backoff.attempts()) + " attempts (" +
+                                              why + "); last error: " + last_error);
+  };
+  // Waits out the backoff before the next round, or ends the call: exhausted with nothing in doubt
+  // is retries_exhausted; with a write in doubt, one more read may still prove it before the
+  // deadline.
+  const auto wait_or_give_up = [&]() {
+    const auto now = Clock::now();
+    if (const auto delay = backoff.next_delay(now)) {
+      std::this_thread::sleep_for(*delay); // backoff between retries, not synchronisation
+      return;
+    }
+    if (doubt && !proof_only && !backoff.expired(now)) {
+      proof_only = true;
+      return;
+    }
+    if (doubt) throw indeterminate("the retry policy ran out before it could be proven");
+    if (backoff.attempts() >= m_options.retry.max_attempts)
+      throw exhausted("max_attempts " + std::to_string(m_options.retry.max_attempts) + " reached");
+    throw exhausted("the deadline leaves no room for another");
+  };
+
+  for (;;) {
+    if (!snap) {
+      if (Clock::now() >= deadline) {
+        if (doubt) throw indeterminate("the deadline passed before it could be proven");
+        wait_or_give_up(); // throws: the deadline has passed
+      }
+      try {
+        snap = read(deadline);
+        fresh = true;
+      } catch (const Error& e) {
+        last_error = e.what();
+        if (doubt && !retryable_read(e.errc()))
+          throw indeterminate(std::string("then ") + e.what());
+        if (!retryable_read(e.errc())) throw;
+        if (proof_only) throw indeterminate("the last proof read failed: " + last_error);
+        wait_or_give_up();
+        continue;
+      }
+    }
+
+    std::optional<PlannedWrite> w;
+    Snapshot base = *snap;
+    if (doubt) {
+      const Verdict verdict = judge(*doubt, *snap, deadline);
+      if (verdict == Verdict::applied) {
+        remember(*snap);
+        return Outcome{doubt->base, doubt->write.value, backoff.attempts(), lost, true};
+      }
+      if (verdict == Verdict::unprovable) {
+        remember(*snap);
+        throw indeterminate("cannot be proven: " + describe(*snap));
+      }
+      if (verdict == Verdict::pending) {
+        if (proof_only) throw indeterminate("it is still unanswered when the retry policy ran out");
+        w = doubt->write; // identical bytes and version: at most one of the copies can ever apply
+        base = doubt->base;
+      } else {
+        doubt.reset(); // proven not applied and never applicable: start afresh from this read
+        if (proof_only) {
+          remember(*snap);
+          throw exhausted("the last one proven not applied");
+        }
+      }
+    }
+    const bool resend = w.has_value();
+    if (!w) {
+      const Decision d = decide(*snap, fresh);
+      if (d.kind == Decision::refresh && !fresh) {
+        snap.reset();
+        continue;
+      }
+      if (d.kind != Decision::write) {
+        if (fresh) remember(*snap);
+        return Outcome{*snap, snap->value, backoff.attempts(), lost, false};
+      }
+      w = counter::plan_write(*snap, d.value, m_options, next_tag(), m_path);
+    }
+
+    if (Clock::now() >= deadline) wait_or_give_up(); // throws: the deadline has passed
+    backoff.start_attempt();
+    std::shared_ptr<Flight> flight;
+    try {
+      flight = start_write(*w);
+    } catch (const Error& e) { // refused before anything was sent (closed session, bad argument)
+      if (doubt) throw indeterminate(std::string("then ") + e.what());
+      throw;
+    }
+    const bool answered = wait_answer(*flight, request_deadline(deadline));
+    Errc code = Errc::deadline_exceeded;
+    Stat stat;
+    {
+      std::lock_guard<std::mutex> lock(flight->m);
+      if (answered) {
+        code = flight->error;
+        stat = flight->stat;
+        last_error = flight->detail;
+      } else {
+        last_error = "no answer before the request deadline";
+      }
+    }
+    if (code == Errc::ok) {
+      remember(written(*w, stat));
+      return Outcome{base, w->value, backoff.attempts(), lost, true};
+    }
+    if (resend) doubt->sends.push_back(flight); // a refused copy is evidence too
+    if (code == Errc::no_node && w->create) {
+      // The parent is missing: create it (as persistent nodes, like Kazoo's ensure_path).
+      const std::string parent = parent_of(m_path);
+      try {
+        if (!parent.empty())
+          m_session->ensure_path(parent, CreateMode::persistent,
+                                 Deadline(request_deadline(deadline)));
+      } catch (const Error& pe) {
+        if (!retryable_read(pe.errc())) throw;
+      }
+    } else if (counter::write_refused(code) && code != Errc::bad_version &&
+               code != Errc::node_exists && code != Errc::no_node) {
+      if (doubt) throw indeterminate("then " + last_error);
+      throw Error(code, "counter " + m_path + ": " + last_error);
+    } else if (!counter::write_refused(code)) {
+      ++lost; // no answer: maybe applied; prove it from late answers and the node
+      if (!doubt) doubt = Doubt{*w, base, last_error, {flight}};
+    }
+    // bad_version, node_exists (a conflict) and no_node on a set (deleted) need a fresh read.
+    snap.reset();
+    fresh = false;
+    forget(); // the cache is known stale: even if this call gives up, the next one re-reads
+    wait_or_give_up();
+  }
+}
+
+} // namespace zk::detail

@@ -1,0 +1,177 @@
+// zk::ShardedCounter: one CounterCore per shard for writes, one pipelined round of reads for get().
+#include <zkrecipes/sharded_counter.hpp>
+
+#include "counter/counter_core.hpp"
+
+#include <random>
+#include <thread>
+
+namespace zk {
+
+struct ShardedCounter::Impl {
+  std::shared_ptr<detail::SessionImpl> session;
+  std::string path;
+  ShardedCounterOptions options;
+  std::vector<std::unique_ptr<detail::CounterCore>> shards;
+
+  std::size_t pick(bool rechoose);
+  std::int64_t sum(Clock::time_point deadline);
+  std::int64_t sum_once(Clock::time_point deadline);
+};
+
+namespace {
+
+constexpr std::size_t max_shards = 1024;
+constexpr std::string_view shard_prefix = "shard-";
+
+std::string shard_name(std::size_t i) {
+  return std::string(shard_prefix) + std::to_string(i);
+}
+
+bool is_shard_name(const std::string& name) {
+  if (name.size() <= shard_prefix.size() || name.compare(0, shard_prefix.size(), shard_prefix) != 0)
+    return false;
+  for (std::size_t i = shard_prefix.size(); i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return false;
+  return true;
+}
+
+// Each thread keeps its shard until it meets a conflict: threads of one process then spread over
+// the shards, and a collision with another writer moves this thread elsewhere.
+std::uint64_t& thread_slot() {
+  thread_local std::uint64_t slot = std::random_device{}();
+  return slot;
+}
+
+struct Gather {
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t outstanding = 0;
+  std::vector<std::optional<NodeData>> nodes;
+  Errc error = Errc::ok;
+  std::string detail;
+};
+
+} // namespace
+
+std::size_t ShardedCounter::Impl::pick(bool rechoose) {
+  std::uint64_t& slot = thread_slot();
+  if (rechoose) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    slot = rng();
+  }
+  return static_cast<std::size_t>(slot % shards.size());
+}
+
+std::int64_t ShardedCounter::Impl::sum_once(Clock::time_point deadline) {
+  const auto kids = session->children(path, Watcher{}, Deadline(deadline));
+  if (!kids) return 0;
+  for (const auto& name : kids->names) {
+    if (!is_shard_name(name))
+      throw Error(Errc::bad_data, "sharded counter " + path + ": unexpected child \"" + name +
+                                      "\" (only shard-<n> nodes may live here)");
+  }
+  auto g = std::make_shared<Gather>();
+  g->nodes.resize(kids->names.size());
+  g->outstanding = kids->names.size();
+  for (std::size_t i = 0; i < kids->names.size(); ++i) {
+    // Issued back to back, the reads travel in one pipelined round on the session's connection.
+    session->get_async(
+        path + "/" + kids->names[i],
+        [g, i](Result<NodeData> r) {
+          std::lock_guard<std::mutex> lock(g->m);
+          if (r.ok())
+            g->nodes[i] = std::move(r.value());
+          else if (r.error() != Errc::no_node && g->error == Errc::ok)
+            g->error = r.error(); // a shard deleted meanwhile counts 0
+          if (--g->outstanding == 0) g->cv.notify_all();
+        },
+        Watcher{});
+  }
+  std::unique_lock<std::mutex> lock(g->m);
+  if (!g->cv.wait_until(lock, deadline, [&] { return g->outstanding == 0; }))
+    throw Error(Errc::deadline_exceeded, "sharded counter " + path + ": reading the shards");
+  if (g->error != Errc::ok) throw Error(g->error, "sharded counter " + path + ": reading a shard");
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < g->nodes.size(); ++i) {
+    if (!g->nodes[i]) continue;
+    const std::string shard_path = path + "/" + kids->names[i];
+    const auto v = detail::counter::decode(options.counter.codec, g->nodes[i]->data, shard_path, 0);
+    if (!detail::counter::add_fits(total, v.value, CounterCodec::int64_be))
+      throw Error(Errc::overflow, "sharded counter " + path + ": the sum exceeds int64");
+    total += v.value;
+  }
+  return total;
+}
+
+std::int64_t ShardedCounter::Impl::sum(Clock::time_point deadline) {
+  Backoff backoff(options.counter.retry, deadline);
+  for (;;) {
+    try {
+      const auto per_request = std::min(deadline, session->resolve(Deadline{}));
+      return sum_once(per_request);
+    } catch (const Error& e) {
+      if (!e.is_retryable() || e.errc() == Errc::retries_exhausted) throw;
+      const auto delay = backoff.next_delay(Clock::now());
+      if (!delay)
+        throw Error(Errc::retries_exhausted,
+                    "sharded counter " + path + ": gave up reading; last error: " + e.what());
+      std::this_thread::sleep_for(*delay); // backoff between retries, not synchronisation
+    }
+  }
+}
+
+ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounterOptions options)
+    : m_impl(std::make_unique<Impl>()) {
+  validate_path(path);
+  if (options.shards < 1 || options.shards > max_shards)
+    throw Error(Errc::invalid_argument,
+                "ShardedCounterOptions: shards must be in 1.." + std::to_string(max_shards));
+  if (options.counter.initial_value != 0)
+    throw Error(Errc::invalid_argument,
+                "ShardedCounterOptions: counter.initial_value must be 0 (missing shards count 0)");
+  m_impl->session = session.impl();
+  m_impl->path = std::move(path);
+  m_impl->options = std::move(options);
+  for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
+    m_impl->shards.push_back(std::make_unique<detail::CounterCore>(
+        m_impl->session, m_impl->path + "/" + shard_name(i), m_impl->options.counter));
+  }
+}
+
+ShardedCounter::~ShardedCounter() = default;
+ShardedCounter::ShardedCounter(ShardedCounter&&) noexcept = default;
+ShardedCounter& ShardedCounter::operator=(ShardedCounter&&) noexcept = default;
+
+ShardedCounter::Impl& ShardedCounter::impl() const {
+  if (!m_impl) throw Error(Errc::invalid_argument, "use of a moved-from zk::ShardedCounter");
+  return *m_impl;
+}
+
+void ShardedCounter::increment(Deadline deadline) {
+  add(1, deadline);
+}
+void ShardedCounter::decrement(Deadline deadline) {
+  add(-1, deadline);
+}
+
+void ShardedCounter::add(std::int64_t delta, Deadline deadline) {
+  Impl& i = impl();
+  const auto r = i.shards[i.pick(false)]->add(delta, deadline);
+  if (r.attempts > 1) (void)i.pick(true); // contended: try another shard next time
+}
+
+std::int64_t ShardedCounter::get(Deadline deadline) {
+  Impl& i = impl();
+  i.session->check_blocking_call("ShardedCounter::get");
+  return i.sum(i.options.counter.retry.deadline(deadline));
+}
+
+std::size_t ShardedCounter::shards() const noexcept {
+  return m_impl->options.shards;
+}
+const std::string& ShardedCounter::path() const noexcept {
+  return m_impl->path;
+}
+
+} // namespace zk
