@@ -407,37 +407,37 @@ void SessionImpl::ensure_path(std::string_view path, CreateMode mode, Deadline d
 std::size_t SessionImpl::remove_watches(std::string_view path, WatchKind kind, Deadline d) {
   validate_path(path);
   check_blocking_call("remove_watches");
-  const auto deadline = resolve(d);
-  std::vector<std::pair<std::uint64_t, WatchKind>> ids;
+  std::vector<std::uint64_t> ids;
   {
     std::lock_guard<std::mutex> lock(m_mutex);
     for (const auto& [id, w] : m_watches)
-      if (w.path == path && (kind == WatchKind::any || w.kind == kind)) ids.emplace_back(id, w.kind);
+      if (w.path == path && (kind == WatchKind::any || w.kind == kind)) ids.push_back(id);
   }
-  std::size_t removed = 0;
-  for (const auto& [id, wkind] : ids) {
-    const std::string p(path);
-    const auto type = wkind == WatchKind::child ? ZWATCHTYPE_CHILD : ZWATCHTYPE_DATA;
-    try {
-      wait<Done>(deadline, "remove_watches", path, [&](auto done) {
-        auto* call = new_call<Done>(this, "remove_watches", path, done);
-        issue(call, [&] {
-          return with_handle([&](zhandle_t* zh) {
-            // The header declares a pointer to the completion; the library takes the function itself.
-            return zoo_aremove_watches(zh, p.c_str(), type, node_watcher,
-                                       reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), 0,
-                                       reinterpret_cast<void_completion_t*>(&on_void), call);
-          });
+  if (ids.empty()) return 0;
+  const auto type = kind == WatchKind::any    ? ZWATCHTYPE_ANY
+                    : kind == WatchKind::data ? ZWATCHTYPE_DATA
+                                              : ZWATCHTYPE_CHILD;
+  // "Remove all of this type on the path": removing one specific watcher only sends CHECK_WATCHES,
+  // which leaves the server's watch in place.
+  const std::string p(path);
+  try {
+    wait<Done>(d, "remove_watches", path, [&](auto done) {
+      auto* call = new_call<Done>(this, "remove_watches", path, done);
+      issue(call, [&] {
+        return with_handle([&](zhandle_t* zh) {
+          // The header declares a pointer to the completion; the library takes the function itself.
+          return zoo_aremove_all_watches(zh, p.c_str(), type, 0,
+                                         reinterpret_cast<void_completion_t*>(&on_void), call);
         });
       });
-      forget_watch(id);
-      ++removed;
-    } catch (const Error& e) {
-      if (e.errc() != Errc::no_watcher) throw;
-      forget_watch(id); // it fired meanwhile
-    }
+    });
+  } catch (const Error& e) {
+    if (e.errc() != Errc::no_watcher) throw;
+    for (const auto id : ids) forget_watch(id); // they fired meanwhile
+    return 0;
   }
-  return removed;
+  for (const auto id : ids) forget_watch(id);
+  return ids.size();
 }
 
 // --- Asynchronous calls. ---

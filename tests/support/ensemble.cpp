@@ -101,13 +101,20 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 }
 
 void remove_tree(zk::Session& s, const std::string& path) {
-  try {
-    if (auto kids = s.children(path)) {
-      for (const auto& k : kids->names) remove_tree(s, path + "/" + k);
-    }
-    s.remove(path);
-  } catch (const zk::Error&) { // best effort: a test's failure is reported by the test
-  }
+  // Ephemeral nodes of a session closed a moment ago may still be on their way out: retry briefly.
+  wait_until(
+      [&] {
+        try {
+          if (auto kids = s.children(path)) {
+            for (const auto& k : kids->names) remove_tree(s, path + "/" + k);
+          }
+          s.remove(path);
+          return true;
+        } catch (const zk::Error& e) {
+          return e.errc() != zk::Errc::not_empty; // anything else: a test's failure says it better
+        }
+      },
+      std::chrono::seconds(5));
 }
 
 void expire_session(const zk::ClientId& id) {
