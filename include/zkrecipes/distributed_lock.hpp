@@ -1,0 +1,170 @@
+// zkrecipes — zk::DistributedLock: a fenced, herd-free mutex shared by processes through ZooKeeper.
+//
+//   zk::Session session("127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181");
+//   zk::DistributedLock lock(session, "/app/locks/reindex");
+//   {
+//     std::lock_guard<zk::DistributedLock> guard(lock);   // or lock.try_lock_for(5s)
+//     store.write(data, lock.fencing_token());             // reject writes with an older token
+//   }
+//
+// Protocol: each process that wants the lock creates one ephemeral-sequential node
+// `_c_<uuid>-lock-<seq>` under the lock path (Curator's InterProcessMutex form, so Curator,
+// go-zookeeper and Kazoo clients configured with extra_lock_patterns=["-lock-"] take part in the
+// same queue). The lowest sequence number holds the lock; every other contender watches only its
+// predecessor. A child whose name is of no known form blocks the head of the queue and is named in
+// a warning on the session's log: it is never ignored.
+//
+// Threads of one process that lock the same path on the same Session share one place in that queue:
+// the lock passes from thread to thread without ZooKeeper traffic, at most
+// LockOptions::max_local_handoffs times in a row and for at most LockOptions::max_local_hold, then
+// it is released for everybody. Such local holders see the same fencing token.
+//
+// Loss is never silent: when the session expires, is declared lost by the local timer (disconnected
+// longer than the session timeout), is closed, or our node is deleted by someone else, owns_lock()
+// turns false and LockOptions::on_lost is called. A suspended connection only makes the hold
+// uncertain (LockOptions::on_uncertain, uncertain()).
+//
+// Threading contract: lock(), try_lock*(), fenced() and contenders() block and throw
+// Errc::wrong_thread on the session's callback thread. unlock(), release() and the destructor may
+// run anywhere (on the callback thread the deletion of our node finishes in the background).
+// on_lost and on_uncertain run on the session's callback thread and must not block.
+#pragma once
+
+#include <zkrecipes/session.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace zk {
+
+/// How a DistributedLock behaves; copied into the lock at construction.
+/// Thread safety: a plain value; its callbacks run on the session's callback thread.
+struct LockOptions {
+  /// Data of our lock node, shown to other clients (e.g. Kazoo's contenders()). Empty: "host:pid".
+  std::string node_data;
+  /// Consecutive handoffs to other threads of this process before the lock is released globally.
+  /// 0 disables local handoff (every unlock releases the lock for every process).
+  std::size_t max_local_handoffs = 8;
+  /// No local handoff once this process has held the lock this long without releasing it globally.
+  std::chrono::milliseconds max_local_hold{200};
+  /// Create a missing lock path as a container node (the server deletes it once its last contender
+  /// is gone) rather than a persistent one. Kazoo 2.8 remembers that it created the path and fails
+  /// with NoNodeError after the server reaps the container: on a path shared with Kazoo, set this
+  /// to false (or create the path beforehand). Missing ancestors are always created persistent.
+  bool container_parent = true;
+  /// Called once, on the session's callback thread, when a held lock is lost. The Error says why:
+  /// Errc::session_lost (expired or lost by the local timer), Errc::session_closed, or
+  /// Errc::lock_lost (our node was deleted or changed owner).
+  std::function<void(const Error& why)> on_lost;
+  /// Called on the session's callback thread with true when the connection is suspended while the
+  /// lock is held (it may or may not still be ours), and with false when it is certain again.
+  std::function<void(bool uncertain)> on_uncertain;
+};
+
+/// One child of a lock path, as seen by contenders().
+/// Thread safety: a plain value.
+struct LockContender {
+  std::string name;                     ///< the child's name under the lock path
+  std::string data;                     ///< its data (contender identity, e.g. "host:pid")
+  std::optional<std::int32_t> sequence; ///< parsed sequence number; nullopt if unrecognised
+  bool holder = false;                  ///< holds the lock by the protocol's order
+  std::int64_t czxid = 0;               ///< the node's fencing token
+  std::int64_t ephemeral_owner = 0;     ///< session id of the node's owner
+};
+
+namespace detail {
+struct LockHandle;
+}
+
+/// An exclusive lock on a ZooKeeper path; meets TimedLockable (std::lock_guard, std::unique_lock,
+/// std::scoped_lock). Like std::mutex, one object may be shared by threads; the thread that locked
+/// it locking it again gets Errc::would_deadlock instead of a hang. Destroying a held lock
+/// releases it.
+/// Thread safety: all methods may be called concurrently; destroy or move it while no call runs.
+class DistributedLock {
+public:
+  /// Throws Errc::invalid_argument for an invalid path (or "/"), Errc::session_closed for a closed
+  /// or moved-from session. Nothing is sent to the server until the first lock call.
+  DistributedLock(Session& session, std::string path, LockOptions options = {});
+  ~DistributedLock();
+  DistributedLock(DistributedLock&& other) noexcept;
+  /// Releases a lock held by *this first.
+  DistributedLock& operator=(DistributedLock&& other) noexcept;
+  DistributedLock(const DistributedLock&) = delete;
+  DistributedLock& operator=(const DistributedLock&) = delete;
+
+  /// Waits until the lock is ours. Throws Errc::would_deadlock if the calling thread already holds
+  /// the path (through any DistributedLock of this session), session_closed / session_lost if the
+  /// session ends while waiting.
+  void lock();
+  /// Takes the lock if no one holds it or waits for it; never waits for another holder. Returns
+  /// false (with our node deleted) if it is taken or the answer did not come within the session's
+  /// operation timeout.
+  [[nodiscard]] bool try_lock();
+  /// Waits at most `timeout`. On false our node is gone (see try_lock_until for the fine print).
+  template <class Rep, class Period>
+  [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
+    return try_lock_until(Clock::now() + timeout);
+  }
+  /// Waits until `at`. On false, our node is deleted before the call returns; this cleanup may add
+  /// up to one round trip (bounded by the operation timeout) after `at`. If the server cannot be
+  /// reached in that time, the deletion finishes in the background while the session lives.
+  template <class C, class D>
+  [[nodiscard]] bool try_lock_until(const std::chrono::time_point<C, D>& at) {
+    return acquire_until(to_steady(at), false);
+  }
+
+  /// Releases the lock (or hands it to a waiting thread of this process). Does nothing if *this
+  /// does not hold it. Waits (up to the operation timeout) until our node is deleted, and keeps
+  /// deleting it in the background while the session lives if the server cannot be reached.
+  void unlock() noexcept;
+  /// As unlock(), but throws Errc::lock_not_held if *this does not hold the lock, or
+  /// Errc::lock_lost (once) if it held it and lost it since.
+  void release();
+
+  /// True while *this holds the lock and no loss has been detected.
+  [[nodiscard]] bool owns_lock() const noexcept;
+  /// True while held and the connection is suspended: the lock may already be someone else's.
+  [[nodiscard]] bool uncertain() const noexcept;
+  /// The czxid of our lock node: increases with every global acquisition on the ensemble (threads
+  /// of one process sharing a hold see the same value). Throws Errc::lock_not_held if not held.
+  [[nodiscard]] std::int64_t fencing_token() const;
+  /// The full path of our lock node while held. Throws Errc::lock_not_held if not held.
+  [[nodiscard]] std::string node_path() const;
+  /// Commits `ops` atomically only while our lock node exists: a multi that starts with a check of
+  /// it. Throws Errc::lock_not_held if not held, Errc::lock_lost if the check fails. The returned
+  /// results (and failed_op()) are those of `ops`, without the check.
+  MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
+
+  /// The lock path.
+  [[nodiscard]] const std::string& path() const noexcept;
+
+  /// All children of a lock path in queue order (unrecognised ones first: they block the head),
+  /// with their data and which one holds the lock. Empty if the path does not exist.
+  static std::vector<LockContender> contenders(Session& session, std::string_view path,
+                                               Deadline deadline = {});
+
+private:
+  bool acquire_until(Clock::time_point at, bool try_only);
+  template <class C, class D>
+  static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
+    if constexpr (std::is_same_v<C, Clock>) {
+      return std::chrono::time_point_cast<Clock::duration>(at);
+    } else {
+      const auto left = at - C::now();
+      return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
+    }
+  }
+
+  std::unique_ptr<detail::LockHandle> m_handle;
+};
+
+} // namespace zk

@@ -1,0 +1,350 @@
+// LockContender, acquisition side: the wait loop and the ZooKeeper protocol driven by a waiting
+// thread. The local queue and cancellation are in contender_queue.cpp; release, loss and session
+// events in contender_events.cpp.
+#include "lock/contender.hpp"
+
+#include "lock/janitor.hpp"
+#include "lock/lock_protocol.hpp"
+
+#include <algorithm>
+
+namespace zk::detail {
+using lock::error_of;
+namespace {
+
+bool retryable(Errc e) {
+  return e == Errc::connection_loss || e == Errc::operation_timeout ||
+         e == Errc::deadline_exceeded || e == Errc::session_expired || e == Errc::session_moved;
+}
+
+} // namespace
+
+bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_only) {
+  m_impl->check_blocking_call(try_only ? "DistributedLock::try_lock" : "DistributedLock::lock");
+  Lock lk(m_mutex);
+  const auto self = std::this_thread::get_id();
+  if ((h.held && h.holder == self) || (m_owner != nullptr && m_owner->holder == self))
+    throw Error(Errc::would_deadlock, "lock " + m_path + ": this thread already holds it");
+  if (m_closed) throw Error(Errc::session_closed, "lock " + m_path + ": the session is closed");
+  if (try_only && (m_owner != nullptr || m_phase != Phase::idle || !m_queue.empty())) return false;
+
+  Waiter me{&h, self, try_only, Waiter::State::pending, std::nullopt};
+  m_queue.push_back(&me);
+  try {
+    for (;;) {
+      switch (me.state) {
+      case Waiter::State::granted:
+        return true;
+      case Waiter::State::refused:
+        return false;
+      case Waiter::State::failed:
+        throw *me.error;
+      case Waiter::State::pending:
+        break;
+      }
+      if (Clock::now() >= deadline) {
+        leave(lk, me);
+        return false;
+      }
+      if (m_driver == nullptr && !m_closed && (m_phase == Phase::idle || attempt_active()))
+        m_driver = &me; // nobody is driving: this thread takes over (the node, if any, stays)
+      if (m_driver == &me)
+        step(lk, me, deadline);
+      else
+        m_cv.wait_until(lk, deadline);
+    }
+  } catch (...) {
+    if (me.state == Waiter::State::pending) leave(lk, me);
+    throw;
+  }
+}
+
+bool LockContender::attempt_active() const {
+  return m_phase == Phase::creating || m_phase == Phase::listing || m_phase == Phase::watching;
+}
+
+bool LockContender::session_changed() const {
+  return (!m_node.empty() || m_indeterminate) && m_session != m_impl->session_id();
+}
+
+Clock::time_point LockContender::op_deadline(Clock::time_point deadline) const {
+  return std::min(deadline, Clock::now() + m_impl->options().operation_timeout);
+}
+
+template <class T>
+std::function<void(Result<T>)> LockContender::fill(const std::shared_ptr<Slot<T>>& slot) {
+  return [weak = weak_from_this(), slot](Result<T> r) {
+    const auto self = weak.lock();
+    if (!self) return;
+    std::lock_guard<std::mutex> lk(self->m_mutex);
+    slot->result.emplace(std::move(r));
+    self->m_cv.notify_all();
+  };
+}
+
+// One step of the protocol. Returns after progress or a wait, so the caller re-checks its deadline.
+void LockContender::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  if (m_impl->state() == SessionState::lost && !m_impl->options().renew_after_expiry) {
+    // No new session will come: waiting cannot succeed.
+    fail_all(Error(Errc::session_lost, "lock " + m_path + ": the session is lost"));
+    if (attempt_active()) cancel(lk);
+    return;
+  }
+  if (session_changed()) abandon(); // our node died with the session that created it
+  if (Clock::now() < m_retry_at) {
+    m_cv.wait_until(lk, std::min(deadline, m_retry_at));
+    return;
+  }
+  try {
+    switch (m_phase) {
+    case Phase::idle:
+      start();
+      break;
+    case Phase::creating:
+      await_create(lk, me, deadline);
+      break;
+    case Phase::listing:
+      list(lk, me, deadline);
+      break;
+    case Phase::watching:
+      await_predecessor(lk, me, deadline);
+      break;
+    case Phase::held:
+    case Phase::busy:
+      m_cv.wait_until(lk, deadline);
+      break;
+    }
+  } catch (const Error& e) {
+    handle_error(lk, e);
+  }
+  flush_warnings(lk);
+}
+
+void LockContender::handle_error(Lock& lk, const Error& e) {
+  if (retryable(e.errc())) return backoff();
+  // Anything else will not get better by retrying (no_auth, closed session…): tell every waiter,
+  // and remove our node, since nobody will use it.
+  fail_all(e);
+  if (attempt_active()) cancel(lk);
+}
+
+void LockContender::backoff() {
+  using std::chrono::milliseconds;
+  m_backoff = std::clamp(m_backoff * 2, milliseconds(25), milliseconds(1000));
+  m_retry_at = Clock::now() + m_backoff;
+}
+
+// Create and list in one round trip: both requests go out back to back on the session's
+// connection, which answers them in order, so the listing already contains our node.
+void LockContender::start() {
+  reset_attempt(true);
+  if (m_guid.empty()) m_guid = lock::make_guid();
+  m_session = m_impl->session_id();
+  m_create = std::make_shared<Slot<Created>>();
+  m_listing = std::make_shared<Slot<Children>>();
+  const std::string& data = m_queue.front()->handle->options.node_data;
+  m_impl->create_async(full(lock::node_prefix(m_guid)), data.empty() ? default_node_data() : data,
+                       CreateMode::ephemeral_sequential, fill(m_create));
+  m_indeterminate = true; // until the reply says otherwise
+  m_phase = Phase::creating;
+  m_impl->children_async(m_path, fill(m_listing), {});
+}
+
+void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  const auto epoch = m_epoch;
+  const auto events = m_events;
+  // The epoch is checked first: a replaced attempt has no slots any more.
+  m_cv.wait_until(lk, deadline, [&] {
+    return epoch != m_epoch || (m_create->result && m_listing->result) ||
+           me.state != Waiter::State::pending || events != m_events || m_closed;
+  });
+  if (epoch != m_epoch || !m_create->result || !m_listing->result) return;
+  auto& created = *m_create->result;
+  if (created.ok()) {
+    m_indeterminate = false;
+    m_node = child_name(created.value().path);
+    m_stat = created.value().stat;
+    m_session = m_stat->ephemeral_owner; // authoritative, even if the session changed meanwhile
+    m_backoff = {};
+    auto& listing = *m_listing->result;
+    if (listing.ok())
+      apply(lk, listing.value().names);
+    else
+      m_phase = Phase::listing;
+    return;
+  }
+  const Error e = error_of(created);
+  switch (e.errc()) {
+  case Errc::no_node: // the lock path does not exist (yet, or any more: containers are reaped)
+    m_indeterminate = false;
+    m_phase = Phase::idle;
+    ensure_parent(lk, deadline);
+    return;
+  case Errc::connection_loss:
+  case Errc::operation_timeout:
+    m_phase = Phase::listing; // find our guid among the children once connected again
+    return backoff();
+  case Errc::session_expired: // the node cannot outlive the session; a new one is on its way
+    m_indeterminate = false;
+    m_phase = Phase::idle;
+    return backoff();
+  default:
+    m_indeterminate = false;
+    m_phase = Phase::idle;
+    throw e;
+  }
+}
+
+void LockContender::ensure_parent(Lock& lk, Clock::time_point deadline) {
+  const auto until = op_deadline(deadline);
+  const bool container = m_queue.empty() || m_queue.front()->handle->options.container_parent;
+  Unlocked unlocked(lk);
+  const auto create = [&](CreateMode mode) {
+    try {
+      m_impl->create(m_path, {}, mode, until);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::node_exists) throw;
+    }
+  };
+  const CreateMode mode = container ? CreateMode::container : CreateMode::persistent;
+  try {
+    create(mode);
+  } catch (const Error& e) {
+    if (e.errc() == Errc::no_node) {
+      m_impl->ensure_path(m_path.substr(0, std::max<std::size_t>(m_path.rfind('/'), 1)),
+                          CreateMode::persistent, until);
+      create(mode);
+    } else if (container && (e.errc() == Errc::unimplemented || e.errc() == Errc::bad_arguments)) {
+      create(CreateMode::persistent); // a server without container nodes
+    } else {
+      throw;
+    }
+  }
+}
+
+void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
+  const auto epoch = m_epoch;
+  std::optional<Children> kids;
+  {
+    Unlocked unlocked(lk);
+    kids = m_impl->children(m_path, {}, op_deadline(deadline));
+  }
+  if (epoch != m_epoch || m_phase != Phase::listing) return;
+  m_backoff = {};
+  if (!kids) { // no lock path: our node cannot exist
+    m_indeterminate = false;
+    reset_attempt(true);
+    return;
+  }
+  if (m_node.empty()) { // recovering from a create whose reply was lost
+    auto own = lock::find_own(kids->names, m_guid);
+    m_indeterminate = false;
+    if (!own) {
+      reset_attempt(true); // not created: create again, with the same guid (see decide's stale_own)
+      return;
+    }
+    m_node = *own;
+  }
+  if (!m_stat) { // an adopted node: it is ours only if our current session owns it
+    const std::string node = full(m_node);
+    std::optional<NodeData> got;
+    {
+      Unlocked unlocked(lk);
+      got = m_impl->get(node, {}, op_deadline(deadline));
+    }
+    if (epoch != m_epoch) return;
+    if (!got || got->stat.ephemeral_owner != m_impl->session_id()) {
+      reset_attempt(false);
+      return;
+    }
+    m_stat = got->stat;
+    m_session = got->stat.ephemeral_owner;
+  }
+  apply(lk, kids->names);
+}
+
+void LockContender::apply(Lock& lk, const std::vector<std::string>& children) {
+  const auto d = lock::decide(children, m_node, m_guid);
+  for (const auto& stale : d.stale_own)
+    lock::delete_in_background(m_impl, full(stale), any_version, m_session);
+  switch (d.kind) {
+  case lock::Decision::Kind::missing: // deleted by someone, or gone with an expired session
+    if (!session_changed())
+      m_warnings.push_back("lock " + m_path + ": our node " + m_node +
+                           " disappeared while waiting; queueing again");
+    reset_attempt(false);
+    return;
+  case lock::Decision::Kind::acquired:
+    // Declared held only if the node is our current session's, and that session is not lost.
+    if (m_stat->ephemeral_owner != m_impl->session_id()) {
+      reset_attempt(false);
+      return;
+    }
+    if (m_impl->state() == SessionState::lost) {
+      m_phase = Phase::listing;
+      return backoff();
+    }
+    m_phase = Phase::held;
+    m_held_since = Clock::now();
+    m_handoffs = 0;
+    m_retry_at = {};
+    grant_head();
+    watch_own_node(m_epoch);
+    return;
+  case lock::Decision::Kind::wait:
+    refuse_try_only();
+    if (m_queue.empty()) return cancel(lk);
+    if (d.blocked)
+      for (const auto& name : d.unrecognised)
+        if (m_warned.insert(name).second)
+          m_warnings.push_back("lock " + m_path + ": unrecognised child \"" + name +
+                               "\" blocks the lock until it is deleted");
+    m_pred = d.watch;
+    m_pred_fired = false;
+    m_pred_get = std::make_shared<Slot<NodeData>>();
+    m_phase = Phase::watching;
+    try {
+      const auto epoch = m_epoch;
+      m_impl->get_async(full(m_pred), fill(m_pred_get),
+                        [weak = weak_from_this(), epoch](const WatchEvent&) {
+                          if (auto self = weak.lock()) self->on_predecessor_event(epoch);
+                        });
+    } catch (...) {
+      m_pred_get.reset(); // never sent: nothing to wait for or remove
+      m_phase = Phase::listing;
+      throw;
+    }
+    return;
+  }
+}
+
+void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  const auto epoch = m_epoch;
+  const auto events = m_events;
+  m_cv.wait_until(lk, deadline, [&] {
+    if (epoch != m_epoch) return true; // replaced: the slot is gone
+    const bool answered = m_pred_get->result.has_value();
+    return (answered && (m_pred_fired || !m_pred_get->result->ok())) ||
+           me.state != Waiter::State::pending || events != m_events || m_closed;
+  });
+  if (epoch != m_epoch || !m_pred_get->result) return;
+  auto& got = *m_pred_get->result;
+  if (got.ok()) {
+    if (m_pred_fired) m_phase = Phase::listing; // it changed or went away: look again
+    return;
+  }
+  const Error e = error_of(got);
+  m_phase = Phase::listing;
+  if (e.errc() == Errc::no_node) return; // gone before we could watch it: look again now
+  if (retryable(e.errc())) return backoff();
+  throw e;
+}
+
+void LockContender::on_predecessor_event(std::uint64_t epoch) {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  if (epoch != m_epoch) return;
+  m_pred_fired = true;
+  m_cv.notify_all();
+}
+
+} // namespace zk::detail

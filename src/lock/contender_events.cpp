@@ -1,0 +1,216 @@
+// LockContender: the process-wide registry, release (local handoff or global), and what the
+// session's callback thread reports: our node's watch, session state changes, and loss of a held
+// lock.
+#include "lock/contender.hpp"
+
+#include "lock/janitor.hpp"
+#include "lock/lock_protocol.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <map>
+
+namespace zk::detail {
+namespace {
+
+std::string hex_id(std::int64_t id) {
+  std::array<char, 24> buf{};
+  std::snprintf(buf.data(), buf.size(), "0x%llx", static_cast<unsigned long long>(id));
+  return buf.data();
+}
+
+} // namespace
+
+const std::string& default_node_data() {
+  static const std::string data = [] {
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+    return std::string(host.data()) + ":" + std::to_string(::getpid());
+  }();
+  return data;
+}
+
+std::shared_ptr<LockContender> LockContender::for_path(const std::shared_ptr<SessionImpl>& impl,
+                                                       const std::string& path) {
+  // Keyed by the SessionImpl's address: a contender keeps its SessionImpl alive, so the address
+  // cannot be reused while an entry for it can still be locked.
+  static std::mutex mutex;
+  static std::map<std::pair<const SessionImpl*, std::string>, std::weak_ptr<LockContender>>
+      registry;
+  std::lock_guard<std::mutex> lk(mutex);
+  for (auto it = registry.begin(); it != registry.end();)
+    it = it->second.expired() ? registry.erase(it) : std::next(it);
+  auto& slot = registry[{impl.get(), path}];
+  if (auto existing = slot.lock()) return existing;
+  auto created = std::make_shared<LockContender>(impl, path);
+  created->m_listener =
+      impl->add_listener([weak = std::weak_ptr<LockContender>(created)](const SessionEvent& e) {
+        if (auto self = weak.lock()) self->on_session_event(e);
+      });
+  slot = created;
+  return created;
+}
+
+LockContender::LockContender(std::shared_ptr<SessionImpl> impl, std::string path)
+    : m_impl(std::move(impl)), m_path(std::move(path)) {}
+
+LockContender::~LockContender() {
+  if (m_listener != 0) m_impl->remove_listener(m_listener);
+}
+
+void LockContender::release(LockHandle& h, bool strict) {
+  Lock lk(m_mutex);
+  if (!h.held) {
+    if (h.lost) {
+      const Error e = *h.lost;
+      h.lost.reset();
+      if (strict) throw e;
+    } else if (strict) {
+      throw Error(Errc::lock_not_held, "unlock " + m_path + ": not held by this DistributedLock");
+    }
+    return;
+  }
+  h.held = false;
+  m_owner = nullptr;
+  const auto held_for =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_held_since);
+  if (lock::hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
+                              h.options.max_local_hold, !m_queue.empty())) {
+    ++m_handoffs;
+    grant_head();
+    return;
+  }
+  const std::string node = full(m_node);
+  const std::int32_t version = m_stat ? m_stat->version : any_version;
+  const std::int64_t owner = m_session;
+  reset_attempt(false); // our own node's watch fires on the delete; the new epoch ignores it
+  if (Session::on_callback_thread()) {
+    // No blocking here: the delete is queued before any create of a later attempt, so the order
+    // of the queue is still right.
+    lock::delete_in_background(m_impl, node, version, owner);
+  } else {
+    m_phase = Phase::busy; // nobody starts the next attempt before our node is gone
+    {
+      Unlocked unlocked(lk);
+      lock::delete_now(m_impl, node, version, owner,
+                       Clock::now() + m_impl->options().operation_timeout);
+    }
+    m_phase = Phase::idle;
+  }
+  m_cv.notify_all(); // a waiting thread starts the next attempt
+}
+
+void LockContender::watch_own_node(std::uint64_t epoch) {
+  // Our node's data watch reports its deletion (or a change of owner) by anyone while we hold it.
+  try {
+    m_impl->get_async(
+        full(m_node),
+        [weak = weak_from_this(), epoch](Result<NodeData> r) {
+          if (auto self = weak.lock()) self->on_own_node(epoch, r);
+        },
+        [weak = weak_from_this(), epoch](const WatchEvent& e) {
+          if (auto self = weak.lock()) self->on_own_event(epoch, e);
+        });
+  } catch (const Error&) { // closed: the closed event reports the loss
+  }
+}
+
+void LockContender::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
+  Lock lk(m_mutex);
+  if (epoch != m_epoch || m_phase != Phase::held) return;
+  if (r.ok()) {
+    if (r.value().stat.ephemeral_owner != m_session)
+      lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " changed owner");
+    return;
+  }
+  if (r.error() == Errc::no_node)
+    return lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
+  if (r.error() == Errc::connection_loss || r.error() == Errc::operation_timeout) {
+    // Try again later: while disconnected, the session events report what matters.
+    m_impl->post_at(Clock::now() + std::chrono::milliseconds(200),
+                    [weak = weak_from_this(), epoch] {
+                      if (auto self = weak.lock()) {
+                        std::lock_guard<std::mutex> l(self->m_mutex);
+                        if (epoch == self->m_epoch && self->m_phase == Phase::held)
+                          self->watch_own_node(epoch);
+                      }
+                    });
+  }
+}
+
+void LockContender::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
+  Lock lk(m_mutex);
+  if (epoch != m_epoch || m_phase != Phase::held) return;
+  if (e.type == EventType::deleted)
+    return lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
+  watch_own_node(epoch); // changed: watch again, and check the owner
+}
+
+void LockContender::on_session_event(const SessionEvent& e) {
+  Lock lk(m_mutex);
+  ++m_events;
+  m_cv.notify_all();
+  const bool held = m_phase == Phase::held;
+  switch (e.state) {
+  case SessionState::suspended:
+  case SessionState::reconnected:
+    if (held && m_owner != nullptr && m_owner->uncertain != (e.state == SessionState::suspended)) {
+      m_owner->uncertain = e.state == SessionState::suspended;
+      const bool uncertain = m_owner->uncertain;
+      auto callback = m_owner->options.on_uncertain;
+      lk.unlock();
+      if (callback) callback(uncertain);
+    }
+    return;
+  case SessionState::lost:
+    if (held && e.session_id == m_session)
+      lose(lk, Errc::session_lost,
+           "lock " + m_path + ": session " + hex_id(e.session_id) + " lost while holding the lock");
+    return;
+  case SessionState::connected: // a new session: everything of the old one is gone
+    if (held && e.session_id != m_session)
+      lose(lk, Errc::session_lost,
+           "lock " + m_path + ": session " + hex_id(m_session) + " expired while holding the lock");
+    return;
+  case SessionState::closed: {
+    m_closed = true;
+    fail_all(Error(Errc::session_closed, "lock " + m_path + ": the session was closed"));
+    if (held) return lose(lk, Errc::session_closed, "lock " + m_path + ": the session was closed");
+    if (attempt_active()) reset_attempt(false); // its node went with the session
+    return;
+  }
+  case SessionState::connecting:
+    return;
+  }
+}
+
+void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
+  const Error error(why, detail);
+  std::function<void(const Error&)> callback;
+  if (m_owner != nullptr) {
+    m_owner->held = false;
+    m_owner->lost = error;
+    callback = m_owner->options.on_lost;
+    m_owner = nullptr;
+  }
+  // If the session is only believed lost, it may come back with our node: delete it then, so that a
+  // holder that was told it lost the lock does not keep blocking everyone.
+  if (why == Errc::session_lost && !m_closed)
+    lock::delete_in_background(m_impl, full(m_node), any_version, m_session);
+  reset_attempt(false);
+  m_cv.notify_all(); // local waiters queue again
+  lk.unlock();
+  if (callback) {
+    try {
+      callback(error);
+    } catch (const std::exception& e) {
+      lock::log_warning(*m_impl, "lock " + m_path + ": on_lost threw: " + e.what());
+    } catch (...) {
+      lock::log_warning(*m_impl, "lock " + m_path + ": on_lost threw");
+    }
+  }
+}
+
+} // namespace zk::detail

@@ -1,0 +1,139 @@
+// LockContender: the local queue (who waits, who holds, who drives) and the end of an attempt
+// (cancel: its watch and node removed before the last waiter returns).
+#include "lock/contender.hpp"
+
+#include "lock/janitor.hpp"
+#include "lock/lock_protocol.hpp"
+
+#include <algorithm>
+
+namespace zk::detail {
+
+void LockContender::leave(Lock& lk, Waiter& me) noexcept {
+  const auto it = std::find(m_queue.begin(), m_queue.end(), &me);
+  if (it != m_queue.end()) m_queue.erase(it);
+  if (m_driver == &me) m_driver = nullptr;
+  if (m_queue.empty() && attempt_active()) cancel(lk); // nobody left for our node
+  m_cv.notify_all();
+}
+
+// Removes the current attempt's watch and node before returning (the standard's promise for a
+// failed try_lock), bounded by the operation timeout; what cannot be finished goes to the janitor.
+void LockContender::cancel(Lock& lk) noexcept {
+  m_phase = Phase::busy;
+  const auto until = Clock::now() + m_impl->options().operation_timeout;
+  // Wait for replies still in flight: they say whether a node and a watch exist.
+  m_cv.wait_until(lk, until, [&] {
+    return m_closed || ((!m_create || m_create->result) && (!m_pred_get || m_pred_get->result));
+  });
+  if (m_create && m_create->result && m_create->result->ok() && m_node.empty()) {
+    m_node = child_name(m_create->result->value().path);
+    m_stat = m_create->result->value().stat;
+    m_session = m_stat->ephemeral_owner;
+    m_indeterminate = false;
+  }
+  const bool watching =
+      m_pred_get && m_pred_get->result && m_pred_get->result->ok() && !m_pred_fired;
+  const std::string pred = watching ? full(m_pred) : std::string();
+  const std::string node = m_node.empty() ? std::string() : full(m_node);
+  const std::int32_t version = m_stat ? m_stat->version : any_version;
+  const bool unknown = m_node.empty() && m_indeterminate;
+  const std::string guid = m_guid;
+  const std::int64_t owner = m_session;
+  ++m_epoch; // the removed watch and the deleted node must not wake anyone
+  if (!m_closed) {
+    Unlocked unlocked(lk);
+    if (!pred.empty()) {
+      try {
+        m_impl->remove_watches(pred, WatchKind::data, until);
+      } catch (...) { // it stays until the predecessor changes; nothing else depends on it
+      }
+    }
+    if (!node.empty()) {
+      lock::delete_now(m_impl, node, version, owner, until);
+    } else if (unknown) { // a create whose reply was lost: find it by its guid, now if possible
+      try {
+        const auto kids = m_impl->children(m_path, {}, until);
+        if (kids)
+          if (auto own = lock::find_own(kids->names, guid))
+            lock::delete_now(m_impl, full(*own), any_version, owner, until);
+      } catch (...) {
+        lock::delete_guid_in_background(m_impl, m_path, guid, owner);
+      }
+    }
+  }
+  reset_attempt(false);
+  m_driver = nullptr;
+  m_cv.notify_all();
+}
+
+void LockContender::flush_warnings(Lock& lk) {
+  if (m_warnings.empty()) return;
+  std::vector<std::string> warnings;
+  warnings.swap(m_warnings);
+  Unlocked unlocked(lk); // the log sink is user code
+  for (const auto& w : warnings)
+    lock::log_warning(*m_impl, w);
+}
+
+void LockContender::grant_head() {
+  Waiter* w = m_queue.front();
+  m_queue.pop_front();
+  w->state = Waiter::State::granted;
+  m_driver = nullptr;
+  LockHandle& h = *w->handle;
+  h.held = true;
+  h.holder = w->thread;
+  h.token = m_stat->czxid;
+  h.node = full(m_node);
+  h.uncertain = false;
+  h.lost.reset();
+  m_owner = &h;
+  m_cv.notify_all();
+}
+
+void LockContender::fail_all(const Error& e) {
+  for (Waiter* w : m_queue) {
+    w->state = Waiter::State::failed;
+    w->error = e;
+  }
+  m_queue.clear();
+  m_driver = nullptr;
+  m_cv.notify_all();
+}
+
+void LockContender::refuse_try_only() {
+  for (auto it = m_queue.begin(); it != m_queue.end();) {
+    if ((*it)->try_only) {
+      (*it)->state = Waiter::State::refused;
+      if (m_driver == *it) m_driver = nullptr;
+      it = m_queue.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  m_cv.notify_all();
+}
+
+void LockContender::reset_attempt(bool keep_guid) {
+  ++m_epoch;
+  m_phase = Phase::idle;
+  if (!keep_guid) m_guid.clear();
+  m_node.clear();
+  m_stat.reset();
+  m_indeterminate = false;
+  m_create.reset();
+  m_listing.reset();
+  m_pred_get.reset();
+  m_pred.clear();
+  m_pred_fired = false;
+}
+
+void LockContender::abandon() {
+  // A create whose reply was lost may have landed in the new session; find it by its guid.
+  if (m_indeterminate && m_node.empty())
+    lock::delete_guid_in_background(m_impl, m_path, m_guid, m_impl->session_id());
+  reset_attempt(false);
+}
+
+} // namespace zk::detail
