@@ -11,6 +11,8 @@ PKGS=(
   openjdk-17-jdk-headless        # java + javac for the server and the Curator comparison programs
   libcurator-recipes-java        # Apache Curator 5.4 (interop tests, benchmarks)
   python3-kazoo                  # Kazoo 2.8 (interop tests, benchmarks)
+  python3-matplotlib             # PNG plots of bench/run.sh (latency distributions, throughput)
+  valgrind                       # bench/run.sh: client instructions per lock cycle (callgrind)
   docker.io docker-compose       # docker backend of docker/ensemble
   debootstrap                    # local base image (no image registry is reachable)
   iptables                       # partition faults on loopback (docker/ensemble isolate)

@@ -1,0 +1,363 @@
+"""Turns bench/run.py's raw results into numbers: per-run digests (throughput, handoffs, requests per
+cycle), the markdown report with medians, p99 and the issue's target ratios, and the PNG plots."""
+import os
+import re
+
+IMPLS = ["raw", "ours", "curator", "kazoo"]
+NAMES = {"raw": "raw C", "ours": "ours", "curator": "Curator 5.4", "kazoo": "Kazoo 2.8"}
+
+
+# --- digests of one run (called by run.py as each run ends) ------------------------------------------
+def digest_contention(kind, results, start, end, before, after):
+    window = (end - start) / 1e9
+    if kind in ("counter", "sharded"):
+        # Ops are sequential in each process: op k completed at start + the sum of the first k+1
+        # latencies. Throughput counts the ops completed within the window.
+        done = []
+        for r in results:
+            t, k = start, 0
+            for x in r["lat"]:
+                t += x
+                if t > end:
+                    break
+                k += 1
+            done.append(k)
+        ops = sum(r["ops"] for r in results)
+        tries = sum(r["tries"] for r in results)
+        lat = [x for r in results for x in r["lat"]]
+        return {"throughput": sum(done) / window, "ops": ops, "per_proc": done,
+                "retries": (tries - ops) / ops if ops else None, "lat": lat}
+    holds = []
+    for proc, r in enumerate(results):
+        h = r["holds"]
+        holds += [(h[i], h[i + 1], proc) for i in range(0, len(h), 2)]
+    holds.sort()
+    in_window = [x for x in holds if start <= x[0] <= end]
+    handoffs, violations = [], 0
+    for a, b in zip(holds, holds[1:]):
+        if b[0] < a[1]:
+            violations += 1
+        if a[2] != b[2] and a[0] >= start and b[0] <= end:
+            handoffs.append(b[0] - a[1])
+    per_proc = [sum(1 for x in in_window if x[2] == p) for p in range(len(results))]
+    n = len(holds)
+    return {"throughput": len(in_window) / window, "holds": n, "violations": violations,
+            "handoff": handoffs if kind == "lock" else [],
+            "req_cons": (after["cons"] - before["cons"]) / n if n else None,
+            "req_mntr": (after["mntr"] - before["mntr"]) / n if n else None,
+            "min_proc": min(per_proc) if per_proc else 0, "max_proc": max(per_proc) if per_proc else 0}
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"(?:summary|totals):\s+(\d+)", line)
+            if m:
+                return int(m.group(1))
+    raise ValueError("no totals in " + path)
+
+
+# --- aggregation -----------------------------------------------------------------------------------
+def pct(values, q):
+    if not values:
+        return None
+    v = sorted(values)
+    k = (len(v) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+class Results:
+    def __init__(self, results):
+        self.r = results
+        self.rounds = [x for x in results["rounds"] if not x["warmup"]]
+
+    def runs(self, scenario, impl, n=None):
+        for rnd in self.rounds:
+            for run in rnd["runs"]:
+                if run["scenario"] == scenario and run["impl"] == impl and run["data"] is not None and \
+                        (n is None or run["n"] == n):
+                    yield run["data"]
+
+    def pooled(self, scenario, impl, key, n=None):
+        return [x for d in self.runs(scenario, impl, n) for x in d[key]]
+
+    def per_round(self, scenario, impl, key, n=None):
+        return [d[key] for d in self.runs(scenario, impl, n) if d.get(key) is not None]
+
+    def probe(self, key):
+        return [x for rnd in self.rounds if rnd.get("probe") for x in rnd["probe"].get(key, [])]
+
+    def ceiling(self):
+        return [rnd["probe"]["ceiling"] for rnd in self.rounds if rnd.get("probe")]
+
+    def single_rate(self, impl):  # uncontended increments per second, per round
+        return [1e9 * len(d["lat"]) / sum(d["lat"]) for d in self.runs("incr", impl) if d["lat"]]
+
+
+def ms(ns):
+    return "–" if ns is None else ("%.2f" % (ns / 1e6) if ns < 1e8 else "%.0f" % (ns / 1e6))
+
+
+def lat_cell(values):
+    return "–" if not values else "%s / %s" % (ms(pct(values, 50)), ms(pct(values, 99)))
+
+
+def fairness(R, scenario, impl):
+    runs = [d["per_proc"] for d in R.runs(scenario, impl) if d.get("per_proc")]
+    if not runs:
+        return "–"
+    return "%d / %d" % (sum(min(p) for p in runs), sum(max(p) for p in runs))
+
+
+def num(x, fmt="%.0f"):
+    return "–" if x is None else fmt % x
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+# --- the report ------------------------------------------------------------------------------------
+def tables(res):
+    R = Results(res)
+    impls = res["meta"].get("impls", IMPLS)
+    cfg = res["config"]
+    procs = cfg["procs"]
+    hand_n = 8 if 8 in cfg["contenders"] else cfg["contenders"][-1]
+    w, r, n = R.probe("w"), R.probe("r"), R.probe("n")
+    w50, n50 = pct(w, 50), pct(n, 50)
+    out = []
+    out.append("Primitives (raw C client): w = setData, r = getData, n = delete → another session's "
+               "watch callback; ms p50 / p99 over %d samples; pipelined write ceiling in writes/s "
+               "(median of rounds).\n" % len(w))
+    out.append("| w | r | n | write ceiling | w, r with a host resolution delay¹ |\n|---|---|---|---|---|")
+    out.append("| %s | %s | %s | %s | %s, %s |\n" % (lat_cell(w), lat_cell(r), lat_cell(n), num(pct(R.ceiling(), 50)),
+                                                   lat_cell(R.probe("w_rd")), lat_cell(R.probe("r_rd"))))
+    out.append("¹ `zoo_set_servers_resolution_delay(zh, 10000)`: by default the C client re-resolves its host "
+               "list (getaddrinfo, srandom) every time its I/O thread wakes up.\n")
+
+    head = "| scenario | " + " | ".join(NAMES.get(i, i) for i in impls) + " |"
+    out.append("Scenarios: latencies in ms as p50 / p99 over all samples of the measured rounds; rates as "
+               "the median over rounds (min–max). Requests per lock cycle: packets the servers received from "
+               "the contending sessions (`cons`), in brackets from `mntr` zk_packets_received summed over "
+               "the servers (every client of the ensemble counts there).\n")
+    out.append(head + "\n|---|" + "---|" * len(impls))
+
+    def row(label, cells):
+        out.append("| %s | %s |" % (label, " | ".join(cells)))
+
+    def rate(values):
+        return "–" if not values else "%s (%s–%s)" % (num(pct(values, 50)), num(min(values)), num(max(values)))
+
+    row("uncontended lock cycle", [lat_cell(R.pooled("cycle", i, "lat")) for i in impls])
+    row("handoff, %d processes" % hand_n, [lat_cell(R.pooled("lock", i, "handoff", hand_n)) for i in impls])
+    for c in cfg["contenders"]:
+        row("lock cycles/s, %d processes" % c, [rate(R.per_round("lock", i, "throughput", c)) for i in impls])
+    row("lock cycles/s, %d threads of one process" % procs,
+        [rate(R.per_round("threads", i, "throughput")) for i in impls])
+    row("… same, one session (node) per thread", [rate(R.per_round("threads-pernode", i, "throughput"))
+                                                   if i not in ("raw", "curator", "kazoo") else "–" for i in impls])
+    row("counter increment, uncontended", [lat_cell(R.pooled("incr", i, "lat")) for i in impls])
+    row("counter increments/s, 1 client", [rate(R.single_rate(i)) for i in impls])
+    row("counter increments/s, %d processes" % procs, [rate(R.per_round("counter", i, "throughput"))
+                                                       for i in impls])
+    row("… latency", [lat_cell(R.pooled("counter", i, "lat")) for i in impls])
+    row("… retries per success", [num(pct(R.per_round("counter", i, "retries"), 50), "%.2f") for i in impls])
+    row("… increments by the slowest / fastest process", [fairness(R, "counter", i) for i in impls])
+    row("ShardedCounter increments/s, %d processes" % procs,
+        [rate(R.per_round("sharded", i, "throughput")) if i not in ("curator", "kazoo") else "–" for i in impls])
+    for c in cfg["contenders"]:
+        row("ZooKeeper requests per lock cycle, %d processes" % c,
+            ["%s (%s)" % (num(pct(R.per_round("lock", i, "req_cons", c), 50), "%.2f"),
+                          num(pct(R.per_round("lock", i, "req_mntr", c), 50), "%.1f")) for i in impls])
+    cg = res.get("callgrind") or {}
+    row("client instructions per lock cycle (callgrind)²",
+        [num(cg.get(i), "%.0f") + (" (%s)" % num(cg.get("raw-rd")) if i == "raw" and cg.get("raw-rd") else "")
+         if i not in ("curator", "kazoo") else "–" for i in impls])
+    viol = sum(d["violations"] for i in impls for s in ("lock", "threads") for d in R.runs(s, i))
+    out.append("\n² Every thread of the client process, (Ir(N2) − Ir(N1)) / (N2 − N1) uncontended cycles; in "
+               "brackets the raw client with the host resolution delay¹.\n")
+    out.append("Mutual-exclusion check over every recorded hold: %d overlapping holds.\n" % viol)
+
+    # --- targets: for ours and every variant (a patched build run as one more implementation) ---
+    mine = [i for i in impls if i == "ours" or i not in IMPLS]
+
+    def get(scenario, impl, key="lat", n=None):
+        return pct(R.pooled(scenario, impl, key, n), 50)
+
+    def spread(o):
+        reqs = [pct(R.per_round("lock", o, "req_cons", c), 50) for c in cfg["contenders"]]
+        reqs = [x for x in reqs if x is not None]
+        if not reqs:
+            return None
+        mean = sum(reqs) / len(reqs)
+        return max(abs(x / mean - 1) for x in reqs)
+
+    cyc = {i: get("cycle", i) for i in impls}
+    hand = {i: get("lock", i, "handoff", hand_n) for i in impls}
+    inc = {i: get("incr", i) for i in impls}
+    single = {i: pct(R.single_rate(i), 50) for i in impls}
+    T = []
+
+    def target(label, fn, limit, le=True, fmt="%.2f"):
+        cells = []
+        for o in mine:
+            v = fn(o)
+            ok = None if v is None else (v <= limit if le else v >= limit)
+            cells.append("%s %s" % (num(v, fmt), "" if ok is None else ("met" if ok else "**missed**")))
+        T.append("| %s | %s %s | %s |" % (label, "≤" if le else "≥", fmt % limit, " | ".join(cells)))
+
+    def info(label, fn):
+        T.append("| %s | (context) | %s |" % (label, " | ".join(num(fn(o), "%.2f") for o in mine)))
+
+    target("uncontended lock cycle p50 / 2w", lambda o: ratio(cyc.get(o), 2 * w50 if w50 else None), 1.1)
+    target("uncontended lock cycle p50, ours / Curator", lambda o: ratio(cyc.get(o), cyc.get("curator")), 0.8)
+    target("uncontended lock cycle p50, ours / Kazoo", lambda o: ratio(cyc.get(o), cyc.get("kazoo")), 0.8)
+    info("uncontended lock cycle p50, ours / raw C", lambda o: ratio(cyc.get(o), cyc.get("raw")))
+    target("handoff p50 (%d processes) / n" % hand_n, lambda o: ratio(hand.get(o), n50), 1.1)
+    info("handoff p50, ours / raw C", lambda o: ratio(hand.get(o), hand.get("raw")))
+    target("handoff p50, ours / Curator", lambda o: ratio(hand.get(o), hand.get("curator")), 0.8)
+    target("handoff p50, ours / Kazoo", lambda o: ratio(hand.get(o), hand.get("kazoo")), 0.8)
+    target("counter increment p50 / w", lambda o: ratio(inc.get(o), w50), 1.1)
+    info("counter increment p50, ours / raw C", lambda o: ratio(inc.get(o), inc.get("raw")))
+    target("counter increments/s, ours / Curator", lambda o: ratio(single.get(o), single.get("curator")), 1.5,
+           False)
+    target("counter increments/s, ours / Kazoo", lambda o: ratio(single.get(o), single.get("kazoo")), 1.5, False)
+    target("counter, %d processes: total / our single-client rate" % procs,
+           lambda o: ratio(pct(R.per_round("counter", o, "throughput"), 50), single.get(o)), 0.8, False)
+    target("counter, %d processes: retries per success" % procs,
+           lambda o: pct(R.per_round("counter", o, "retries"), 50), 1.0)
+    target("%d threads: shared lock / one node per thread" % procs,
+           lambda o: ratio(pct(R.per_round("threads", o, "throughput"), 50),
+                           pct(R.per_round("threads-pernode", o, "throughput"), 50)), 10, False, "%.1f")
+    target("requests per lock cycle, largest deviation from their mean (%s contenders)" %
+           ",".join(map(str, cfg["contenders"])), spread, 0.10)
+    target("client instructions per lock cycle, ours / raw C", lambda o: ratio(cg.get(o), cg.get("raw")), 1.3)
+    out.append("Targets (issue 6):\n\n| target | limit | %s |\n|---|---|%s" % (
+        " | ".join(NAMES.get(o, o) for o in mine), "---|" * len(mine)))
+    out += T
+    return "\n".join(out) + "\n"
+
+
+def write(res, out_dir):
+    m = res["meta"]
+    lines = ["# zkrecipes benchmark — %s\n" % m["date"],
+             "Command: `%s` (mode %s, %d measured rounds after %d warm-up, %.0f s).  " % (
+                 m["command"], m["mode"], res["config"]["rounds"], res["config"]["warmup"], m["duration_s"]),
+             "Machine: %s cores (%s), %s memory, kernel %s; load average before %s, after %s.  " % (
+                 m["nproc"], m["cpu"], m["memory"], m["kernel"], "/".join("%.2f" % x for x in m["load_before"]),
+                 "/".join("%.2f" % x for x in m["load_after"])),
+             "Ensemble: %s.\n" % ", ".join("%s %s" % kv for kv in m["modes"].items()),
+             tables(res)]
+    if res["errors"]:
+        lines.append("Errors during the run:\n\n" + "\n".join("- " + e for e in res["errors"]) + "\n")
+    text = "\n".join(lines)
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write(text)
+    try:
+        plots(res, out_dir)
+    except ImportError:
+        text += "\n(no plots: python3-matplotlib is not installed)\n"
+    return text
+
+
+KEEP = "<!-- Everything below this line is kept by bench/run.sh --publish. -->"
+
+
+def publish(text, res, out_dir, dest):
+    """Writes the report to `dest`, keeping the hand-written part below the KEEP marker."""
+    kept = ""
+    if os.path.exists(dest):
+        with open(dest) as f:
+            old = f.read()
+        if KEEP in old:
+            kept = old[old.index(KEEP):]
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    with open(dest, "w") as f:
+        f.write("<!-- The report below is written by bench/run.sh --publish; see bench/README.md. -->\n")
+        f.write(text)
+        f.write("\nPlots and raw data of this run: `%s/` (latency.png, throughput.png, counters.png, "
+                "results.json, callgrind.*; not in git).\n\n" % os.path.relpath(
+                    out_dir, os.path.dirname(os.path.dirname(os.path.abspath(dest)))))
+        f.write(kept or KEEP + "\n")
+
+
+# --- plots -----------------------------------------------------------------------------------------
+def plots(res, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    R = Results(res)
+    impls = res["meta"].get("impls", IMPLS)
+    cfg = res["config"]
+    hand_n = 8 if 8 in cfg["contenders"] else cfg["contenders"][-1]
+
+    def cdf(ax, series, title):
+        for label, values in series:
+            if values:
+                v = sorted(x / 1e6 for x in values)
+                ax.plot(v, [(k + 1) / len(v) for k in range(len(v))], label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("ms")
+        ax.set_ylabel("fraction ≤ x")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    cdf(axes[0][0], [(k, R.probe(k)) for k in ("w", "r", "n")], "primitives (raw C client)")
+    cdf(axes[0][1], [(NAMES.get(i, i), R.pooled("cycle", i, "lat")) for i in impls], "uncontended lock cycle")
+    cdf(axes[1][0], [(NAMES.get(i, i), R.pooled("lock", i, "handoff", hand_n)) for i in impls],
+        "handoff, %d processes" % hand_n)
+    cdf(axes[1][1], [(NAMES.get(i, i), R.pooled("incr", i, "lat")) for i in impls], "counter increment, uncontended")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "latency.png"), dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for k, i in enumerate(impls):
+        style = dict(marker="os^Dvx*"[k % 7], linestyle=["-", "--", "-.", ":"][k % 4], label=NAMES.get(i, i))
+        xs, med, lo, hi, req = [], [], [], [], []
+        for c in cfg["contenders"]:
+            v = R.per_round("lock", i, "throughput", c)
+            if v:
+                xs.append(c)
+                med.append(pct(v, 50))
+                lo.append(pct(v, 50) - min(v))
+                hi.append(max(v) - pct(v, 50))
+                req.append(pct(R.per_round("lock", i, "req_cons", c), 50))
+        if xs:
+            axes[0].errorbar(xs, med, yerr=[lo, hi], capsize=3, **style)
+            axes[1].plot(xs, req, **style)
+    axes[0].set_title("contended lock throughput (median, min–max over rounds)", fontsize=10)
+    axes[0].set_ylabel("lock cycles/s")
+    axes[1].set_title("ZooKeeper requests per lock cycle", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("contending processes")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(cfg["contenders"], [str(c) for c in cfg["contenders"]])
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "throughput.png"), dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    groups = [("1 client", lambda i: R.single_rate(i)),
+              ("%d processes" % cfg["procs"], lambda i: R.per_round("counter", i, "throughput")),
+              ("sharded, %d processes" % cfg["procs"], lambda i: R.per_round("sharded", i, "throughput"))]
+    width = 0.2
+    for k, i in enumerate(IMPLS):
+        vals = [pct(fn(i), 50) or 0 for _, fn in groups]
+        ax.bar([g + k * width for g in range(len(groups))], vals, width, label=NAMES.get(i, i))
+    ax.set_xticks([g + (len(impls) - 1) * width / 2 for g in range(len(groups))], [g for g, _ in groups])
+    ax.set_ylabel("increments/s (median over rounds)")
+    ax.set_title("counters", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "counters.png"), dpi=100)
+    plt.close(fig)
