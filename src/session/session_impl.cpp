@@ -5,6 +5,9 @@
 #include "session/c_client.hpp"
 #include "session/log_router.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstring>
 
 namespace zk::detail {
@@ -361,8 +364,20 @@ std::chrono::milliseconds SessionImpl::negotiated_timeout() const {
 std::string SessionImpl::current_server() const {
   std::shared_lock<std::shared_mutex> lock(m_handle_mutex);
   if (m_zh == nullptr || zoo_state(m_zh) != ZOO_CONNECTED_STATE) return {};
-  const char* s = zoo_get_current_server(m_zh);
-  return s != nullptr ? s : "";
+  // Not zoo_get_current_server(): it formats into a static buffer that the C client's own threads
+  // write too (a data race ThreadSanitizer reports).
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (zookeeper_get_connected_host(m_zh, reinterpret_cast<sockaddr*>(&addr), &len) == nullptr) return {};
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+  inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
 }
 
 std::uint64_t SessionImpl::add_listener(Listener listener) {
