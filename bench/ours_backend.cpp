@@ -76,10 +76,12 @@ private:
 
 class OursBackend : public Backend {
 public:
-  explicit OursBackend(std::string hosts) : m_hosts(std::move(hosts)), m_session(options_for(m_hosts)) {}
+  explicit OursBackend(std::string hosts)
+      : m_hosts(std::move(hosts)), m_session(options_for(m_hosts)) {}
   std::vector<std::string> sessions() const override {
     std::vector<std::string> out{hex_id(m_session.session_id())};
-    for (const auto id : m_extra) out.push_back(hex_id(id));
+    for (const auto id : m_extra)
+      out.push_back(hex_id(id));
     return out;
   }
   std::unique_ptr<BenchLock> lock(const std::string& path) override {

@@ -2,9 +2,11 @@
 //   w        synchronous setData of 8 bytes, on the first server of HOSTS (where the single-client
 //            scenarios run)
 //   r        synchronous getData, same server
-//   w_rd r_rd the same on a handle with zoo_set_servers_resolution_delay(10 s): by default the C client
+//   w_rd r_rd the same on a handle with zoo_set_servers_resolution_delay(10 s): by default the C
+//   client
 //            re-resolves its host list (getaddrinfo + srandom) on every wakeup of its I/O thread
-//   n        delete by one session → the data-watch callback of another session; the two sessions are
+//   n        delete by one session → the data-watch callback of another session; the two sessions
+//   are
 //            drawn at random among the servers (as the holder and the next waiter of a handoff are)
 //   ceiling  the ensemble's pipelined write ceiling: asynchronous setData with 256 in flight per
 //            session, one session per server, for CEIL_MS
@@ -66,7 +68,8 @@ void on_set(int rc, const struct Stat*, const void* data) {
 
 void issue(Pipe* p) {
   static const char data[8] = {};
-  if (zoo_aset(p->zh, p->path.c_str(), data, sizeof data, -1, on_set, p) != ZOK) p->in_flight.fetch_sub(1);
+  if (zoo_aset(p->zh, p->path.c_str(), data, sizeof data, -1, on_set, p) != ZOK)
+    p->in_flight.fetch_sub(1);
 }
 
 class Probe {
@@ -104,7 +107,8 @@ public:
         (h == m_main.get() ? r : r_rd).push_back(now_ns() - t0);
       }
     }
-    for (int i = 0; i < n_count; ++i) n.push_back(notify_once(base + "/n"));
+    for (int i = 0; i < n_count; ++i)
+      n.push_back(notify_once(base + "/n"));
     const double ceiling = ceiling_of(base, ceil_ms);
     return "{\"w\":" + json_array(w) + ",\"r\":" + json_array(r) + ",\"n\":" + json_array(n) +
            ",\"w_rd\":" + json_array(w_rd) + ",\"r_rd\":" + json_array(r_rd) +
@@ -152,7 +156,8 @@ private:
       }
     const auto total = [&] {
       std::int64_t sum = 0;
-      for (auto& p : pipes) sum += p->done.load();
+      for (auto& p : pipes)
+        sum += p->done.load();
       return sum;
     };
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // ramp up
@@ -161,9 +166,11 @@ private:
     std::this_thread::sleep_for(std::chrono::milliseconds(ceil_ms));
     const auto c1 = total();
     const auto t1 = now_ns();
-    for (auto& p : pipes) p->stop.store(true);
     for (auto& p : pipes)
-      while (p->in_flight.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      p->stop.store(true);
+    for (auto& p : pipes)
+      while (p->in_flight.load() > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return static_cast<double>(c1 - c0) * 1e9 / static_cast<double>(t1 - t0);
   }
 
@@ -190,7 +197,8 @@ int run_probe(const std::string& hosts) {
     if (cmd == "quit") break;
     std::string out;
     try {
-      if (cmd != "probe" || !(in >> w >> r >> n >> ceil_ms >> base)) throw Failure("bad command: " + line);
+      if (cmd != "probe" || !(in >> w >> r >> n >> ceil_ms >> base))
+        throw Failure("bad command: " + line);
       out = probe.run(w, r, n, ceil_ms, base);
     } catch (const std::exception& e) {
       out = std::string("{\"error\":\"") + e.what() + "\"}";

@@ -1,5 +1,7 @@
-// The floor: each scenario's minimal operation sequence on the raw C client, synchronous calls only.
-//   lock    create2(ephemeral|sequential) → getChildren → (not first: wget(predecessor), wait for its
+// The floor: each scenario's minimal operation sequence on the raw C client, synchronous calls
+// only.
+//   lock    create2(ephemeral|sequential) → getChildren → (not first: wget(predecessor), wait for
+//   its
 //           event, getChildren again — the ZooKeeper recipes page's lock) … delete
 //   counter setData(value + 1, cached version) → bad version: getData, retry at once (no backoff)
 //   sharded the same on one of 8 shards, kept until a conflict, then another one at random
@@ -39,15 +41,13 @@ long sequence_of(const char* name) {
 
 class RawLock : public BenchLock {
 public:
-  RawLock(RawHandle& h, std::string dir) : m_h(h), m_dir(std::move(dir)) {
-    m_h.ensure(m_dir);
-  }
+  RawLock(RawHandle& h, std::string dir) : m_h(h), m_dir(std::move(dir)) { m_h.ensure(m_dir); }
   void lock() override {
     char buf[512];
     struct Stat st;
     const std::string prefix = m_dir + "/lock-";
-    check(zoo_create2(m_h.zh(), prefix.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
-                      buf, sizeof buf, &st),
+    check(zoo_create2(m_h.zh(), prefix.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                      ZOO_EPHEMERAL_SEQUENTIAL, buf, sizeof buf, &st),
           "create2");
     m_node = buf;
     const long mine = sequence_of(buf);
@@ -68,8 +68,8 @@ public:
       auto wake = std::make_shared<Wake>();
       auto* ctx = new std::shared_ptr<Wake>(wake);
       int len = sizeof buf;
-      const int rc = zoo_wget(m_h.zh(), (m_dir + "/" + pred).c_str(), on_predecessor, ctx, buf, &len,
-                              &st);
+      const int rc =
+          zoo_wget(m_h.zh(), (m_dir + "/" + pred).c_str(), on_predecessor, ctx, buf, &len, &st);
       if (rc == ZNONODE) { // no watch was set: look again
         delete ctx;
         continue;
@@ -89,13 +89,15 @@ private:
 
 std::string encode(std::int64_t v) {
   std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return out;
 }
 
 std::int64_t decode(const char* p, int len) {
   std::uint64_t v = 0;
-  for (int i = 0; i < len; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  for (int i = 0; i < len; ++i)
+    v = (v << 8) | static_cast<unsigned char>(p[i]);
   return static_cast<std::int64_t>(v);
 }
 
@@ -111,7 +113,8 @@ public:
     if (rc == ZNONODE) {
       const std::string zero = encode(0);
       m_h.ensure(m_path.substr(0, m_path.rfind('/')));
-      rc = zoo_create(m_h.zh(), m_path.c_str(), zero.data(), 8, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+      rc =
+          zoo_create(m_h.zh(), m_path.c_str(), zero.data(), 8, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
       if (rc != ZNODEEXISTS) check(rc, "create");
       len = sizeof buf;
       rc = zoo_get(m_h.zh(), m_path.c_str(), 0, buf, &len, &st);
@@ -150,7 +153,8 @@ public:
   RawCounter(RawHandle& h, const std::string& path) : m_cell(h, path) { m_cell.read(); }
   int incr() override {
     int tries = 1;
-    while (!m_cell.try_incr()) ++tries;
+    while (!m_cell.try_incr())
+      ++tries;
     return tries;
   }
 
@@ -161,7 +165,8 @@ private:
 class RawSharded : public BenchCounter {
 public:
   RawSharded(RawHandle& h, const std::string& path) : m_rng(std::random_device{}()) {
-    for (int i = 0; i < 8; ++i) m_cells.emplace_back(h, path + "/shard-" + std::to_string(i));
+    for (int i = 0; i < 8; ++i)
+      m_cells.emplace_back(h, path + "/shard-" + std::to_string(i));
     m_pick = m_rng() % m_cells.size();
   }
   int incr() override {
@@ -197,7 +202,8 @@ public:
   explicit RawBackend(std::string hosts) : m_hosts(std::move(hosts)), m_h(m_hosts) {}
   std::vector<std::string> sessions() const override {
     std::vector<std::string> out{hex_id(m_h.session_id())};
-    for (const auto id : m_extra) out.push_back(hex_id(id));
+    for (const auto id : m_extra)
+      out.push_back(hex_id(id));
     return out;
   }
   std::unique_ptr<BenchLock> lock(const std::string& path) override {

@@ -22,8 +22,9 @@ public:
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     m_zh = zookeeper_init(hosts.c_str(), &RawHandle::watcher, timeout_ms, nullptr, this, 0);
     if (m_zh == nullptr) throw Failure("zookeeper_init " + hosts);
-    // ZKBENCH_RESOLUTION_DELAY_MS: the C client's host re-resolution delay (default 0: on every wakeup
-    // of its I/O thread); run.py sets it for a second callgrind measurement of the raw client.
+    // ZKBENCH_RESOLUTION_DELAY_MS: the C client's host re-resolution delay (default 0: on every
+    // wakeup of its I/O thread); run.py sets it for a second callgrind measurement of the raw
+    // client.
     if (const char* delay = std::getenv("ZKBENCH_RESOLUTION_DELAY_MS"))
       zoo_set_servers_resolution_delay(m_zh, std::atoi(delay));
     std::unique_lock<std::mutex> lk(m_mutex);
@@ -45,7 +46,8 @@ public:
     for (std::size_t i = 1; i <= path.size(); ++i) {
       if (i != path.size() && path[i] != '/') continue;
       const std::string prefix = path.substr(0, i);
-      const int rc = zoo_create(m_zh, prefix.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+      const int rc =
+          zoo_create(m_zh, prefix.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
       if (rc != ZOK && rc != ZNODEEXISTS) check(rc, "create parent");
     }
   }

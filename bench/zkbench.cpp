@@ -37,7 +37,8 @@ namespace {
 
 std::string json_strings(const std::vector<std::string>& v) {
   std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i != 0 ? ",\"" : "\"") + v[i] + "\"";
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out += (i != 0 ? ",\"" : "\"") + v[i] + "\"";
   return out + "]";
 }
 
@@ -127,10 +128,12 @@ std::string contend(Backend& b, const std::vector<std::string>& args) {
         }
       });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+      t.join();
     if (!error.empty()) throw Failure(error);
     std::vector<std::int64_t> all;
-    for (const auto& h : holds) all.insert(all.end(), h.begin(), h.end());
+    for (const auto& h : holds)
+      all.insert(all.end(), h.begin(), h.end());
     return "{\"holds\":" + json_array(all) + "}";
   }
   throw Failure("unknown contend kind " + kind);
@@ -176,7 +179,8 @@ int run_worker(const std::string& impl, const std::string& hosts) {
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::vector<std::string> args;
-    for (std::string w; in >> w;) args.push_back(w);
+    for (std::string w; in >> w;)
+      args.push_back(w);
     if (args.empty()) continue;
     if (args[0] == "quit") break;
     try {
@@ -214,6 +218,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zkbench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: zkbench worker raw|ours HOSTS | probe HOSTS | cg raw|ours HOSTS PATH N\n");
+  std::fprintf(stderr,
+               "usage: zkbench worker raw|ours HOSTS | probe HOSTS | cg raw|ours HOSTS PATH N\n");
   return 2;
 }

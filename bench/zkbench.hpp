@@ -1,7 +1,7 @@
-// zkbench — the C++ side of bench/run.sh: one binary that drives either the raw C client (the floor:
-// each scenario's minimal operation sequence, synchronous zoo_* calls) or our recipes, plus the
-// primitives probe. It speaks the worker protocol described in bench/README.md on stdin/stdout, so the
-// coordinator (bench/run.py) drives it exactly like the Curator and Kazoo workers.
+// zkbench — the C++ side of bench/run.sh: one binary that drives either the raw C client (the
+// floor: each scenario's minimal operation sequence, synchronous zoo_* calls) or our recipes, plus
+// the primitives probe. It speaks the worker protocol described in bench/README.md on stdin/stdout,
+// so the coordinator (bench/run.py) drives it exactly like the Curator and Kazoo workers.
 //
 // Every time is CLOCK_MONOTONIC in nanoseconds (std::chrono::steady_clock on Linux), the clock of
 // Java's System.nanoTime() and Python's time.monotonic_ns(): holds recorded by different processes

@@ -1,10 +1,11 @@
-// one_replica_job: N replicas of a service start a periodic job; only one of them runs it at a time.
+// one_replica_job: N replicas of a service start a periodic job; only one of them runs it at a
+// time.
 //
 // Each replica calls try_lock(): the winner runs the job and stamps what it writes with the lock's
-// fencing token, through a fenced write that the server commits only while the lock is still ours. The
-// others skip this round instead of queueing. Here four replicas (threads with their own sessions, as
-// separate processes would be) try three rounds each; the example checks that exactly one ran per
-// round and that the stored token only ever grew.
+// fencing token, through a fenced write that the server commits only while the lock is still ours.
+// The others skip this round instead of queueing. Here four replicas (threads with their own
+// sessions, as separate processes would be) try three rounds each; the example checks that exactly
+// one ran per round and that the stored token only ever grew.
 //
 //   ZK_HOSTS=127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181 ./one_replica_job
 #include <zkrecipes/zkrecipes.hpp>
@@ -71,7 +72,8 @@ int main() {
             // The job's output, committed only while we hold the lock.
             lock.fenced({zk::Op::set(root + "/report", std::to_string(token))});
             ++ran[round];
-            std::cout << "round " << round << ": replica " << r << " ran the job with token " << token << '\n';
+            std::cout << "round " << round << ": replica " << r << " ran the job with token "
+                      << token << '\n';
             round_start.arrive_and_wait(); // hold until everyone has tried
             lock.unlock();
           } else {
@@ -80,7 +82,8 @@ int main() {
         }
       });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+      t.join();
     admin.remove(root + "/report");
     admin.remove(root + "/lock");
     admin.remove(root);

@@ -19,8 +19,8 @@ int main() {
       std::cout << "  state: " << zk::to_string(e.state) << '\n';
     });
     std::cout << "connected to " << session.current_server() << ", session 0x" << std::hex
-              << session.session_id() << std::dec << ", timeout " << session.negotiated_timeout().count()
-              << " ms\n";
+              << session.session_id() << std::dec << ", timeout "
+              << session.negotiated_timeout().count() << " ms\n";
 
     const std::string root = "/examples/session_basics-" + std::to_string(std::random_device{}());
     session.ensure_path(root);
@@ -51,7 +51,8 @@ int main() {
     try {
       session.set(root + "/greeting", "stale write", node->stat.version);
     } catch (const zk::Error& e) {
-      std::cout << "stale write refused: " << e.what() << (e.is_conflict() ? " (conflict)" : "") << '\n';
+      std::cout << "stale write refused: " << e.what() << (e.is_conflict() ? " (conflict)" : "")
+                << '\n';
     }
 
     session.remove(root + "/greeting");

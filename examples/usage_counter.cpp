@@ -1,8 +1,8 @@
 // usage_counter: count API calls from many threads without making one znode the bottleneck.
 //
 // A zk::ShardedCounter spreads the adds over K shard znodes (each a versioned compare-and-set
-// counter), so concurrent writers rarely collide; get() sums the shards. While writers run, get() is
-// not an atomic snapshot; once they are done it is exact, which is what this example checks.
+// counter), so concurrent writers rarely collide; get() sums the shards. While writers run, get()
+// is not an atomic snapshot; once they are done it is exact, which is what this example checks.
 //
 //   ZK_HOSTS=127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181 ./usage_counter
 #include <zkrecipes/zkrecipes.hpp>
@@ -27,15 +27,18 @@ int main() {
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t)
       workers.emplace_back([&] {
-        for (int i = 0; i < calls_per_thread; ++i) api_calls.increment(); // one shard write each
+        for (int i = 0; i < calls_per_thread; ++i)
+          api_calls.increment(); // one shard write each
       });
-    for (auto& w : workers) w.join();
+    for (auto& w : workers)
+      w.join();
 
     const std::int64_t total = api_calls.get();
-    std::cout << threads << " threads x " << calls_per_thread << " calls over " << api_calls.shards()
-              << " shards: total " << total << '\n';
+    std::cout << threads << " threads x " << calls_per_thread << " calls over "
+              << api_calls.shards() << " shards: total " << total << '\n';
     if (auto shards = session.children(path)) {
-      for (const auto& name : shards->names) session.remove(path + "/" + name);
+      for (const auto& name : shards->names)
+        session.remove(path + "/" + name);
     }
     session.remove(path);
     if (total != threads * calls_per_thread) {

@@ -1,8 +1,9 @@
 // zkrecipes — one error model for the whole library.
 //
-// Every failure is a zk::Error (a std::system_error). Its code is a zk::Errc: the negative values are
-// exactly the C client's Z* codes (checked at compile time in src/session/error.cpp); the positive values
-// are failures the library itself detects. Compare against a zk::Condition to decide what to do:
+// Every failure is a zk::Error (a std::system_error). Its code is a zk::Errc: the negative values
+// are exactly the C client's Z* codes (checked at compile time in src/session/error.cpp); the
+// positive values are failures the library itself detects. Compare against a zk::Condition to
+// decide what to do:
 //
 //   try { session.set(path, data, version); }
 //   catch (const zk::Error& e) {
@@ -56,16 +57,16 @@ enum class Errc : int {
   reconfig_disabled = -123,
   session_closed_require_sasl_auth = -124,
   // --- Failures the library detects itself. ---
-  invalid_argument = 1,   ///< a value was refused before anything was sent (path, size, timeout…)
-  session_closed = 2,     ///< the zk::Session was closed (or is closing)
-  wrong_thread = 3,       ///< a blocking call from the library's callback thread (it would deadlock)
-  deadline_exceeded = 4,  ///< the call's deadline passed before the server answered
-  indeterminate = 5,      ///< a write may or may not have been applied, and it could not be proven
-  session_lost = 6,       ///< the session expired or was declared lost by the local timer
-  lock_not_held = 7,      ///< unlock or a fenced write without holding the lock
-  would_deadlock = 8,     ///< the calling thread already holds this lock object
-  bad_data = 9,           ///< a znode holds bytes the recipe cannot decode (nothing was overwritten)
-  overflow = 10,          ///< the result does not fit the encoding (never wraps silently)
+  invalid_argument = 1,  ///< a value was refused before anything was sent (path, size, timeout…)
+  session_closed = 2,    ///< the zk::Session was closed (or is closing)
+  wrong_thread = 3,      ///< a blocking call from the library's callback thread (it would deadlock)
+  deadline_exceeded = 4, ///< the call's deadline passed before the server answered
+  indeterminate = 5,     ///< a write may or may not have been applied, and it could not be proven
+  session_lost = 6,      ///< the session expired or was declared lost by the local timer
+  lock_not_held = 7,     ///< unlock or a fenced write without holding the lock
+  would_deadlock = 8,    ///< the calling thread already holds this lock object
+  bad_data = 9,          ///< a znode holds bytes the recipe cannot decode (nothing was overwritten)
+  overflow = 10,         ///< the result does not fit the encoding (never wraps silently)
   retries_exhausted = 11, ///< the retry policy's attempts or deadline ran out
   lock_lost = 12,         ///< the lock was held and is not any more
 };
@@ -114,4 +115,3 @@ public:
 const char* to_string(Errc e) noexcept;
 
 } // namespace zk
-

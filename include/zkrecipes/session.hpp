@@ -5,18 +5,21 @@
 //   session.set("/app/config", "v2");
 //   if (auto node = session.get("/app/config")) std::cout << node->data << '\n';
 //
-// Blocking calls take a zk::Deadline (a duration or a steady_clock time point; by default the session's
-// operation timeout) and throw zk::Error with Errc::deadline_exceeded when it passes. The asynchronous
+// Blocking calls take a zk::Deadline (a duration or a steady_clock time point; by default the
+// session's operation timeout) and throw zk::Error with Errc::deadline_exceeded when it passes. The
+// asynchronous
 // *_async calls never block; their callbacks receive a zk::Result.
 //
 // Threading contract:
 //  - Every method may be called from any thread.
-//  - Every callback (async completions, watches, state listeners, log sink) runs on ONE library thread per
-//    Session, never while a library lock is held, in the order the events happened. That thread survives a
-//    session re-creation after expiry.
-//  - Do not block in a callback. A blocking call made from the callback thread throws Errc::wrong_thread
-//    instead of deadlocking; close() from a callback throws Errc::wrong_thread too (the destructor, if it
-//    runs there, hands the close to a helper thread and returns).
+//  - Every callback (async completions, watches, state listeners, log sink) runs on ONE library
+//  thread per
+//    Session, never while a library lock is held, in the order the events happened. That thread
+//    survives a session re-creation after expiry.
+//  - Do not block in a callback. A blocking call made from the callback thread throws
+//  Errc::wrong_thread
+//    instead of deadlocking; close() from a callback throws Errc::wrong_thread too (the destructor,
+//    if it runs there, hands the close to a helper thread and returns).
 //
 // Thread safety: all methods are safe to call concurrently.
 #pragma once
@@ -37,14 +40,16 @@ namespace zk {
 
 using Clock = std::chrono::steady_clock;
 
-/// When a blocking call gives up. Default: the session's operation timeout. A duration must be positive.
+/// When a blocking call gives up. Default: the session's operation timeout. A duration must be
+/// positive.
 class Deadline {
 public:
   Deadline() = default;
   Deadline(Clock::time_point at) : m_at(at), m_set(true) {} // NOLINT(google-explicit-constructor)
   template <class Rep, class Period>
   Deadline(std::chrono::duration<Rep, Period> timeout) // NOLINT(google-explicit-constructor)
-      : m_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)), m_relative(true) {}
+      : m_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)), m_relative(true) {
+  }
 
   /// The absolute time point, resolving a default deadline to now + fallback. Throws
   /// Errc::invalid_argument for a zero or negative duration.
@@ -81,13 +86,14 @@ enum class CreateMode {
   ephemeral,
   persistent_sequential,
   ephemeral_sequential,
-  container,                     ///< deleted by the server once it had children and has none
-  persistent_with_ttl,           ///< deleted once unmodified for `ttl` and childless
+  container,           ///< deleted by the server once it had children and has none
+  persistent_with_ttl, ///< deleted once unmodified for `ttl` and childless
   persistent_sequential_with_ttl,
 };
 
 struct CreateOptions {
-  CreateOptions(CreateMode m = CreateMode::persistent) : mode(m) {} // NOLINT(google-explicit-constructor)
+  CreateOptions(CreateMode m = CreateMode::persistent)
+      : mode(m) {} // NOLINT(google-explicit-constructor)
   CreateOptions(CreateMode m, std::chrono::milliseconds t) : mode(m), ttl(t) {}
   CreateMode mode;
   std::chrono::milliseconds ttl{0}; ///< required (> 0) for the *_with_ttl modes, else ignored
@@ -120,7 +126,8 @@ enum class WatchKind { data, child, any };
 /// One operation of an atomic multi.
 struct Op {
   enum class Type { create, remove, set, check };
-  static Op create(std::string path, std::string data = {}, CreateMode mode = CreateMode::persistent);
+  static Op create(std::string path, std::string data = {},
+                   CreateMode mode = CreateMode::persistent);
   static Op remove(std::string path, std::int32_t version = any_version);
   static Op set(std::string path, std::string data, std::int32_t version = any_version);
   /// Passes only if the node exists (and has `version`, unless any_version).
@@ -151,7 +158,7 @@ struct MultiResult {
 /// A value or the error that prevented it (for the asynchronous calls).
 template <class T> class Result {
 public:
-  Result(T value) : m_value(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : m_value(std::move(value)) {} // NOLINT(google-explicit-constructor)
   Result(Errc error, std::string detail) : m_error(error), m_detail(std::move(detail)) {}
   [[nodiscard]] bool ok() const noexcept { return m_error == Errc::ok; }
   explicit operator bool() const noexcept { return ok(); }
@@ -199,16 +206,16 @@ struct DigestAuth {
 };
 
 struct SessionOptions {
-  std::string hosts;                                 ///< "host:port,host:port"
-  std::chrono::milliseconds session_timeout{10000};  ///< requested; the server may clamp it
-  std::chrono::milliseconds connect_timeout{15000};  ///< the constructor throws after this
+  std::string hosts;                                  ///< "host:port,host:port"
+  std::chrono::milliseconds session_timeout{10000};   ///< requested; the server may clamp it
+  std::chrono::milliseconds connect_timeout{15000};   ///< the constructor throws after this
   std::chrono::milliseconds operation_timeout{15000}; ///< default deadline of blocking calls
-  std::string chroot;                                ///< e.g. "/app": all paths are relative to it
-  std::optional<DigestAuth> digest;                  ///< adds "digest" auth on every (re)connection
-  LogSink log_sink;             ///< where the C client's log goes (default: stderr, prefixed)
+  std::string chroot;                                 ///< e.g. "/app": all paths are relative to it
+  std::optional<DigestAuth> digest; ///< adds "digest" auth on every (re)connection
+  LogSink log_sink;                 ///< where the C client's log goes (default: stderr, prefixed)
   LogLevel log_level = LogLevel::warn;
-  bool renew_after_expiry = true;  ///< after an expiry, open a new session and report `connected`
-  std::optional<ClientId> resume;  ///< attach to an existing session instead of creating one
+  bool renew_after_expiry = true; ///< after an expiry, open a new session and report `connected`
+  std::optional<ClientId> resume; ///< attach to an existing session instead of creating one
 };
 
 namespace detail {

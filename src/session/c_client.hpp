@@ -19,13 +19,20 @@ inline Stat to_stat(const struct ::Stat& s) {
 
 inline int to_c_mode(CreateMode m) {
   switch (m) {
-  case CreateMode::persistent: return ZOO_PERSISTENT;
-  case CreateMode::ephemeral: return ZOO_EPHEMERAL;
-  case CreateMode::persistent_sequential: return ZOO_PERSISTENT_SEQUENTIAL;
-  case CreateMode::ephemeral_sequential: return ZOO_EPHEMERAL_SEQUENTIAL;
-  case CreateMode::container: return ZOO_CONTAINER;
-  case CreateMode::persistent_with_ttl: return ZOO_PERSISTENT_WITH_TTL;
-  case CreateMode::persistent_sequential_with_ttl: return ZOO_PERSISTENT_SEQUENTIAL_WITH_TTL;
+  case CreateMode::persistent:
+    return ZOO_PERSISTENT;
+  case CreateMode::ephemeral:
+    return ZOO_EPHEMERAL;
+  case CreateMode::persistent_sequential:
+    return ZOO_PERSISTENT_SEQUENTIAL;
+  case CreateMode::ephemeral_sequential:
+    return ZOO_EPHEMERAL_SEQUENTIAL;
+  case CreateMode::container:
+    return ZOO_CONTAINER;
+  case CreateMode::persistent_with_ttl:
+    return ZOO_PERSISTENT_WITH_TTL;
+  case CreateMode::persistent_sequential_with_ttl:
+    return ZOO_PERSISTENT_SEQUENTIAL_WITH_TTL;
   }
   return ZOO_PERSISTENT;
 }

@@ -7,7 +7,8 @@ namespace zk {
 namespace {
 
 #define ZKR_SAME_CODE(ours, theirs)                                                                \
-  static_assert(static_cast<int>(Errc::ours) == (theirs), "zk::Errc::" #ours " must equal " #theirs)
+  static_assert(static_cast<int>(Errc::ours) == (theirs), "zk::Errc::" #ours " must "              \
+                                                          "equal " #theirs)
 ZKR_SAME_CODE(ok, ZOK);
 ZKR_SAME_CODE(system_error, ZSYSTEMERROR);
 ZKR_SAME_CODE(runtime_inconsistency, ZRUNTIMEINCONSISTENCY);
@@ -44,19 +45,32 @@ ZKR_SAME_CODE(session_closed_require_sasl_auth, ZSESSIONCLOSEDREQUIRESASLAUTH);
 
 const char* library_message(Errc e) noexcept {
   switch (e) {
-  case Errc::invalid_argument: return "invalid argument";
-  case Errc::session_closed: return "session closed";
-  case Errc::wrong_thread: return "blocking call on the callback thread";
-  case Errc::deadline_exceeded: return "deadline exceeded";
-  case Errc::indeterminate: return "outcome of the write is unknown";
-  case Errc::session_lost: return "session lost";
-  case Errc::lock_not_held: return "lock not held";
-  case Errc::would_deadlock: return "this thread already holds the lock";
-  case Errc::bad_data: return "znode data cannot be decoded";
-  case Errc::overflow: return "value out of range";
-  case Errc::retries_exhausted: return "retries exhausted";
-  case Errc::lock_lost: return "lock lost";
-  default: return nullptr;
+  case Errc::invalid_argument:
+    return "invalid argument";
+  case Errc::session_closed:
+    return "session closed";
+  case Errc::wrong_thread:
+    return "blocking call on the callback thread";
+  case Errc::deadline_exceeded:
+    return "deadline exceeded";
+  case Errc::indeterminate:
+    return "outcome of the write is unknown";
+  case Errc::session_lost:
+    return "session lost";
+  case Errc::lock_not_held:
+    return "lock not held";
+  case Errc::would_deadlock:
+    return "this thread already holds the lock";
+  case Errc::bad_data:
+    return "znode data cannot be decoded";
+  case Errc::overflow:
+    return "value out of range";
+  case Errc::retries_exhausted:
+    return "retries exhausted";
+  case Errc::lock_lost:
+    return "lock lost";
+  default:
+    return nullptr;
   }
 }
 
@@ -125,13 +139,20 @@ public:
   const char* name() const noexcept override { return "zookeeper-condition"; }
   std::string message(int value) const override {
     switch (static_cast<Condition>(value)) {
-    case Condition::retryable: return "retryable";
-    case Condition::conflict: return "conflict";
-    case Condition::session_lost: return "session lost";
-    case Condition::precondition: return "precondition failed";
-    case Condition::usage: return "usage error";
-    case Condition::indeterminate: return "indeterminate outcome";
-    case Condition::timeout: return "timeout";
+    case Condition::retryable:
+      return "retryable";
+    case Condition::conflict:
+      return "conflict";
+    case Condition::session_lost:
+      return "session lost";
+    case Condition::precondition:
+      return "precondition failed";
+    case Condition::usage:
+      return "usage error";
+    case Condition::indeterminate:
+      return "indeterminate outcome";
+    case Condition::timeout:
+      return "timeout";
     }
     return "unknown condition";
   }
@@ -147,31 +168,65 @@ const std::error_category& condition_category() noexcept {
   static const ConditionCategory category;
   return category;
 }
-std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+std::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
 std::error_condition make_error_condition(Condition c) noexcept {
   return {static_cast<int>(c), condition_category()};
 }
 
-Error::Error(Errc code, const std::string& detail) : std::system_error(make_error_code(code), detail) {}
+Error::Error(Errc code, const std::string& detail)
+    : std::system_error(make_error_code(code), detail) {}
 
 const char* to_string(Errc e) noexcept {
   switch (e) {
 #define ZKR_NAME(x)                                                                                \
-  case Errc::x: return #x;
-    ZKR_NAME(ok) ZKR_NAME(system_error) ZKR_NAME(runtime_inconsistency) ZKR_NAME(data_inconsistency)
-    ZKR_NAME(connection_loss) ZKR_NAME(marshalling_error) ZKR_NAME(unimplemented)
-    ZKR_NAME(operation_timeout) ZKR_NAME(bad_arguments) ZKR_NAME(invalid_state)
-    ZKR_NAME(new_config_no_quorum) ZKR_NAME(reconfig_in_progress) ZKR_NAME(ssl_connection_error)
-    ZKR_NAME(api_error) ZKR_NAME(no_node) ZKR_NAME(no_auth) ZKR_NAME(bad_version)
-    ZKR_NAME(no_children_for_ephemerals) ZKR_NAME(node_exists) ZKR_NAME(not_empty)
-    ZKR_NAME(session_expired) ZKR_NAME(invalid_callback) ZKR_NAME(invalid_acl)
-    ZKR_NAME(auth_failed) ZKR_NAME(closing) ZKR_NAME(nothing) ZKR_NAME(session_moved)
-    ZKR_NAME(not_readonly) ZKR_NAME(ephemeral_on_local_session) ZKR_NAME(no_watcher)
-    ZKR_NAME(reconfig_disabled) ZKR_NAME(session_closed_require_sasl_auth)
-    ZKR_NAME(invalid_argument) ZKR_NAME(session_closed) ZKR_NAME(wrong_thread)
-    ZKR_NAME(deadline_exceeded) ZKR_NAME(indeterminate) ZKR_NAME(session_lost)
-    ZKR_NAME(lock_not_held) ZKR_NAME(would_deadlock) ZKR_NAME(bad_data) ZKR_NAME(overflow)
-    ZKR_NAME(retries_exhausted) ZKR_NAME(lock_lost)
+  case Errc::x:                                                                                    \
+    return #x
+    ZKR_NAME(ok);
+    ZKR_NAME(system_error);
+    ZKR_NAME(runtime_inconsistency);
+    ZKR_NAME(data_inconsistency);
+    ZKR_NAME(connection_loss);
+    ZKR_NAME(marshalling_error);
+    ZKR_NAME(unimplemented);
+    ZKR_NAME(operation_timeout);
+    ZKR_NAME(bad_arguments);
+    ZKR_NAME(invalid_state);
+    ZKR_NAME(new_config_no_quorum);
+    ZKR_NAME(reconfig_in_progress);
+    ZKR_NAME(ssl_connection_error);
+    ZKR_NAME(api_error);
+    ZKR_NAME(no_node);
+    ZKR_NAME(no_auth);
+    ZKR_NAME(bad_version);
+    ZKR_NAME(no_children_for_ephemerals);
+    ZKR_NAME(node_exists);
+    ZKR_NAME(not_empty);
+    ZKR_NAME(session_expired);
+    ZKR_NAME(invalid_callback);
+    ZKR_NAME(invalid_acl);
+    ZKR_NAME(auth_failed);
+    ZKR_NAME(closing);
+    ZKR_NAME(nothing);
+    ZKR_NAME(session_moved);
+    ZKR_NAME(not_readonly);
+    ZKR_NAME(ephemeral_on_local_session);
+    ZKR_NAME(no_watcher);
+    ZKR_NAME(reconfig_disabled);
+    ZKR_NAME(session_closed_require_sasl_auth);
+    ZKR_NAME(invalid_argument);
+    ZKR_NAME(session_closed);
+    ZKR_NAME(wrong_thread);
+    ZKR_NAME(deadline_exceeded);
+    ZKR_NAME(indeterminate);
+    ZKR_NAME(session_lost);
+    ZKR_NAME(lock_not_held);
+    ZKR_NAME(would_deadlock);
+    ZKR_NAME(bad_data);
+    ZKR_NAME(overflow);
+    ZKR_NAME(retries_exhausted);
+    ZKR_NAME(lock_lost);
 #undef ZKR_NAME
   }
   return "unknown";

@@ -52,21 +52,27 @@ void deliver(int slot, const char* message) {
   }
   // Lines end with a newline; sinks get the bare text.
   std::string_view text = line;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.remove_suffix(1);
   try {
     sink(level, text);
   } catch (...) { // a sink must not take the C client's thread down
   }
 }
 
-template <int N> void trampoline(const char* message) { deliver(N, message); }
+template <int N> void trampoline(const char* message) {
+  deliver(N, message);
+}
 
-template <int... N> constexpr std::array<zkr_log_fn, sizeof...(N)> make_table(std::integer_sequence<int, N...>) {
+template <int... N>
+constexpr std::array<zkr_log_fn, sizeof...(N)> make_table(std::integer_sequence<int, N...>) {
   return {&trampoline<N>...};
 }
 constexpr auto table = make_table(std::make_integer_sequence<int, slot_count>{});
 
-void fallback(const char* message) { deliver(-1, message); }
+void fallback(const char* message) {
+  deliver(-1, message);
+}
 
 } // namespace
 

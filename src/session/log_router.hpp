@@ -1,9 +1,10 @@
 // Routes the C client's log lines to each session's LogSink.
 //
-// The C client's log callback is a plain function pointer without a context argument, so each session
-// borrows one of a fixed set of trampolines (a "slot") that knows where to send its lines. Sessions beyond
-// the slots share a fallback that writes to stderr with a prefix. The C client's level is global: it is
-// set to the most verbose level any open session asked for, and each slot filters to its own.
+// The C client's log callback is a plain function pointer without a context argument, so each
+// session borrows one of a fixed set of trampolines (a "slot") that knows where to send its lines.
+// Sessions beyond the slots share a fallback that writes to stderr with a prefix. The C client's
+// level is global: it is set to the most verbose level any open session asked for, and each slot
+// filters to its own.
 #pragma once
 
 #include <zkrecipes/session.hpp>

@@ -1,7 +1,7 @@
-// The ZooKeeper operations of SessionImpl: each is issued asynchronously on the C client with a heap
-// "call" as context; its completion runs on the C client's completion thread and hands a Result to a
-// continuation. Blocking calls wait for that Result with a deadline; *_async calls post it to the
-// dispatcher thread, where user callbacks run.
+// The ZooKeeper operations of SessionImpl: each is issued asynchronously on the C client with a
+// heap "call" as context; its completion runs on the C client's completion thread and hands a
+// Result to a continuation. Blocking calls wait for that Result with a deadline; *_async calls post
+// it to the dispatcher thread, where user callbacks run.
 #include "session/c_client.hpp"
 #include "session/session_impl.hpp"
 
@@ -28,6 +28,10 @@ template <class T> Result<T> failure(int rc, const std::string& what, const std:
   Errc e = static_cast<Errc>(rc);
   if (rc == ZCLOSING) e = Errc::session_closed;
   if (rc == ZINVALIDSTATE) e = Errc::session_expired; // the handle expired; a new one is on its way
+  // The C client fails every pending request with ZRUNTIMEINCONSISTENCY when it drops a connection
+  // that answered out of order (a reply whose xid is not the oldest pending one). The request may
+  // have been applied: it is a connection loss, not an inconsistency the caller could act on.
+  if (rc == ZRUNTIMEINCONSISTENCY) e = Errc::connection_loss;
   return Result<T>(e, what + " " + path);
 }
 
@@ -54,8 +58,9 @@ void on_data(int rc, const char* value, int len, const struct ::Stat* stat, cons
   auto call = take<NodeData>(data);
   if (rc != ZOK && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
   if (rc == ZOK)
-    call->done(NodeData{value != nullptr && len > 0 ? std::string(value, static_cast<std::size_t>(len))
-                                                     : std::string(),
+    call->done(NodeData{value != nullptr && len > 0
+                            ? std::string(value, static_cast<std::size_t>(len))
+                            : std::string(),
                         to_stat(*stat)});
   else
     call->done(failure<NodeData>(rc, call->what, call->path));
@@ -90,7 +95,8 @@ void on_children(int rc, const struct String_vector* names, const struct ::Stat*
   out.stat = to_stat(*stat);
   if (names != nullptr) {
     out.names.reserve(static_cast<std::size_t>(names->count));
-    for (int i = 0; i < names->count; ++i) out.names.emplace_back(names->data[i]);
+    for (int i = 0; i < names->count; ++i)
+      out.names.emplace_back(names->data[i]);
   }
   call->done(std::move(out));
 }
@@ -103,7 +109,9 @@ void on_void(int rc, const void* data) {
     call->done(failure<Done>(rc, call->what, call->path));
 }
 
-void on_synced(int rc, const char* /*value*/, const void* data) { on_void(rc, data); }
+void on_synced(int rc, const char* /*value*/, const void* data) {
+  on_void(rc, data);
+}
 
 struct MultiCall : Call<MultiResult> {
   std::vector<Op> ops; // owns the paths and data the zoo_op_t point into
@@ -126,17 +134,20 @@ void on_multi(int rc, const void* data) {
     if (rc == ZOK && call->ops[i].type == Op::Type::set) op.stat = to_stat(call->stats[i]);
     out.results.push_back(std::move(op));
   }
-  // The server answered but refused an op: that is a result. Anything else (connection loss, expiry,
-  // closing) is an error of the call, even though the C client then stamps every op with that code.
-  const bool refusal = rc < ZAPIERROR && rc != ZSESSIONEXPIRED && rc != ZCLOSING && rc != ZSESSIONMOVED;
+  // The server answered but refused an op: that is a result. Anything else (connection loss,
+  // expiry, closing) is an error of the call, even though the C client then stamps every op with
+  // that code.
+  const bool refusal =
+      rc < ZAPIERROR && rc != ZSESSIONEXPIRED && rc != ZCLOSING && rc != ZSESSIONMOVED;
   if (rc != ZOK && (!op_failed || !refusal))
     return call->done(failure<MultiResult>(rc, call->what, call->path));
   out.error = static_cast<Errc>(rc);
   call->done(std::move(out));
 }
 
-template <class T> Call<T>* new_call(SessionImpl* impl, const char* what, std::string_view path,
-                                     std::function<void(Result<T>)> done) {
+template <class T>
+Call<T>* new_call(SessionImpl* impl, const char* what, std::string_view path,
+                  std::function<void(Result<T>)> done) {
   return new Call<T>(impl, what, std::string(path), std::move(done));
 }
 
@@ -186,7 +197,8 @@ T SessionImpl::wait(Deadline d, const char* what, std::string_view path, Start&&
 }
 
 // Continuations of the *_async calls: hop to the dispatcher thread.
-template <class T> std::function<void(Result<T>)> SessionImpl::to_dispatcher(std::function<void(Result<T>)> done) {
+template <class T>
+std::function<void(Result<T>)> SessionImpl::to_dispatcher(std::function<void(Result<T>)> done) {
   if (!done) throw Error(Errc::invalid_argument, "async call without a completion callback");
   return [self = shared_from_this(), done = std::move(done)](Result<T> r) {
     self->post([done, r = std::move(r)]() mutable { done(std::move(r)); });
@@ -198,7 +210,8 @@ void SessionImpl::start_create(std::string_view path, std::string_view data, Cre
   validate_path(path);
   check_data(data, "create", path);
   if (is_ttl(options.mode) && options.ttl.count() <= 0)
-    throw Error(Errc::invalid_argument, "create " + std::string(path) + ": a TTL mode needs a positive ttl");
+    throw Error(Errc::invalid_argument,
+                "create " + std::string(path) + ": a TTL mode needs a positive ttl");
   auto* call = new_call<Created>(this, "create", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -222,8 +235,8 @@ void SessionImpl::start_get(std::string_view path, Watcher watch,
       if (!watch) return zoo_aget(zh, call->path.c_str(), 0, on_data, call);
       call->watch_id = register_watch(std::move(watch), path, WatchKind::data, zh);
       return zoo_awget(zh, call->path.c_str(), node_watcher,
-                       reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)), on_data,
-                       call);
+                       reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)),
+                       on_data, call);
     });
   });
 }
@@ -265,9 +278,9 @@ void SessionImpl::start_children(std::string_view path, Watcher watch,
     return with_handle([&](zhandle_t* zh) {
       if (!watch) return zoo_aget_children2(zh, call->path.c_str(), 0, on_children, call);
       call->watch_id = register_watch(std::move(watch), path, WatchKind::child, zh);
-      return zoo_awget_children2(zh, call->path.c_str(), node_watcher,
-                                 reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)),
-                                 on_children, call);
+      return zoo_awget_children2(
+          zh, call->path.c_str(), node_watcher,
+          reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)), on_children, call);
     });
   });
 }
@@ -286,22 +299,26 @@ void SessionImpl::start_sync(std::string_view path, std::function<void(Result<Do
   validate_path(path);
   auto* call = new_call<Done>(this, "sync", path, std::move(done));
   issue(call, [&] {
-    return with_handle([&](zhandle_t* zh) { return zoo_async(zh, call->path.c_str(), on_synced, call); });
+    return with_handle(
+        [&](zhandle_t* zh) { return zoo_async(zh, call->path.c_str(), on_synced, call); });
   });
 }
 
-void SessionImpl::start_multi(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done) {
+void SessionImpl::start_multi(const std::vector<Op>& ops,
+                              std::function<void(Result<MultiResult>)> done) {
   if (ops.empty()) throw Error(Errc::invalid_argument, "multi: no operations");
   for (const Op& op : ops) {
     validate_path(op.path);
     check_data(op.data, "multi", op.path);
     if (op.type == Op::Type::create && is_ttl(op.mode))
-      throw Error(Errc::invalid_argument, "multi: create " + op.path + ": TTL modes are not supported in a multi");
+      throw Error(Errc::invalid_argument,
+                  "multi: create " + op.path + ": TTL modes are not supported in a multi");
   }
   auto call = std::make_unique<MultiCall>();
   call->impl = this;
   call->what = "multi";
-  call->path = ops.front().path + (ops.size() > 1 ? " (+" + std::to_string(ops.size() - 1) + " ops)" : "");
+  call->path =
+      ops.front().path + (ops.size() > 1 ? " (+" + std::to_string(ops.size() - 1) + " ops)" : "");
   call->done = std::move(done);
   call->ops = ops;
   const std::size_t n = ops.size();
@@ -319,38 +336,47 @@ void SessionImpl::start_multi(const std::vector<Op>& ops, std::function<void(Res
                          &ZOO_OPEN_ACL_UNSAFE, to_c_mode(op.mode), call->path_buffers[i].data(),
                          static_cast<int>(call->path_buffers[i].size()));
       break;
-    case Op::Type::remove: zoo_delete_op_init(c, op.path.c_str(), op.version); break;
-    case Op::Type::set:
-      zoo_set_op_init(c, op.path.c_str(), op.data.data(), static_cast<int>(op.data.size()), op.version,
-                      &call->stats[i]);
+    case Op::Type::remove:
+      zoo_delete_op_init(c, op.path.c_str(), op.version);
       break;
-    case Op::Type::check: zoo_check_op_init(c, op.path.c_str(), op.version); break;
+    case Op::Type::set:
+      zoo_set_op_init(c, op.path.c_str(), op.data.data(), static_cast<int>(op.data.size()),
+                      op.version, &call->stats[i]);
+      break;
+    case Op::Type::check:
+      zoo_check_op_init(c, op.path.c_str(), op.version);
+      break;
     }
   }
   MultiCall* raw = call.release();
   issue<MultiResult>(raw, [&] {
     return with_handle([&](zhandle_t* zh) {
-      return zoo_amulti(zh, static_cast<int>(n), raw->c_ops.data(), raw->results.data(), on_multi, raw);
+      return zoo_amulti(zh, static_cast<int>(n), raw->c_ops.data(), raw->results.data(), on_multi,
+                        raw);
     });
   });
 }
 
 // --- Blocking calls. ---
 
-Created SessionImpl::create(std::string_view path, std::string_view data, CreateOptions options, Deadline d) {
-  return wait<Created>(d, "create", path, [&](auto done) { start_create(path, data, options, done); });
+Created SessionImpl::create(std::string_view path, std::string_view data, CreateOptions options,
+                            Deadline d) {
+  return wait<Created>(d, "create", path,
+                       [&](auto done) { start_create(path, data, options, done); });
 }
 
 std::optional<NodeData> SessionImpl::get(std::string_view path, Watcher watch, Deadline d) {
   try {
-    return wait<NodeData>(d, "get", path, [&](auto done) { start_get(path, std::move(watch), done); });
+    return wait<NodeData>(d, "get", path,
+                          [&](auto done) { start_get(path, std::move(watch), done); });
   } catch (const Error& e) {
     if (e.errc() == Errc::no_node) return std::nullopt;
     throw;
   }
 }
 
-Stat SessionImpl::set(std::string_view path, std::string_view data, std::int32_t version, Deadline d) {
+Stat SessionImpl::set(std::string_view path, std::string_view data, std::int32_t version,
+                      Deadline d) {
   return wait<Stat>(d, "set", path, [&](auto done) { start_set(path, data, version, done); });
 }
 
@@ -433,10 +459,12 @@ std::size_t SessionImpl::remove_watches(std::string_view path, WatchKind kind, D
     });
   } catch (const Error& e) {
     if (e.errc() != Errc::no_watcher) throw;
-    for (const auto id : ids) forget_watch(id); // they fired meanwhile
+    for (const auto id : ids)
+      forget_watch(id); // they fired meanwhile
     return 0;
   }
-  for (const auto id : ids) forget_watch(id);
+  for (const auto id : ids)
+    forget_watch(id);
   return ids.size();
 }
 
@@ -446,14 +474,16 @@ void SessionImpl::create_async(std::string_view path, std::string_view data, Cre
                                std::function<void(Result<Created>)> done) {
   start_create(path, data, options, to_dispatcher(std::move(done)));
 }
-void SessionImpl::get_async(std::string_view path, std::function<void(Result<NodeData>)> done, Watcher watch) {
+void SessionImpl::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
+                            Watcher watch) {
   start_get(path, std::move(watch), to_dispatcher(std::move(done)));
 }
 void SessionImpl::set_async(std::string_view path, std::string_view data, std::int32_t version,
                             std::function<void(Result<Stat>)> done) {
   start_set(path, data, version, to_dispatcher(std::move(done)));
 }
-void SessionImpl::exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
+void SessionImpl::exists_async(std::string_view path,
+                               std::function<void(Result<std::optional<Stat>>)> done,
                                Watcher watch) {
   start_exists(path, std::move(watch), to_dispatcher(std::move(done)));
 }
@@ -465,7 +495,8 @@ void SessionImpl::remove_async(std::string_view path, std::int32_t version,
                                std::function<void(Result<Done>)> done) {
   start_remove(path, version, to_dispatcher(std::move(done)));
 }
-void SessionImpl::multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done) {
+void SessionImpl::multi_async(const std::vector<Op>& ops,
+                              std::function<void(Result<MultiResult>)> done) {
   start_multi(ops, to_dispatcher(std::move(done)));
 }
 void SessionImpl::sync_async(std::string_view path, std::function<void(Result<Done>)> done) {

@@ -56,12 +56,18 @@ std::size_t MultiResult::failed_op() const noexcept {
 
 const char* to_string(SessionState s) noexcept {
   switch (s) {
-  case SessionState::connecting: return "connecting";
-  case SessionState::connected: return "connected";
-  case SessionState::suspended: return "suspended";
-  case SessionState::reconnected: return "reconnected";
-  case SessionState::lost: return "lost";
-  case SessionState::closed: return "closed";
+  case SessionState::connecting:
+    return "connecting";
+  case SessionState::connected:
+    return "connected";
+  case SessionState::suspended:
+    return "suspended";
+  case SessionState::reconnected:
+    return "reconnected";
+  case SessionState::lost:
+    return "lost";
+  case SessionState::closed:
+    return "closed";
   }
   return "unknown";
 }
@@ -102,7 +108,8 @@ Session& Session::operator=(Session&& other) noexcept {
 
 using detail::impl_of;
 
-Created Session::create(std::string_view path, std::string_view data, CreateOptions options, Deadline d) {
+Created Session::create(std::string_view path, std::string_view data, CreateOptions options,
+                        Deadline d) {
   return impl_of(*this).create(path, data, options, d);
 }
 std::optional<NodeData> Session::get(std::string_view path, Watcher watch, Deadline d) {
@@ -120,8 +127,12 @@ std::optional<Children> Session::children(std::string_view path, Watcher watch, 
 bool Session::remove(std::string_view path, std::int32_t version, Deadline d) {
   return impl_of(*this).remove(path, version, d);
 }
-MultiResult Session::multi(const std::vector<Op>& ops, Deadline d) { return impl_of(*this).multi(ops, d); }
-void Session::sync(std::string_view path, Deadline d) { impl_of(*this).sync(path, d); }
+MultiResult Session::multi(const std::vector<Op>& ops, Deadline d) {
+  return impl_of(*this).multi(ops, d);
+}
+void Session::sync(std::string_view path, Deadline d) {
+  impl_of(*this).sync(path, d);
+}
 std::size_t Session::remove_watches(std::string_view path, WatchKind kind, Deadline d) {
   return impl_of(*this).remove_watches(path, kind, d);
 }
@@ -133,41 +144,60 @@ void Session::create_async(std::string_view path, std::string_view data, CreateO
                            std::function<void(Result<Created>)> done) {
   impl_of(*this).create_async(path, data, options, std::move(done));
 }
-void Session::get_async(std::string_view path, std::function<void(Result<NodeData>)> done, Watcher watch) {
+void Session::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
+                        Watcher watch) {
   impl_of(*this).get_async(path, std::move(done), std::move(watch));
 }
 void Session::set_async(std::string_view path, std::string_view data, std::int32_t version,
                         std::function<void(Result<Stat>)> done) {
   impl_of(*this).set_async(path, data, version, std::move(done));
 }
-void Session::exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
-                           Watcher watch) {
+void Session::exists_async(std::string_view path,
+                           std::function<void(Result<std::optional<Stat>>)> done, Watcher watch) {
   impl_of(*this).exists_async(path, std::move(done), std::move(watch));
 }
 void Session::children_async(std::string_view path, std::function<void(Result<Children>)> done,
                              Watcher watch) {
   impl_of(*this).children_async(path, std::move(done), std::move(watch));
 }
-void Session::remove_async(std::string_view path, std::int32_t version, std::function<void(Result<Done>)> done) {
+void Session::remove_async(std::string_view path, std::int32_t version,
+                           std::function<void(Result<Done>)> done) {
   impl_of(*this).remove_async(path, version, std::move(done));
 }
-void Session::multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done) {
+void Session::multi_async(const std::vector<Op>& ops,
+                          std::function<void(Result<MultiResult>)> done) {
   impl_of(*this).multi_async(ops, std::move(done));
 }
 void Session::sync_async(std::string_view path, std::function<void(Result<Done>)> done) {
   impl_of(*this).sync_async(path, std::move(done));
 }
 
-SessionState Session::state() const { return m_impl ? m_impl->state() : SessionState::closed; }
-std::int64_t Session::session_id() const { return impl_of(*this).session_id(); }
-ClientId Session::client_id() const { return impl_of(*this).client_id(); }
-std::chrono::milliseconds Session::negotiated_timeout() const { return impl_of(*this).negotiated_timeout(); }
-std::string Session::current_server() const { return impl_of(*this).current_server(); }
-std::uint64_t Session::add_listener(Listener listener) { return impl_of(*this).add_listener(std::move(listener)); }
-void Session::remove_listener(std::uint64_t id) { impl_of(*this).remove_listener(id); }
+SessionState Session::state() const {
+  return m_impl ? m_impl->state() : SessionState::closed;
+}
+std::int64_t Session::session_id() const {
+  return impl_of(*this).session_id();
+}
+ClientId Session::client_id() const {
+  return impl_of(*this).client_id();
+}
+std::chrono::milliseconds Session::negotiated_timeout() const {
+  return impl_of(*this).negotiated_timeout();
+}
+std::string Session::current_server() const {
+  return impl_of(*this).current_server();
+}
+std::uint64_t Session::add_listener(Listener listener) {
+  return impl_of(*this).add_listener(std::move(listener));
+}
+void Session::remove_listener(std::uint64_t id) {
+  impl_of(*this).remove_listener(id);
+}
 void Session::close() {
   if (m_impl) m_impl->close();
 }
-bool Session::on_callback_thread() noexcept { return detail::on_dispatcher_thread(); }
+bool Session::on_callback_thread() noexcept {
+  return detail::on_dispatcher_thread();
+}
 
 } // namespace zk

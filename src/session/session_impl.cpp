@@ -23,10 +23,12 @@ void session_watcher(zhandle_t* zh, int type, int state, const char* /*path*/, v
 
 } // namespace
 
-bool on_dispatcher_thread() noexcept { return t_on_dispatcher; }
+bool on_dispatcher_thread() noexcept {
+  return t_on_dispatcher;
+}
 
-// A node watch: its context is the watch id; the handle's context is the SessionImpl. Session events
-// are delivered to every watcher by the C client; the session watcher handles those.
+// A node watch: its context is the watch id; the handle's context is the SessionImpl. Session
+// events are delivered to every watcher by the C client; the session watcher handles those.
 void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void* ctx) {
   if (type == ZOO_SESSION_EVENT) return;
   auto* impl = static_cast<SessionImpl*>(const_cast<void*>(zoo_get_context(zh)));
@@ -36,10 +38,12 @@ void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void
 }
 
 SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options)) {
-  if (m_options.hosts.empty()) throw Error(Errc::invalid_argument, "SessionOptions::hosts is empty");
+  if (m_options.hosts.empty())
+    throw Error(Errc::invalid_argument, "SessionOptions::hosts is empty");
   const auto positive = [](std::chrono::milliseconds v, const char* name) {
     if (v.count() <= 0)
-      throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name + " must be positive, got " +
+      throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name +
+                                              " must be positive, got " +
                                               std::to_string(v.count()) + " ms");
   };
   positive(m_options.session_timeout, "session_timeout");
@@ -52,11 +56,14 @@ SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options))
     throw Error(Errc::invalid_argument, "SessionOptions::resume password must be 16 bytes");
 }
 
-SessionImpl::~SessionImpl() { close_noexcept(); }
+SessionImpl::~SessionImpl() {
+  close_noexcept();
+}
 
 void SessionImpl::start() {
   m_log_slot = acquire_log_slot(m_options.log_sink, m_options.log_level);
-  m_dispatcher = std::thread([this, self = shared_from_this()]() mutable { dispatcher_loop(std::move(self)); });
+  m_dispatcher = std::thread(
+      [this, self = shared_from_this()]() mutable { dispatcher_loop(std::move(self)); });
   try {
     _zhandle* zh = open_handle(m_options.resume);
     {
@@ -74,7 +81,8 @@ void SessionImpl::start() {
       close();
       if (expired) throw Error(Errc::session_expired, "the session to resume has expired");
       throw Error(Errc::connection_loss, "could not connect to " + m_options.hosts + " within " +
-                                             std::to_string(m_options.connect_timeout.count()) + " ms");
+                                             std::to_string(m_options.connect_timeout.count()) +
+                                             " ms");
     }
   } catch (...) {
     close_noexcept();
@@ -89,17 +97,19 @@ _zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
     std::memcpy(id.passwd, resume->password.data(), sizeof id.passwd);
   }
   const std::string hosts = m_options.hosts + m_options.chroot;
-  // Hold m_mutex until m_event_zh is set, so the first session event cannot be mistaken for a stranger's.
+  // Hold m_mutex until m_event_zh is set, so the first session event cannot be mistaken for a
+  // stranger's.
   std::lock_guard<std::mutex> lock(m_mutex);
   zhandle_t* zh = zookeeper_init2(hosts.c_str(), session_watcher,
                                   static_cast<int>(m_options.session_timeout.count()),
                                   resume ? &id : nullptr, this, 0, log_callback_for(m_log_slot));
   if (zh == nullptr)
-    throw Error(Errc::bad_arguments, "zookeeper_init refused hosts \"" + hosts + "\": " +
-                                         std::strerror(errno));
+    throw Error(Errc::bad_arguments,
+                "zookeeper_init refused hosts \"" + hosts + "\": " + std::strerror(errno));
   m_event_zh = zh;
-  // By default the C client re-resolves the host list on every wakeup of its I/O thread: most of its
-  // per-request CPU. Resolving at most every 10 s keeps DNS changes working at a fraction of the cost.
+  // By default the C client re-resolves the host list on every wakeup of its I/O thread: most of
+  // its per-request CPU. Resolving at most every 10 s keeps DNS changes working at a fraction of
+  // the cost.
   zoo_set_servers_resolution_delay(zh, 10000);
   if (m_options.digest) {
     const std::string cred = m_options.digest->user + ":" + m_options.digest->password;
@@ -110,7 +120,8 @@ _zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
 
 void SessionImpl::on_session_event(_zhandle* zh, int state) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (m_closed || zh != m_event_zh) return; // an event from a replaced or closing handle is not news
+  if (m_closed || zh != m_event_zh)
+    return; // an event from a replaced or closing handle is not news
   if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE) {
     const clientid_t* id = zoo_client_id(zh);
     const bool same_session = m_session_id != 0 && id->client_id == m_session_id;
@@ -126,7 +137,8 @@ void SessionImpl::on_session_event(_zhandle* zh, int state) {
       set_state(SessionState::suspended, m_session_id);
     }
   } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
-    if (!m_lost_reported || m_state != SessionState::lost) set_state(SessionState::lost, m_session_id);
+    if (!m_lost_reported || m_state != SessionState::lost)
+      set_state(SessionState::lost, m_session_id);
     m_lost_reported = true;
     m_lost_by_timer = false;
     if (m_options.renew_after_expiry && state == ZOO_EXPIRED_SESSION_STATE && m_session_id != 0) {
@@ -161,7 +173,8 @@ void SessionImpl::renew_after_expiry() {
   try {
     fresh = open_handle(std::nullopt);
   } catch (const Error& e) {
-    default_log_sink(LogLevel::error, std::string("could not renew the session, retrying: ") + e.what());
+    default_log_sink(LogLevel::error,
+                     std::string("could not renew the session, retrying: ") + e.what());
     post_at(Clock::now() + std::chrono::seconds(1), [this] {
       std::lock_guard<std::mutex> lock(m_mutex);
       m_renew_pending = true;
@@ -195,15 +208,15 @@ void SessionImpl::drop_watches_of(_zhandle* zh) {
   }
 }
 
-// `self` keeps this object alive while its dispatcher runs; if it is the last reference, the destructor
-// runs here at the end, on this thread, and detaches it.
+// `self` keeps this object alive while its dispatcher runs; if it is the last reference, the
+// destructor runs here at the end, on this thread, and detaches it.
 void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
   t_on_dispatcher = true;
   std::unique_lock<std::mutex> lock(m_mutex);
   for (;;) {
     const auto now = Clock::now();
-    // The local timer: disconnected longer than the negotiated timeout means lost, whatever the server
-    // will say when we get through again.
+    // The local timer: disconnected longer than the negotiated timeout means lost, whatever the
+    // server will say when we get through again.
     const bool suspended = m_state == SessionState::suspended && !m_lost_reported;
     const auto lost_at = m_suspended_since + m_negotiated;
     if (suspended && now >= lost_at) {
@@ -211,11 +224,12 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
       m_lost_by_timer = true;
       set_state(SessionState::lost, m_session_id);
     }
-    // Still cut off a whole session timeout after the timer declared the session lost: the server has
-    // expired it by now, or will refuse it (an ensemble rebuilt with fresh data refuses a client that
-    // has seen newer zxids, and never says "expired"). Start over with a fresh session.
+    // Still cut off a whole session timeout after the timer declared the session lost: the server
+    // has expired it by now, or will refuse it (an ensemble rebuilt with fresh data refuses a
+    // client that has seen newer zxids, and never says "expired"). Start over with a fresh session.
     const auto renew_at = lost_at + m_negotiated;
-    const bool stranded = m_lost_by_timer && m_state == SessionState::lost && m_options.renew_after_expiry;
+    const bool stranded =
+        m_lost_by_timer && m_state == SessionState::lost && m_options.renew_after_expiry;
     if (stranded && now >= renew_at) {
       m_lost_by_timer = false;
       m_renew_pending = true;
@@ -306,8 +320,8 @@ void SessionImpl::close() {
 void SessionImpl::close_noexcept() noexcept {
   try {
     if (m_dispatcher.joinable() && m_dispatcher.get_id() == std::this_thread::get_id()) {
-      // Destroyed from its own callback: the dispatcher cannot join itself. Close the handle and let the
-      // dispatcher thread finish on its own.
+      // Destroyed from its own callback: the dispatcher cannot join itself. Close the handle and
+      // let the dispatcher thread finish on its own.
       {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_closed = true;
@@ -339,11 +353,14 @@ bool SessionImpl::is_closed() const {
 void SessionImpl::check_blocking_call(const char* what) const {
   if (t_on_dispatcher)
     throw Error(Errc::wrong_thread,
-                std::string(what) + ": blocking call from the session's callback thread would deadlock");
+                std::string(what) +
+                    ": blocking call from the session's callback thread would deadlock");
   if (is_closed()) throw Error(Errc::session_closed, std::string(what) + ": the session is closed");
 }
 
-Clock::time_point SessionImpl::resolve(Deadline d) const { return d.resolve(m_options.operation_timeout); }
+Clock::time_point SessionImpl::resolve(Deadline d) const {
+  return d.resolve(m_options.operation_timeout);
+}
 
 SessionState SessionImpl::state() const {
   std::lock_guard<std::mutex> lock(m_mutex);
@@ -368,7 +385,8 @@ std::string SessionImpl::current_server() const {
   // write too (a data race ThreadSanitizer reports).
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (zookeeper_get_connected_host(m_zh, reinterpret_cast<sockaddr*>(&addr), &len) == nullptr) return {};
+  if (zookeeper_get_connected_host(m_zh, reinterpret_cast<sockaddr*>(&addr), &len) == nullptr)
+    return {};
   char host[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
@@ -414,10 +432,14 @@ void SessionImpl::on_watch_fired(std::uint64_t watch_id, int type, const char* p
   m_watches.erase(it);
   if (type == ZOO_NOTWATCHING_EVENT || m_stop_dispatcher) return; // removed, not fired
   EventType event = EventType::changed;
-  if (type == ZOO_CREATED_EVENT) event = EventType::created;
-  else if (type == ZOO_DELETED_EVENT) event = EventType::deleted;
-  else if (type == ZOO_CHILD_EVENT) event = EventType::child;
-  m_queue.emplace_back([fn = std::move(fn), e = WatchEvent{event, path != nullptr ? path : ""}] { fn(e); });
+  if (type == ZOO_CREATED_EVENT)
+    event = EventType::created;
+  else if (type == ZOO_DELETED_EVENT)
+    event = EventType::deleted;
+  else if (type == ZOO_CHILD_EVENT)
+    event = EventType::child;
+  m_queue.emplace_back(
+      [fn = std::move(fn), e = WatchEvent{event, path != nullptr ? path : ""}] { fn(e); });
   m_cv.notify_all();
 }
 

@@ -1,12 +1,12 @@
 // The shared state behind a zk::Session, and the only code that talks to the C client.
 //
-// zk::Session is the RAII owner; recipes keep a std::shared_ptr<SessionImpl> so that they stay valid
-// (their calls then fail with session_closed) if the Session is moved or destroyed first. The operations
-// here have exactly the signatures of zk::Session's; see session.hpp for their contract.
+// zk::Session is the RAII owner; recipes keep a std::shared_ptr<SessionImpl> so that they stay
+// valid (their calls then fail with session_closed) if the Session is moved or destroyed first. The
+// operations here have exactly the signatures of zk::Session's; see session.hpp for their contract.
 //
-// Threads: the C client's own I/O and completion threads, plus one dispatcher thread per SessionImpl
-// that runs every user-visible callback, the local "lost" timer, timers posted by recipes, and the
-// re-creation of the ZooKeeper handle after an expiry.
+// Threads: the C client's own I/O and completion threads, plus one dispatcher thread per
+// SessionImpl that runs every user-visible callback, the local "lost" timer, timers posted by
+// recipes, and the re-creation of the ZooKeeper handle after an expiry.
 #pragma once
 
 #include <zkrecipes/session.hpp>
@@ -76,12 +76,13 @@ public:
   void close_noexcept() noexcept;
   bool is_closed() const;
 
-  // For recipes: run `fn` on the dispatcher thread, now (in order) or at a time point. Dropped silently
-  // once the session is closed.
+  // For recipes: run `fn` on the dispatcher thread, now (in order) or at a time point. Dropped
+  // silently once the session is closed.
   void post(std::function<void()> fn);
   void post_at(Clock::time_point at, std::function<void()> fn);
 
-  /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking calls).
+  /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking
+  /// calls).
   void check_blocking_call(const char* what) const;
   /// Resolves a Deadline with the session's operation timeout.
   Clock::time_point resolve(Deadline d) const;
@@ -104,12 +105,15 @@ private:
   };
 
   _zhandle* open_handle(const std::optional<ClientId>& resume);
-  /// Runs fn(zh) with the current handle under a shared lock; throws session_closed if there is none.
+  /// Runs fn(zh) with the current handle under a shared lock; throws session_closed if there is
+  /// none.
   template <class F> int with_handle(F&& fn);
   /// Runs start(continuation) and waits for the continuation's Result until the deadline.
-  template <class T, class Start> T wait(Deadline d, const char* what, std::string_view path, Start&& start);
+  template <class T, class Start>
+  T wait(Deadline d, const char* what, std::string_view path, Start&& start);
   /// Wraps an async caller's callback so that it runs on the dispatcher thread.
-  template <class T> std::function<void(Result<T>)> to_dispatcher(std::function<void(Result<T>)> done);
+  template <class T>
+  std::function<void(Result<T>)> to_dispatcher(std::function<void(Result<T>)> done);
   // Issue one operation; `done` runs on the C client's completion thread (or at once on a refusal).
   void start_create(std::string_view path, std::string_view data, CreateOptions options,
                     std::function<void(Result<Created>)> done);
@@ -118,8 +122,10 @@ private:
                  std::function<void(Result<Stat>)> done);
   void start_exists(std::string_view path, Watcher watch,
                     std::function<void(Result<std::optional<Stat>>)> done);
-  void start_children(std::string_view path, Watcher watch, std::function<void(Result<Children>)> done);
-  void start_remove(std::string_view path, std::int32_t version, std::function<void(Result<Done>)> done);
+  void start_children(std::string_view path, Watcher watch,
+                      std::function<void(Result<Children>)> done);
+  void start_remove(std::string_view path, std::int32_t version,
+                    std::function<void(Result<Done>)> done);
   void start_sync(std::string_view path, std::function<void(Result<Done>)> done);
   void start_multi(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
   std::uint64_t register_watch(Watcher fn, std::string_view path, WatchKind kind, _zhandle* zh);

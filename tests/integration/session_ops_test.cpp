@@ -94,7 +94,8 @@ TEST_F(SessionOps, SequentialEphemeralContainerAndTtlModes) {
 TEST_F(SessionOps, ChildrenWithStat) {
   EXPECT_FALSE(s.children(p("none")));
   s.create(p("k"));
-  for (const char* c : {"c1", "c2", "c3"}) s.create(p("k/") + c);
+  for (const char* c : {"c1", "c2", "c3"})
+    s.create(p("k/") + c);
   const auto kids = s.children(p("k"));
   ASSERT_TRUE(kids);
   auto names = kids->names;
@@ -161,7 +162,8 @@ TEST_F(SessionOps, RemovedWatchesNeverFireAndLeaveNoServerWatch) {
 TEST_F(SessionOps, MultiCommitsAllOrNothingWithPerOpResults) {
   s.create(p("m"), "v0");
   auto ok = s.multi({zk::Op::check(p("m"), 0), zk::Op::create(p("m/a"), "x"),
-                     zk::Op::set(p("m"), "v1", 0), zk::Op::create(p("m/s-"), "", zk::CreateMode::persistent_sequential)});
+                     zk::Op::set(p("m"), "v1", 0),
+                     zk::Op::create(p("m/s-"), "", zk::CreateMode::persistent_sequential)});
   ASSERT_TRUE(ok.ok()) << zk::to_string(ok.error);
   ASSERT_EQ(ok.results.size(), 4u);
   EXPECT_EQ(ok.results[1].path, p("m/a"));
@@ -169,7 +171,8 @@ TEST_F(SessionOps, MultiCommitsAllOrNothingWithPerOpResults) {
   EXPECT_EQ(ok.results[2].stat->version, 1);
   EXPECT_EQ(ok.results[3].path.size(), p("m/s-").size() + 10);
 
-  auto refused = s.multi({zk::Op::create(p("m/b")), zk::Op::check(p("m"), 0), zk::Op::remove(p("m/a"))});
+  auto refused =
+      s.multi({zk::Op::create(p("m/b")), zk::Op::check(p("m"), 0), zk::Op::remove(p("m/a"))});
   EXPECT_FALSE(refused.ok());
   EXPECT_EQ(refused.error, zk::Errc::bad_version);
   EXPECT_EQ(refused.failed_op(), 1u);
@@ -245,7 +248,8 @@ TEST_F(SessionOps, BadInputIsRefusedBeforeAnythingIsSent) {
   expect_invalid([&] { s.create(p("a//b")); }, "//");
   expect_invalid([&] { s.set(p("x/"), ""); }, "end with");
   expect_invalid([&] { s.exists(p("..")); }, "..");
-  expect_invalid([&] { s.create(p("big"), std::string(zk::max_data_size + 1, 'x')); }, "1048577 bytes");
+  expect_invalid([&] { s.create(p("big"), std::string(zk::max_data_size + 1, 'x')); },
+                 "1048577 bytes");
   expect_invalid([&] { s.get(root.path(), {}, 0ms); }, "timeout must be positive");
   expect_invalid([&] { s.get(root.path(), {}, -1s); }, "timeout must be positive");
   expect_invalid([&] { s.multi({}); }, "no operations");
@@ -275,7 +279,8 @@ TEST(SessionLifecycle, UseAfterCloseIsTypedAndEphemeralsGoAtOnce) {
   } catch (const zk::Error& e) {
     EXPECT_EQ(e.errc(), zk::Errc::session_closed);
   }
-  EXPECT_THROW(s.create_async(root.path() + "/x", "", {}, [](zk::Result<zk::Created>) {}), zk::Error);
+  EXPECT_THROW(s.create_async(root.path() + "/x", "", {}, [](zk::Result<zk::Created>) {}),
+               zk::Error);
   EXPECT_FALSE(root.session().exists(eph.path));
 }
 
@@ -301,9 +306,7 @@ TEST(SessionLifecycle, LogSinkReceivesTheCClientLog) {
   auto o = zkt::options();
   o.log_level = zk::LogLevel::info;
   o.log_sink = [&](zk::LogLevel, std::string_view m) { lines.push(std::string(m)); };
-  {
-    zk::Session s(o);
-  }
+  { zk::Session s(o); }
   EXPECT_TRUE(lines.wait_count(1, 1s)); // the C client logs its connection at info level
 }
 

@@ -81,9 +81,12 @@ TEST(SessionState, ServerSideExpiryReportsLostThenANewSession) {
   EXPECT_TRUE(zkt::wait_until([&] { return !root.session().exists(eph.path); }, 5s))
       << "the server did not end the session";
   ASSERT_TRUE(states.wait_for_state(zk::SessionState::lost, 15s));
-  ASSERT_TRUE(states.wait([&](const std::vector<zk::SessionEvent>& v) {
-    return !v.empty() && v.back().state == zk::SessionState::connected && v.back().session_id != old_id;
-  }, 15s));
+  ASSERT_TRUE(states.wait(
+      [&](const std::vector<zk::SessionEvent>& v) {
+        return !v.empty() && v.back().state == zk::SessionState::connected &&
+               v.back().session_id != old_id;
+      },
+      15s));
   EXPECT_NE(s.session_id(), old_id);
   EXPECT_NO_THROW(s.create(root.path() + "/after", "", zk::CreateMode::ephemeral));
 

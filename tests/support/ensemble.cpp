@@ -32,7 +32,8 @@ std::string ensemble(const std::string& args) {
   if (pipe == nullptr) throw std::runtime_error("cannot run " + cmd);
   std::string out;
   std::array<char, 512> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) out += buf.data();
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr)
+    out += buf.data();
   const int rc = pclose(pipe);
   if (rc != 0) throw std::runtime_error("`docker/ensemble " + args + "` failed: " + out);
   return out;
@@ -69,7 +70,9 @@ int server_number(const std::string& host_port) {
   return 0;
 }
 
-std::string server_address(int n) { return "127.0.0." + std::to_string(10 + n) + ":2181"; }
+std::string server_address(int n) {
+  return "127.0.0." + std::to_string(10 + n) + ":2181";
+}
 
 std::string unique_path(const std::string& name) {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -106,7 +109,8 @@ void remove_tree(zk::Session& s, const std::string& path) {
       [&] {
         try {
           if (auto kids = s.children(path)) {
-            for (const auto& k : kids->names) remove_tree(s, path + "/" + k);
+            for (const auto& k : kids->names)
+              remove_tree(s, path + "/" + k);
           }
           s.remove(path);
           return true;

@@ -1,5 +1,5 @@
-// Options and arguments are refused before anything is sent: these need no server (nothing listens on
-// the address used, and nothing is ever sent to it).
+// Options and arguments are refused before anything is sent: these need no server (nothing listens
+// on the address used, and nothing is ever sent to it).
 #include <zkrecipes/session.hpp>
 
 #include <gtest/gtest.h>

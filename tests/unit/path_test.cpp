@@ -28,15 +28,14 @@ TEST_P(BadPaths, AreRefusedNamingTheValue) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, BadPaths,
-                         ::testing::Values(Bad{"", "empty"}, Bad{"a/b", "\"a/b\": must start with '/'"},
-                                           Bad{"/a/", "must not end with '/'"},
-                                           Bad{"/a//b", "empty segment"},
-                                           Bad{"/a/./b", "relative segment"},
-                                           Bad{"/a/..", "relative segment"},
-                                           Bad{std::string("/a\0b", 4), "NUL"},
-                                           Bad{"/a\nb", "\"/a\\x0ab\": contains a control character"},
-                                           Bad{"/a\x7f", "control character"}),
+INSTANTIATE_TEST_SUITE_P(
+    All, BadPaths,
+    ::testing::Values(Bad{"", "empty"}, Bad{"a/b", "\"a/b\": must start with '/'"},
+                      Bad{"/a/", "must not end with '/'"}, Bad{"/a//b", "empty segment"},
+                      Bad{"/a/./b", "relative segment"}, Bad{"/a/..", "relative segment"},
+                      Bad{std::string("/a\0b", 4), "NUL"},
+                      Bad{"/a\nb", "\"/a\\x0ab\": contains a control character"},
+                      Bad{"/a\x7f", "control character"}),
     [](const ::testing::TestParamInfo<Bad>& i) { return "case" + std::to_string(i.index); });
 
 } // namespace

@@ -6,7 +6,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-zkr::Parsed parse(std::vector<std::string> args, const char* env = nullptr) { return zkr::parse(args, env); }
+zkr::Parsed parse(std::vector<std::string> args, const char* env = nullptr) {
+  return zkr::parse(args, env);
+}
 
 std::string usage_error(std::vector<std::string> args) {
   try {
@@ -18,7 +20,8 @@ std::string usage_error(std::vector<std::string> args) {
 }
 
 TEST(ZkrArgs, LockWithOptionsAndCommand) {
-  const auto p = parse({"lock", "/app/l", "--timeout", "2.5", "--grace=300ms", "--", "sh", "-c", "echo --try"});
+  const auto p = parse(
+      {"lock", "/app/l", "--timeout", "2.5", "--grace=300ms", "--", "sh", "-c", "echo --try"});
   EXPECT_EQ(p.subcommand, "lock");
   EXPECT_EQ(p.lock.path, "/app/l");
   ASSERT_TRUE(p.lock.timeout);
@@ -32,7 +35,8 @@ TEST(ZkrArgs, HostsComeFromTheOptionThenTheEnvironmentThenTheDefault) {
   EXPECT_EQ(parse({"holders", "/l"}).common.hosts, "127.0.0.1:2181");
   EXPECT_EQ(parse({"holders", "/l"}, "h1:2181").common.hosts, "h1:2181");
   EXPECT_EQ(parse({"holders", "/l", "--hosts", "h2:1"}, "h1:2181").common.hosts, "h2:1");
-  EXPECT_EQ(parse({"--hosts=h3:1", "--session-timeout", "3s", "holders", "/l"}).common.hosts, "h3:1");
+  EXPECT_EQ(parse({"--hosts=h3:1", "--session-timeout", "3s", "holders", "/l"}).common.hosts,
+            "h3:1");
   EXPECT_EQ(parse({"--session-timeout", "3s", "holders", "/l"}).common.session_timeout, 3000ms);
 }
 
@@ -67,7 +71,8 @@ TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
             "--timeout: expected a positive duration like 5, 2.5s or 300ms, got \"soon\"");
   EXPECT_EQ(usage_error({"lock", "/l", "--timeout", "-1", "--", "true"}),
             "--timeout: expected a positive duration like 5, 2.5s or 300ms, got \"-1\"");
-  EXPECT_EQ(usage_error({"counter", "add", "x", "/c"}), "zkr counter add: expected an integer, got \"x\"");
+  EXPECT_EQ(usage_error({"counter", "add", "x", "/c"}),
+            "zkr counter add: expected an integer, got \"x\"");
   EXPECT_EQ(usage_error({"counter", "add", "99999999999999999999", "/c"}),
             "zkr counter add: 99999999999999999999 is out of the 64-bit range");
   EXPECT_EQ(usage_error({"counter", "get"}), "zkr counter get: expected 1 argument(s), got 0");

@@ -8,7 +8,9 @@
 namespace zkr {
 namespace {
 
-[[noreturn]] void usage(const std::string& message) { throw UsageError{message}; }
+[[noreturn]] void usage(const std::string& message) {
+  throw UsageError{message};
+}
 
 std::int64_t parse_int(const std::string& text, const std::string& what) {
   if (text.empty()) usage(what + ": expected an integer, got nothing");
@@ -21,7 +23,8 @@ std::int64_t parse_int(const std::string& text, const std::string& what) {
 }
 
 // Takes the value of an option given as "--opt value" or "--opt=value".
-std::string take_value(const std::vector<std::string>& args, std::size_t& i, const std::string& name) {
+std::string take_value(const std::vector<std::string>& args, std::size_t& i,
+                       const std::string& name) {
   const std::string& a = args[i];
   const auto eq = a.find('=');
   if (eq != std::string::npos) return a.substr(eq + 1);
@@ -33,8 +36,8 @@ bool is_option(const std::string& a, const std::string& name) {
   return a == name || a.rfind(name + "=", 0) == 0;
 }
 
-std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args, std::size_t& i,
-                                                const std::string& name);
+std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args,
+                                                std::size_t& i, const std::string& name);
 
 // Options every subcommand takes (also before the subcommand). True if args[i] was one.
 bool take_common(const std::vector<std::string>& args, std::size_t& i, Common& c) {
@@ -52,8 +55,8 @@ bool take_common(const std::vector<std::string>& args, std::size_t& i, Common& c
   return true;
 }
 
-std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args, std::size_t& i,
-                                                const std::string& name) {
+std::chrono::milliseconds parse_duration_option(const std::vector<std::string>& args,
+                                                std::size_t& i, const std::string& name) {
   return parse_duration(take_value(args, i, name), name);
 }
 
@@ -80,7 +83,8 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
   Parsed p;
   if (env_hosts != nullptr && *env_hosts != '\0') p.common.hosts = env_hosts;
   std::size_t i = 0;
-  while (i < args.size() && take_common(args, i, p.common)) ++i;
+  while (i < args.size() && take_common(args, i, p.common))
+    ++i;
   if (i >= args.size()) usage("missing subcommand (lock, counter, holders); try zkr --help");
   p.subcommand = args[i];
   if (p.subcommand == "--help" || p.subcommand == "-h" || p.subcommand == "help") {
@@ -112,7 +116,8 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
       p.counter.codec = take_value(args, i, "--codec");
       if (p.counter.codec != "int64" && p.counter.codec != "int32" && p.counter.codec != "ascii")
         usage("--codec: expected int64, int32 or ascii, got \"" + p.counter.codec + "\"");
-    } else if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && std::isdigit(static_cast<unsigned char>(a[1])))) {
+    } else if (a.size() > 1 && a[0] == '-' &&
+               !(a.size() > 1 && std::isdigit(static_cast<unsigned char>(a[1])))) {
       usage("unknown option " + a + " for zkr " + p.subcommand);
     } else {
       positional.push_back(a);
@@ -121,26 +126,33 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
   if (p.help) return p;
 
   if (p.subcommand == "lock") {
-    if (positional.size() != 1) usage("zkr lock: expected one PATH before --, got " + std::to_string(positional.size()));
+    if (positional.size() != 1)
+      usage("zkr lock: expected one PATH before --, got " + std::to_string(positional.size()));
     p.lock.path = positional[0];
     p.lock.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
     if (p.lock.command.empty()) usage("zkr lock: missing COMMAND after --");
-    if (p.lock.try_only && p.lock.timeout) usage("zkr lock: --try and --timeout exclude each other");
+    if (p.lock.try_only && p.lock.timeout)
+      usage("zkr lock: --try and --timeout exclude each other");
   } else if (p.subcommand == "holders") {
     if (positional.size() != 1) usage("zkr holders: expected one PATH");
     p.holders.path = positional[0];
   } else {
-    if (positional.empty()) usage("zkr counter: missing operation (get, incr, decr, add, set, cas)");
+    if (positional.empty())
+      usage("zkr counter: missing operation (get, incr, decr, add, set, cas)");
     CounterArgs& c = p.counter;
     c.op = positional[0];
     std::size_t want = 0;
-    if (c.op == "get" || c.op == "incr" || c.op == "decr") want = 2;
-    else if (c.op == "add" || c.op == "set") want = 3;
-    else if (c.op == "cas") want = 4;
-    else usage("zkr counter: unknown operation \"" + c.op + "\"");
+    if (c.op == "get" || c.op == "incr" || c.op == "decr")
+      want = 2;
+    else if (c.op == "add" || c.op == "set")
+      want = 3;
+    else if (c.op == "cas")
+      want = 4;
+    else
+      usage("zkr counter: unknown operation \"" + c.op + "\"");
     if (positional.size() != want)
-      usage("zkr counter " + c.op + ": expected " + std::to_string(want - 1) + " argument(s), got " +
-            std::to_string(positional.size() - 1));
+      usage("zkr counter " + c.op + ": expected " + std::to_string(want - 1) +
+            " argument(s), got " + std::to_string(positional.size() - 1));
     if (want >= 3) c.value = parse_int(positional[1], "zkr counter " + c.op);
     if (want == 4) c.desired = parse_int(positional[2], "zkr counter cas DESIRED");
     c.path = positional.back();

@@ -12,14 +12,14 @@ namespace zkr {
 /// Exit codes (documented in `zkr --help` and the README).
 enum Exit : int {
   exit_ok = 0,
-  exit_cas_failed = 1,     ///< counter cas: the value was not the expected one
-  exit_usage = 64,         ///< bad arguments
-  exit_bad_data = 65,      ///< a znode holds bytes that cannot be decoded
-  exit_unavailable = 69,   ///< the ensemble cannot be reached, or the session ended
-  exit_error = 70,         ///< any other ZooKeeper error
-  exit_not_acquired = 75,  ///< lock --try: held by someone else; --timeout: not acquired in time
-  exit_lock_lost = 76,     ///< lock: the lock was lost while the command ran (it was terminated)
-  exit_cannot_exec = 126,  ///< lock: the command could not be executed
+  exit_cas_failed = 1,    ///< counter cas: the value was not the expected one
+  exit_usage = 64,        ///< bad arguments
+  exit_bad_data = 65,     ///< a znode holds bytes that cannot be decoded
+  exit_unavailable = 69,  ///< the ensemble cannot be reached, or the session ended
+  exit_error = 70,        ///< any other ZooKeeper error
+  exit_not_acquired = 75, ///< lock --try: held by someone else; --timeout: not acquired in time
+  exit_lock_lost = 76,    ///< lock: the lock was lost while the command ran (it was terminated)
+  exit_cannot_exec = 126, ///< lock: the command could not be executed
 };
 
 struct Common {
@@ -33,14 +33,14 @@ struct LockArgs {
   std::vector<std::string> command;
   std::optional<std::chrono::milliseconds> timeout; // none: wait forever
   bool try_only = false;
-  std::chrono::milliseconds grace{5000};             // SIGTERM, then SIGKILL after this
+  std::chrono::milliseconds grace{5000}; // SIGTERM, then SIGKILL after this
 };
 
 struct CounterArgs {
   std::string op; // get incr decr add set cas
   std::string path;
-  std::int64_t value = 0;    // add N, set N, cas's EXPECTED
-  std::int64_t desired = 0;  // cas DESIRED
+  std::int64_t value = 0;   // add N, set N, cas's EXPECTED
+  std::int64_t desired = 0; // cas DESIRED
   std::string codec = "int64";
 };
 
@@ -54,7 +54,7 @@ struct Parsed {
   LockArgs lock;
   CounterArgs counter;
   HoldersArgs holders;
-  bool help = false;      // print the subcommand's help and exit 0
+  bool help = false; // print the subcommand's help and exit 0
 };
 
 /// Parses argv[1..]. `env_hosts` is $ZK_HOSTS (may be null). Throws UsageError with one line.

@@ -60,12 +60,14 @@ void report_waiting(zk::Session& session, const std::string& path, const std::st
       for (const auto& c : all) {
         if (!c.holder || c.data == own_data) continue;
         const std::string now = describe(c);
-        if (now != last && !done.load()) std::cerr << "zkr: waiting for " << path << ", held by " << now << '\n';
+        if (now != last && !done.load())
+          std::cerr << "zkr: waiting for " << path << ", held by " << now << '\n';
         last = now;
       }
     } catch (const zk::Error&) { // the lock call itself reports what matters
     }
-    for (int i = 0; i < 10 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 10 && !done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
@@ -105,7 +107,8 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
   if (!acquired) {
     std::string holder;
     try {
-      for (const auto& c : zk::DistributedLock::contenders(session, p.lock.path, std::chrono::seconds(2)))
+      for (const auto& c :
+           zk::DistributedLock::contenders(session, p.lock.path, std::chrono::seconds(2)))
         if (c.holder) holder = ", held by " + describe(c);
     } catch (const zk::Error&) {
     }
@@ -124,8 +127,8 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
   }
   if (outcome.lost) {
     lock.unlock();
-    return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" + loss.why() +
-                                    "); the command was terminated");
+    return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" +
+                                    loss.why() + "); the command was terminated");
   }
   lock.unlock();
   return outcome.exit_code;
@@ -137,10 +140,14 @@ int run_counter(const Parsed& p, zk::Session& session) {
   options.codec = codec_of(c.codec);
   zk::DistributedCounter counter(session, c.path, options);
   std::int64_t value = 0;
-  if (c.op == "get") value = counter.get();
-  else if (c.op == "incr") value = counter.increment();
-  else if (c.op == "decr") value = counter.decrement();
-  else if (c.op == "add") value = counter.add(c.value);
+  if (c.op == "get")
+    value = counter.get();
+  else if (c.op == "incr")
+    value = counter.increment();
+  else if (c.op == "decr")
+    value = counter.decrement();
+  else if (c.op == "add")
+    value = counter.add(c.value);
   else if (c.op == "set") {
     counter.set(c.value);
     value = c.value;
@@ -163,8 +170,8 @@ int run_holders(const Parsed& p, zk::Session& session) {
   }
   for (const auto& c : all) {
     const char mark = c.holder ? '*' : (c.sequence ? ' ' : '?');
-    std::cout << mark << ' ' << (c.sequence ? std::to_string(*c.sequence) : std::string("-")) << '\t'
-              << c.name << '\t' << c.data << '\n';
+    std::cout << mark << ' ' << (c.sequence ? std::to_string(*c.sequence) : std::string("-"))
+              << '\t' << c.name << '\t' << c.data << '\n';
   }
   return exit_ok;
 }
@@ -179,15 +186,19 @@ int main(int argc, char** argv) {
     return fail(exit_usage, e.message);
   }
   if (p.help) {
-    if (p.subcommand == "lock") std::cout << lock_help();
-    else if (p.subcommand == "counter") std::cout << counter_help();
-    else if (p.subcommand == "holders") std::cout << holders_help();
-    else std::cout << main_help();
+    if (p.subcommand == "lock")
+      std::cout << lock_help();
+    else if (p.subcommand == "counter")
+      std::cout << counter_help();
+    else if (p.subcommand == "holders")
+      std::cout << holders_help();
+    else
+      std::cout << main_help();
     return exit_ok;
   }
 
-  // Before any thread starts: a signal while we wait for the lock closes the session (our queue node
-  // goes with it) instead of leaving it behind until the session times out.
+  // Before any thread starts: a signal while we wait for the lock closes the session (our queue
+  // node goes with it) instead of leaving it behind until the session times out.
   zk::Session* live = nullptr;
   std::mutex live_mutex;
   SignalForwarder signals([&](int) {
@@ -202,18 +213,25 @@ int main(int argc, char** argv) {
     }
     int rc = exit_ok;
     try {
-      if (p.subcommand == "lock") rc = run_lock(p, signals, session);
-      else if (p.subcommand == "counter") rc = run_counter(p, session);
-      else rc = run_holders(p, session);
+      if (p.subcommand == "lock")
+        rc = run_lock(p, signals, session);
+      else if (p.subcommand == "counter")
+        rc = run_counter(p, session);
+      else
+        rc = run_holders(p, session);
     } catch (const zk::Error& e) {
-      if (signals.received() != 0) rc = 128 + signals.received();
-      else rc = fail(exit_code_for(e), e.what());
+      if (signals.received() != 0)
+        rc = 128 + signals.received();
+      else
+        rc = fail(exit_code_for(e), e.what());
     }
     std::lock_guard<std::mutex> lock(live_mutex);
     live = nullptr;
     return rc;
   } catch (const zk::Error& e) {
-    if (e.is_retryable()) return fail(exit_unavailable, "cannot reach the ensemble at " + p.common.hosts + ": " + e.what());
+    if (e.is_retryable())
+      return fail(exit_unavailable,
+                  "cannot reach the ensemble at " + p.common.hosts + ": " + e.what());
     return fail(exit_code_for(e), e.what());
   }
 }

@@ -16,9 +16,13 @@ extern char** environ;
 namespace zkr {
 namespace {
 
-[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void fail(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
 
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 int decode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -52,7 +56,8 @@ std::string LossSignal::why() const {
 SignalForwarder::SignalForwarder(std::function<void(int)> while_no_child)
     : m_while_no_child(std::move(while_no_child)) {
   sigemptyset(&m_set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&m_set, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP})
+    sigaddset(&m_set, s);
   // Blocked before any other thread exists, so every thread inherits the mask and only sigtimedwait
   // below ever sees these signals.
   if (pthread_sigmask(SIG_BLOCK, &m_set, nullptr) != 0) fail("pthread_sigmask");
@@ -77,20 +82,24 @@ SignalForwarder::~SignalForwarder() {
   m_thread.join();
 }
 
-ChildOutcome run_child(const std::vector<std::string>& command, const std::vector<std::string>& extra_env,
-                       LossSignal& loss, SignalForwarder& signals, std::chrono::milliseconds grace) {
+ChildOutcome run_child(const std::vector<std::string>& command,
+                       const std::vector<std::string>& extra_env, LossSignal& loss,
+                       SignalForwarder& signals, std::chrono::milliseconds grace) {
   // A pipe closed on a successful exec tells the parent whether exec worked.
   int exec_check[2];
   if (::pipe2(exec_check, O_CLOEXEC) != 0) fail("pipe2");
 
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e)
+    env_storage.emplace_back(*e);
   env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp, argv;
-  for (auto& e : env_storage) envp.push_back(e.data());
+  for (auto& e : env_storage)
+    envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = command;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : args)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
 
   const pid_t pid = ::fork();
@@ -124,7 +133,8 @@ ChildOutcome run_child(const std::vector<std::string>& command, const std::vecto
     pollfd fds[2] = {{pfd, POLLIN, 0}, {loss.fd(), POLLIN, 0}};
     int timeout_ms = -1;
     if (terminating) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          kill_at - std::chrono::steady_clock::now());
       timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
     }
     const int n = ::poll(fds, 2, timeout_ms);

@@ -1,4 +1,5 @@
-// Runs a command as a child process while a distributed lock is held, and stops it if the lock is lost.
+// Runs a command as a child process while a distributed lock is held, and stops it if the lock is
+// lost.
 #pragma once
 
 #include <signal.h>
