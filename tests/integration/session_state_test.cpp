@@ -67,7 +67,20 @@ TEST(SessionState, PausingTheConnectedServerSuspendsThenReconnects) {
     ASSERT_TRUE(states.wait_for_state(zk::SessionState::reconnected, 15s));
   }
   EXPECT_EQ(s.session_id(), id);
-  EXPECT_NO_THROW(s.sync("/"));
+  // Usable again with the same session (a later blip of the connection would only delay this).
+  EXPECT_TRUE(zkt::wait_until(
+      [&] {
+        try {
+          s.sync("/", std::chrono::seconds(2));
+          return true;
+        } catch (const zk::Error& e) {
+          return !e.is_retryable() ? (ADD_FAILURE() << e.what(), true) : false;
+        }
+      },
+      10s));
+  EXPECT_EQ(s.session_id(), id);
+  for (const auto& e : states.items())
+    EXPECT_NE(e.state, zk::SessionState::lost);
 }
 
 TEST(SessionState, ServerSideExpiryReportsLostThenANewSession) {
