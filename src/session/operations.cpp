@@ -351,6 +351,10 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
   MultiCall* raw = call.release();
   issue<MultiResult>(raw, [&] {
     return with_handle([&](zhandle_t* zh) {
+      // zoo_amulti (C client 3.8.0) has no up-front state check: on an expired handle the first
+      // op's init fails, and for every later op it then frees the uninitialised path pointer of
+      // its request (heap corruption, seen as a double free). Refuse as the other calls do.
+      if (zoo_state(zh) < 0) return static_cast<int>(ZINVALIDSTATE);
       return zoo_amulti(zh, static_cast<int>(n), raw->c_ops.data(), raw->results.data(), on_multi,
                         raw);
     });
