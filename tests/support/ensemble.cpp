@@ -124,8 +124,21 @@ void remove_tree(zk::Session& s, const std::string& path) {
 void expire_session(const zk::ClientId& id) {
   zk::SessionOptions o = options();
   o.resume = id;
-  zk::Session twin(o); // same session id and password: the server now talks to this one
-  twin.close();        // closing it ends the session on the server for both
+  // A twin with the same id and password takes the session over; closing it ends the session
+  // for both. The original client reconnects at once and may take the session back before the
+  // twin's close is sent (a server drops the older connection of a session), so the close can
+  // be lost: the next twin proves the expiry (resuming refuses with session_expired) or tries
+  // again.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    try {
+      zk::Session twin(o);
+      twin.close();
+    } catch (const zk::Error& e) {
+      if (e.errc() == zk::Errc::session_expired) return;
+      throw;
+    }
+  }
+  throw std::runtime_error("expire_session: the session survived 10 closes");
 }
 
 RootGuard::RootGuard(const std::string& name) : m_session(options()), m_path(unique_path(name)) {
