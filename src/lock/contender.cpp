@@ -7,6 +7,8 @@
 #include "lock/lock_protocol.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 namespace zk::detail {
 using lock::error_of;
@@ -15,6 +17,17 @@ namespace {
 bool retryable(Errc e) {
   return e == Errc::connection_loss || e == Errc::operation_timeout ||
          e == Errc::deadline_exceeded || e == Errc::session_expired || e == Errc::session_moved;
+}
+
+// TEST ONLY: ZKR_TEST_BREAK_PROTECTED_CREATE=1 deliberately breaks the recovery of a create whose
+// reply was lost (the node is forgotten instead of being looked up by its GUID), so that the
+// fault matrix can show that its F7 cell catches an unprotected create. Never set it otherwise.
+bool protected_create_broken() {
+  static const bool broken = [] {
+    const char* v = std::getenv("ZKR_TEST_BREAK_PROTECTED_CREATE");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return broken;
 }
 
 } // namespace
@@ -182,6 +195,11 @@ void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadlin
     return;
   case Errc::connection_loss:
   case Errc::operation_timeout:
+    if (protected_create_broken()) { // TEST ONLY (see above): create again, blind
+      m_indeterminate = false;
+      reset_attempt(false);
+      return backoff();
+    }
     m_phase = Phase::listing; // find our guid among the children once connected again
     return backoff();
   case Errc::session_expired: // the node cannot outlive the session; a new one is on its way

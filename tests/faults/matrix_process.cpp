@@ -1,0 +1,260 @@
+// Child processes of the fault matrix: the Child handle, and the worker modes of this same binary
+// (`--matrix-worker MODE ...`), used where a fault acts on a whole client process (SIGSTOP, kill
+// -9):
+//
+//   lock-hold HOSTS LOCK FENCE_DIR SESSION_MS
+//       locks LOCK, prints "HELD <token> <enter_ns>", then every 100 ms makes a fenced write (a
+//       sequential child FENCE_DIR/w-<token>-<seq>) and prints "FENCE ok|<errc> <ns>";
+//       prints "LOST <errc> <ns>" / "UNCERTAIN 0|1 <ns>" as the lock reports them; on a stdin line
+//       (or EOF) unlocks, closes and prints "BYE".
+//   counter-inc HOSTS PATH SESSION_MS OUT_FILE DEADLINE_MS
+//       increments PATH until a stdin line (or EOF), appending one zkt::CounterOp line per call to
+//       OUT_FILE (outcome: ok, indeterminate for Errc::indeterminate, failed otherwise); prints
+//       "REFUSED <invoke_ns> <attempts>" for an add that needed more than one write; "DONE <n>".
+// Both print "READY <session id>" once connected. Times are CLOCK_MONOTONIC ns (shared with the
+// test).
+#include "matrix_support.hpp"
+
+#include <zkrecipes/distributed_counter.hpp>
+#include <zkrecipes/distributed_lock.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+extern char** environ;
+
+namespace zkt::matrix {
+namespace {
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::mutex g_out_mutex;
+void say(const std::string& line) {
+  std::lock_guard<std::mutex> lock(g_out_mutex);
+  std::cout << line << std::endl;
+}
+
+// True if stdin has a line or is at EOF: the parent's "stop". Waits at most `wait`.
+bool stop_requested(Ms wait) {
+  pollfd p{0, POLLIN, 0};
+  const int r = ::poll(&p, 1, static_cast<int>(wait.count()));
+  return r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+zk::SessionOptions worker_options(const std::string& hosts, const std::string& session_ms) {
+  auto o = options(Ms(std::stoi(session_ms)));
+  o.hosts = hosts;
+  o.operation_timeout = Ms(std::stoi(session_ms));
+  quiet_log(o);
+  return o;
+}
+
+int lock_hold(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[3]));
+  say("READY " + std::to_string(session.session_id()));
+  zk::LockOptions lo;
+  lo.on_lost = [](const zk::Error& e) {
+    say(std::string("LOST ") + zk::to_string(e.errc()) + " " + std::to_string(monotonic_ns()));
+  };
+  lo.on_uncertain = [](bool u) {
+    say(std::string("UNCERTAIN ") + (u ? "1 " : "0 ") + std::to_string(monotonic_ns()));
+  };
+  zk::DistributedLock lock(session, a[1], lo);
+  if (!lock.try_lock_for(std::chrono::seconds(30))) {
+    say("TIMEOUT");
+    return 3;
+  }
+  const std::int64_t token = lock.fencing_token();
+  say("HELD " + std::to_string(token) + " " + std::to_string(monotonic_ns()));
+  // Named like the LockRig's fenced writes ("w-<token>-<seq>"), so one listing orders both.
+  const std::string name = a[2] + "/w-" + std::to_string(token) + "-";
+  const std::string data = "worker " + std::to_string(::getpid());
+  while (!stop_requested(Ms(100))) {
+    std::string outcome = "ok";
+    try {
+      lock.fenced({zk::Op::create(name, data, zk::CreateMode::persistent_sequential)},
+                  std::chrono::seconds(1));
+    } catch (const zk::Error& e) {
+      outcome = zk::to_string(e.errc());
+    }
+    say("FENCE " + outcome + " " + std::to_string(monotonic_ns()));
+  }
+  lock.unlock();
+  session.close();
+  say("BYE");
+  return 0;
+}
+
+int counter_inc(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[2]));
+  zk::DistributedCounter counter(session, a[1]);
+  say("READY " + std::to_string(session.session_id()));
+  const Ms deadline(std::stoi(a[4]));
+  long n = 0;
+  while (!stop_requested(Ms(0))) {
+    CounterOp op;
+    op.process = this_process();
+    op.invoke_ns = monotonic_ns();
+    try {
+      const auto r = counter.add_detailed(1, deadline);
+      op.value = r.after;
+      op.outcome = Outcome::ok;
+      // More than one write: a conditional write was refused (a stale version) and retried.
+      if (r.attempts > 1)
+        say("REFUSED " + std::to_string(op.invoke_ns) + " " + std::to_string(r.attempts));
+    } catch (const zk::Error& e) {
+      op.outcome = e.errc() == zk::Errc::indeterminate ? Outcome::indeterminate : Outcome::failed;
+    }
+    op.complete_ns = monotonic_ns();
+    append_line(a[3], to_line(op));
+    ++n;
+    std::this_thread::sleep_for(Ms(5)); // pacing, so that the other writers get their turn
+  }
+  session.close();
+  say("DONE " + std::to_string(n));
+  return 0;
+}
+
+} // namespace
+
+int worker_main(int argc, char** argv) {
+  const std::vector<std::string> a(argv + 1, argv + argc);
+  try {
+    if (a.size() == 5 && a[0] == "lock-hold") return lock_hold({a.begin() + 1, a.end()});
+    if (a.size() == 6 && a[0] == "counter-inc") return counter_inc({a.begin() + 1, a.end()});
+  } catch (const std::exception& e) {
+    std::cerr << "matrix worker: " << e.what() << std::endl;
+    return 1;
+  }
+  std::cerr << "matrix worker: bad arguments" << std::endl;
+  return 2;
+}
+
+// --- Child ---------------------------------------------------------------------------------------
+
+Child::Child(const std::vector<std::string>& worker_args) {
+  std::vector<std::string> argv{self_exe(), "--matrix-worker"};
+  argv.insert(argv.end(), worker_args.begin(), worker_args.end());
+  int in[2];
+  int out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    throw std::runtime_error("pipe2 failed");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  std::vector<char*> args;
+  for (const auto& s : argv)
+    args.push_back(const_cast<char*>(s.c_str()));
+  args.push_back(nullptr);
+  const int rc = ::posix_spawn(&m_pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  ::close(out[1]);
+  m_in = in[1];
+  m_out = out[0];
+  if (rc != 0) {
+    m_pid = -1;
+    throw std::runtime_error("cannot start the worker: " + std::string(std::strerror(rc)));
+  }
+}
+
+Child::~Child() {
+  if (m_pid > 0) {
+    ::kill(m_pid, SIGKILL);
+    ::waitpid(m_pid, nullptr, 0);
+  }
+  if (m_in >= 0) ::close(m_in);
+  if (m_out >= 0) ::close(m_out);
+}
+
+bool Child::read_line(std::string& line, Clock::time_point deadline) {
+  for (;;) {
+    const auto nl = m_buffer.find('\n');
+    if (nl != std::string::npos) {
+      line = m_buffer.substr(0, nl);
+      m_buffer.erase(0, nl + 1);
+      m_lines.push_back(line);
+      return true;
+    }
+    if (m_eof) return false;
+    const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
+    if (left < 0) return false;
+    pollfd p{m_out, POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<long>(left, INT_MAX)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char buf[4096];
+    const ssize_t n = ::read(m_out, buf, sizeof buf);
+    if (n <= 0)
+      m_eof = true;
+    else
+      m_buffer.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::string Child::wait_for(const std::string& prefix, Ms timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string line;
+  while (read_line(line, deadline))
+    if (line.compare(0, prefix.size(), prefix) == 0) return line;
+  return {};
+}
+
+void Child::drain(Ms timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string line;
+  while (read_line(line, deadline)) {
+  }
+}
+
+void Child::write_line(const std::string& line) {
+  const std::string data = line + "\n";
+  if (::write(m_in, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    throw std::runtime_error("write to the worker failed");
+}
+
+void Child::signal(int sig) {
+  if (m_pid > 0) ::kill(m_pid, sig);
+}
+
+int Child::wait(Ms timeout) {
+  if (m_pid <= 0) return -1;
+  const auto deadline = Clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
+      m_pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (Clock::now() >= deadline) {
+      ::kill(m_pid, SIGKILL);
+      ::waitpid(m_pid, nullptr, 0);
+      m_pid = -1;
+      return -1;
+    }
+    // A child's exit has no event to wait on without a SIGCHLD handler.
+    std::this_thread::sleep_for(Ms(10));
+  }
+}
+
+} // namespace zkt::matrix
