@@ -281,10 +281,13 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
   apply(lk, kids->names);
 }
 
-void LockContender::apply(Lock& lk, const std::vector<std::string>& children) {
+void LockContender::apply(Lock& lk, std::vector<std::string> children) {
   const auto d = lock::decide(children, m_node, m_guid);
-  for (const auto& stale : d.stale_own)
+  for (const auto& stale : d.stale_own) {
     lock::delete_in_background(m_impl, full(stale), any_version, m_session);
+    children.erase(std::remove(children.begin(), children.end(), stale), children.end());
+  }
+  m_children = std::move(children);
   switch (d.kind) {
   case lock::Decision::Kind::missing: // deleted by someone, or gone with an expired session
     if (!session_changed())
@@ -319,13 +322,15 @@ void LockContender::apply(Lock& lk, const std::vector<std::string>& children) {
                                "\" blocks the lock until it is deleted");
     m_pred = d.watch;
     m_pred_fired = false;
+    m_pred_deleted = false;
     m_pred_get = std::make_shared<Slot<NodeData>>();
     m_phase = Phase::watching;
     try {
       const auto epoch = m_epoch;
       m_impl->get_async(full(m_pred), fill(m_pred_get),
-                        [weak = weak_from_this(), epoch](const WatchEvent&) {
-                          if (auto self = weak.lock()) self->on_predecessor_event(epoch);
+                        [weak = weak_from_this(), epoch](const WatchEvent& e) {
+                          if (auto self = weak.lock())
+                            self->on_predecessor_event(epoch, e.type == EventType::deleted);
                         });
     } catch (...) {
       m_pred_get.reset(); // never sent: nothing to wait for or remove
@@ -348,20 +353,34 @@ void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point de
   if (epoch != m_epoch || !m_pred_get->result) return;
   auto& got = *m_pred_get->result;
   if (got.ok()) {
-    if (m_pred_fired) m_phase = Phase::listing; // it changed or went away: look again
+    if (m_pred_fired) {
+      if (m_pred_deleted) return next_predecessor(lk);
+      m_phase = Phase::listing; // its data changed (not a lock protocol step): look again
+    }
     return;
   }
   const Error e = error_of(got);
+  if (e.errc() == Errc::no_node) return next_predecessor(lk); // gone before we could watch it
   m_phase = Phase::listing;
-  if (e.errc() == Errc::no_node) return; // gone before we could watch it: look again now
   if (retryable(e.errc())) return backoff();
   throw e;
 }
 
-void LockContender::on_predecessor_event(std::uint64_t epoch) {
+// The predecessor is gone. The server numbers the children of the lock path from one growing
+// counter, so every node created since our listing is ordered after ours: the last listing without
+// the predecessor still tells who is ahead of us. No second listing is needed (handoff = one
+// notification), and the next predecessor, if any, is watched at once.
+void LockContender::next_predecessor(Lock& lk) {
+  m_children.erase(std::remove(m_children.begin(), m_children.end(), m_pred), m_children.end());
+  m_pred.clear();
+  apply(lk, m_children);
+}
+
+void LockContender::on_predecessor_event(std::uint64_t epoch, bool deleted) {
   std::lock_guard<std::mutex> lk(m_mutex);
   if (epoch != m_epoch) return;
   m_pred_fired = true;
+  m_pred_deleted = deleted;
   m_cv.notify_all();
 }
 

@@ -105,8 +105,9 @@ private:
   void start();
   void await_create(Lock& lk, Waiter& me, Clock::time_point deadline);
   void list(Lock& lk, Waiter& me, Clock::time_point deadline);
-  void apply(Lock& lk, const std::vector<std::string>& children);
+  void apply(Lock& lk, std::vector<std::string> children);
   void await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline);
+  void next_predecessor(Lock& lk);
   void ensure_parent(Lock& lk, Clock::time_point deadline);
   void handle_error(Lock& lk, const Error& e);
   void leave(Lock& lk, Waiter& me) noexcept;
@@ -133,7 +134,7 @@ private:
   void watch_own_node(std::uint64_t epoch);
   void on_own_node(std::uint64_t epoch, Result<NodeData>& r);
   void on_own_event(std::uint64_t epoch, const WatchEvent& e);
-  void on_predecessor_event(std::uint64_t epoch);
+  void on_predecessor_event(std::uint64_t epoch, bool deleted);
   void on_session_event(const SessionEvent& e);
   /// Declares the held lock lost; calls on_lost after releasing m_mutex.
   void lose(Lock& lk, Errc why, const std::string& detail);
@@ -165,8 +166,10 @@ private:
   std::shared_ptr<Slot<Created>> m_create;
   std::shared_ptr<Slot<Children>> m_listing;
   std::shared_ptr<Slot<NodeData>> m_pred_get;
+  std::vector<std::string> m_children; ///< the last listing, less the nodes seen deleted since
   std::string m_pred;
   bool m_pred_fired = false;
+  bool m_pred_deleted = false;
   Clock::time_point m_retry_at{};
   std::chrono::milliseconds m_backoff{0};
   std::set<std::string> m_warned;

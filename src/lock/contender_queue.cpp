@@ -125,8 +125,10 @@ void LockContender::reset_attempt(bool keep_guid) {
   m_create.reset();
   m_listing.reset();
   m_pred_get.reset();
+  m_children.clear();
   m_pred.clear();
   m_pred_fired = false;
+  m_pred_deleted = false;
 }
 
 void LockContender::abandon() {
