@@ -367,13 +367,16 @@ void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point de
 }
 
 // The predecessor is gone. The server numbers the children of the lock path from one growing
-// counter, so every node created since our listing is ordered after ours: the last listing without
-// the predecessor still tells who is ahead of us. No second listing is needed (handoff = one
-// notification), and the next predecessor, if any, is watched at once.
+// counter, so every node created since our listing is ordered after ours. If the predecessor was
+// the only node ahead of us in that listing, nothing can be ahead of us now: the lock is ours
+// without listing again (a handoff costs one notification). Otherwise nodes further ahead may have
+// gone too (we were not told), and one listing says more than walking them one request at a time.
 void LockContender::next_predecessor(Lock& lk) {
   m_children.erase(std::remove(m_children.begin(), m_children.end(), m_pred), m_children.end());
   m_pred.clear();
-  apply(lk, m_children);
+  if (lock::decide(m_children, m_node, m_guid).kind == lock::Decision::Kind::acquired)
+    return apply(lk, m_children);
+  m_phase = Phase::listing;
 }
 
 void LockContender::on_predecessor_event(std::uint64_t epoch, bool deleted) {
