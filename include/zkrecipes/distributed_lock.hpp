@@ -124,7 +124,9 @@ public:
 
   /// Releases the lock (or hands it to a waiting thread of this process). Does nothing if *this
   /// does not hold it. Waits (up to the operation timeout) until our node is deleted, and keeps
-  /// deleting it in the background while the session lives if the server cannot be reached.
+  /// deleting it in the background while the session lives if the server cannot be reached. When
+  /// other threads of this process wait for the same lock, it sends the delete and returns at
+  /// once: their next node is created right behind it on the same connection.
   void unlock() noexcept;
   /// As unlock(), but throws Errc::lock_not_held if *this does not hold the lock, or
   /// Errc::lock_lost (once) if it held it and lost it since.

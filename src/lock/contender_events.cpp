@@ -86,9 +86,11 @@ void LockContender::release(LockHandle& h, bool strict) {
   const std::int32_t version = m_stat ? m_stat->version : any_version;
   const std::int64_t owner = m_session;
   reset_attempt(false); // our own node's watch fires on the delete; the new epoch ignores it
-  if (Session::on_callback_thread()) {
-    // No blocking here: the delete is queued before any create of a later attempt, so the order
-    // of the queue is still right.
+  if (Session::on_callback_thread() || !m_queue.empty()) {
+    // No waiting here: the delete goes out now, before the create of the next attempt (a waiting
+    // thread of this process starts it at once), and the server applies them in that order. With
+    // threads of this process waiting, a contender elsewhere could not count on getting the lock
+    // right after this unlock() anyway; without any, unlock() waits so that it can.
     lock::delete_in_background(m_impl, node, version, owner);
   } else {
     m_phase = Phase::busy; // nobody starts the next attempt before our node is gone
