@@ -116,7 +116,7 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
     f->cv.notify_all();
   };
   if (w.create) {
-    m_session->create_async(m_path, w.data, CreateMode::persistent, [land](Result<Created> r) {
+    m_session->start_create(m_path, w.data, CreateMode::persistent, [land](Result<Created> r) {
       if (r.ok()) return land(Errc::ok, {}, r.value().stat);
       land(r.error(), "create " + std::string(to_string(r.error())), Stat{});
     });
@@ -126,7 +126,7 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
   // change may ever let an unconditional write through.
   if (w.expected_version == any_version)
     throw Error(Errc::runtime_inconsistency, "counter " + m_path + ": refusing a blind write");
-  m_session->set_async(m_path, w.data, w.expected_version, [land](Result<Stat> r) {
+  m_session->start_set(m_path, w.data, w.expected_version, [land](Result<Stat> r) {
     if (r.ok()) return land(Errc::ok, {}, r.value());
     land(r.error(), "set " + std::string(to_string(r.error())), Stat{});
   });

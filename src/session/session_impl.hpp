@@ -60,6 +60,24 @@ public:
   void multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
   void sync_async(std::string_view path, std::function<void(Result<Done>)> done);
 
+  // The same, for recipes waiting on a result themselves: `done` runs on the C client's completion
+  // thread (or at once, on the calling thread, if the C client refuses the call), saving the hop to
+  // the dispatcher. It must only record the result and wake a waiter: no user code, no blocking,
+  // and no mutex that the caller holds while issuing the call.
+  void start_create(std::string_view path, std::string_view data, CreateOptions options,
+                    std::function<void(Result<Created>)> done);
+  void start_get(std::string_view path, Watcher watch, std::function<void(Result<NodeData>)> done);
+  void start_set(std::string_view path, std::string_view data, std::int32_t version,
+                 std::function<void(Result<Stat>)> done);
+  void start_exists(std::string_view path, Watcher watch,
+                    std::function<void(Result<std::optional<Stat>>)> done);
+  void start_children(std::string_view path, Watcher watch,
+                      std::function<void(Result<Children>)> done);
+  void start_remove(std::string_view path, std::int32_t version,
+                    std::function<void(Result<Done>)> done);
+  void start_sync(std::string_view path, std::function<void(Result<Done>)> done);
+  void start_multi(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
+
   // State.
   SessionState state() const;
   std::int64_t session_id() const;
@@ -114,20 +132,6 @@ private:
   /// Wraps an async caller's callback so that it runs on the dispatcher thread.
   template <class T>
   std::function<void(Result<T>)> to_dispatcher(std::function<void(Result<T>)> done);
-  // Issue one operation; `done` runs on the C client's completion thread (or at once on a refusal).
-  void start_create(std::string_view path, std::string_view data, CreateOptions options,
-                    std::function<void(Result<Created>)> done);
-  void start_get(std::string_view path, Watcher watch, std::function<void(Result<NodeData>)> done);
-  void start_set(std::string_view path, std::string_view data, std::int32_t version,
-                 std::function<void(Result<Stat>)> done);
-  void start_exists(std::string_view path, Watcher watch,
-                    std::function<void(Result<std::optional<Stat>>)> done);
-  void start_children(std::string_view path, Watcher watch,
-                      std::function<void(Result<Children>)> done);
-  void start_remove(std::string_view path, std::int32_t version,
-                    std::function<void(Result<Done>)> done);
-  void start_sync(std::string_view path, std::function<void(Result<Done>)> done);
-  void start_multi(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);
   std::uint64_t register_watch(Watcher fn, std::string_view path, WatchKind kind, _zhandle* zh);
   void set_state(SessionState s, std::int64_t session_id); // queues listener calls
   void dispatcher_loop(std::shared_ptr<SessionImpl> self);
