@@ -7,6 +7,9 @@
 // (F5-F8, F12).
 #include "lock_rig.hpp"
 
+#include <algorithm>
+#include <set>
+
 using namespace std::chrono_literals;
 
 namespace zkt::matrix {
@@ -147,15 +150,17 @@ TEST_P(LockF9, IsolateOneServer) {
   const auto t_iso = monotonic_ns();
   const auto iso_end = Clock::now() + between(6000ms, 8000ms);
   int attempts = 0;
+  std::set<std::string> acknowledged; // minority creates the server said succeeded
   while (Clock::now() + 2500ms < iso_end) {
     bool got = false;
     calls().run("probe try_lock_for", 1000ms + po.operation_timeout,
                 [&] { got = probe_lock.try_lock_for(1000ms); });
     EXPECT_FALSE(got) << "the lock was acquired through the isolated server";
     if (got) probe_lock.unlock();
-    calls().run("probe create", 1000ms, [&] {
-      probe.create(root() + "/minority-" + std::to_string(attempts), "", {}, 1000ms);
-    });
+    const std::string name = "minority-" + std::to_string(attempts);
+    if (calls().run("probe create", 1000ms,
+                    [&] { probe.create(root() + "/" + name, "", {}, 1000ms); }))
+      acknowledged.insert(name);
     ++attempts;
   }
   for (int i = 0; i < rig.size(); ++i)
@@ -171,11 +176,16 @@ TEST_P(LockF9, IsolateOneServer) {
   faults().wait_healthy();
   probe.close();
   admin().sync(root());
+  // Nothing the minority acknowledged. A create that ended in connection_loss is indeterminate: if
+  // the isolated leader had logged it on a follower before the cut, the next leader commits it.
+  EXPECT_TRUE(acknowledged.empty())
+      << "a write through the isolated server succeeded: " << *acknowledged.begin();
   const auto kids = admin().children(root());
-  for (const auto& k : kids->names)
-    EXPECT_NE(k.rfind("minority-", 0), 0U)
-        << "a write through the isolated server succeeded: " << k;
-  measure("minority_attempts=" + std::to_string(attempts));
+  const auto applied =
+      std::count_if(kids->names.begin(), kids->names.end(),
+                    [](const std::string& k) { return k.rfind("minority-", 0) == 0; });
+  measure("minority_attempts=" + std::to_string(attempts) +
+          " minority_unacknowledged_applied=" + std::to_string(applied));
   expect_progress_since(rig, t_heal, 1, 20s);
   done();
 }
