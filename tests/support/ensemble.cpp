@@ -122,23 +122,38 @@ void remove_tree(zk::Session& s, const std::string& path) {
 }
 
 void expire_session(const zk::ClientId& id) {
+  using namespace std::chrono_literals;
   zk::SessionOptions o = options();
   o.resume = id;
-  // A twin with the same id and password takes the session over; closing it ends the session
-  // for both. The original client reconnects at once and may take the session back before the
-  // twin's close is sent (a server drops the older connection of a session), so the close can
-  // be lost: the next twin proves the expiry (resuming refuses with session_expired) or tries
-  // again.
+  // A twin with the same id and password takes the session over and closes it, which ends the
+  // session for both. Neither the close nor a later refusal to resume proves it: the original
+  // client may take the session back before the close goes out, and a server has been seen to
+  // refuse a live session as expired. So the twin leaves an ephemeral marker first, and the
+  // session is over once another session sees the marker gone (the close has been applied).
+  zk::Session observer(options());
+  observer.ensure_path("/zkrt");
+  int refusals = 0;
+  std::string last_error;
   for (int attempt = 0; attempt < 10; ++attempt) {
+    const std::string marker = unique_path("expiry-marker");
     try {
       zk::Session twin(o);
+      twin.create(marker, "", zk::CreateMode::ephemeral);
       twin.close();
     } catch (const zk::Error& e) {
-      if (e.errc() == zk::Errc::session_expired) return;
-      throw;
+      last_error = e.what();
+      if (e.errc() == zk::Errc::session_expired) {
+        // Refused before any close of ours: trust it only when it persists.
+        if (++refusals >= 3) return;
+        std::this_thread::sleep_for(300ms);
+      }
+      continue;
     }
+    refusals = 0;
+    if (wait_until([&] { return !observer.exists(marker); }, 5s)) return;
+    last_error = "the twin's ephemeral marker outlived its close";
   }
-  throw std::runtime_error("expire_session: the session survived 10 closes");
+  throw std::runtime_error("expire_session: the session survived 10 attempts (" + last_error + ")");
 }
 
 RootGuard::RootGuard(const std::string& name) : m_session(options()), m_path(unique_path(name)) {
