@@ -5,6 +5,7 @@
 #include <zkrecipes/distributed_lock.hpp>
 
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -43,15 +44,21 @@ int main() {
 
     // Bob waits in a thread (or finds it free, if Alice is quick): either way he gets it after her.
     a.lock();
+    std::exception_ptr bob_failed; // an exception must not escape a std::thread: hand it over
     std::thread waiter([&] {
-      std::unique_lock<zk::DistributedLock> guard(b, std::chrono::seconds(10));
-      if (!guard.owns_lock()) return;
-      std::cout << "bob holds it (fencing token " << b.fencing_token()
-                << ", greater: " << (b.fencing_token() > alice_token ? "yes" : "no") << ")\n";
-      b.fenced({zk::Op::set(resource, "bob")});
+      try {
+        std::unique_lock<zk::DistributedLock> guard(b, std::chrono::seconds(10));
+        if (!guard.owns_lock()) return;
+        std::cout << "bob holds it (fencing token " << b.fencing_token()
+                  << ", greater: " << (b.fencing_token() > alice_token ? "yes" : "no") << ")\n";
+        b.fenced({zk::Op::set(resource, "bob")});
+      } catch (...) {
+        bob_failed = std::current_exception();
+      }
     });
     a.unlock();
     waiter.join();
+    if (bob_failed) std::rethrow_exception(bob_failed);
 
     // Alice no longer holds the lock: a fenced write from her is refused before it is sent.
     try {
