@@ -39,7 +39,8 @@ int main() {
       for (const auto& c : zk::DistributedLock::contenders(alice, root + "/lock"))
         std::cout << "  contender " << c.name << " data \"" << c.data << "\""
                   << (c.holder ? " (holder)" : "") << '\n';
-      a.fenced({zk::Op::set(resource, "alice")}); // committed only while alice's node exists
+      a.fenced({zk::Op::set(resource, "alice")})
+          .throw_if_failed(); // only while alice's node exists
     }
 
     // Bob waits in a thread (or finds it free, if Alice is quick): either way he gets it after her.
@@ -51,7 +52,7 @@ int main() {
         if (!guard.owns_lock()) return;
         std::cout << "bob holds it (fencing token " << b.fencing_token()
                   << ", greater: " << (b.fencing_token() > alice_token ? "yes" : "no") << ")\n";
-        b.fenced({zk::Op::set(resource, "bob")});
+        b.fenced({zk::Op::set(resource, "bob")}).throw_if_failed();
       } catch (...) {
         bob_failed = std::current_exception();
       }
@@ -62,7 +63,7 @@ int main() {
 
     // Alice no longer holds the lock: a fenced write from her is refused before it is sent.
     try {
-      a.fenced({zk::Op::set(resource, "stale alice")});
+      a.fenced({zk::Op::set(resource, "stale alice")}).throw_if_failed();
     } catch (const zk::Error& e) {
       std::cout << "alice's write without the lock refused: " << zk::to_string(e.errc()) << '\n';
     }

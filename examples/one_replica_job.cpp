@@ -70,7 +70,7 @@ int main() {
             const std::int64_t seen = last.empty() ? 0 : std::stoll(last);
             if (token <= seen) stale = true; // a token never goes backwards
             // The job's output, committed only while we hold the lock.
-            lock.fenced({zk::Op::set(root + "/report", std::to_string(token))});
+            lock.fenced({zk::Op::set(root + "/report", std::to_string(token))}).throw_if_failed();
             ++ran[round];
             std::cout << "round " << round << ": replica " << r << " ran the job with token "
                       << token << '\n';

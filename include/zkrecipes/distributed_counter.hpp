@@ -1,12 +1,14 @@
 // zkrecipes — zk::DistributedCounter: an exact 64-bit counter in one znode, updated by versioned
 // compare-and-set, that never counts an update twice.
 //
+// clang-format off
 //   zk::DistributedCounter jobs(session, "/app/counters/jobs");
 //   std::int64_t n = jobs.increment();             // the value after the change
 //   n = jobs.add(-42);
 //   zk::AddResult r = jobs.add_detailed(5);        // {before, after, attempts}
 //   bool swapped = jobs.compare_and_set(10, 11);
 //   jobs.set(0);
+// clang-format on
 //
 // How an update works. The value and data version of the last read or write are cached, so an
 // uncontended update is ONE setData(path, new, version). If another writer got there first
@@ -143,7 +145,7 @@ public:
   /// Sets the value (still a versioned write: concurrent updates are not overwritten blindly).
   void set(std::int64_t value, Deadline deadline = {});
 
-  /// The path and options (not on a moved-from object).
+  /// The path and options (empty and the defaults on a moved-from object).
   [[nodiscard]] const std::string& path() const noexcept;
   [[nodiscard]] const CounterOptions& options() const noexcept;
 

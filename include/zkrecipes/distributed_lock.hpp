@@ -1,11 +1,13 @@
 // zkrecipes — zk::DistributedLock: a fenced, herd-free mutex shared by processes through ZooKeeper.
 //
+// clang-format off
 //   zk::Session session("127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181");
 //   zk::DistributedLock lock(session, "/app/locks/reindex");
 //   {
 //     std::lock_guard<zk::DistributedLock> guard(lock);   // or lock.try_lock_for(5s)
 //     store.write(data, lock.fencing_token());             // reject writes with an older token
 //   }
+// clang-format on
 //
 // Protocol: each process that wants the lock creates one ephemeral-sequential node
 // `_c_<uuid>-lock-<seq>` under the lock path (Curator's InterProcessMutex form, so Curator,
@@ -24,10 +26,10 @@
 // turns false and LockOptions::on_lost is called. A suspended connection only makes the hold
 // uncertain (LockOptions::on_uncertain, uncertain()).
 //
-// Threading contract: lock(), try_lock*(), fenced() and contenders() block and throw
-// Errc::wrong_thread on the session's callback thread. unlock(), release() and the destructor may
-// run anywhere (on the callback thread the deletion of our node finishes in the background).
-// on_lost and on_uncertain run on the session's callback thread and must not block.
+// Threading (the contract is in session.hpp): lock(), try_lock*(), fenced() and contenders() block
+// and throw Errc::wrong_thread on the session's callback thread. unlock(), release() and the
+// destructor may run anywhere (on the callback thread the deletion of our node finishes in the
+// background). on_lost and on_uncertain run on the session's callback thread and must not block.
 #pragma once
 
 #include <zkrecipes/session.hpp>
@@ -93,8 +95,9 @@ struct LockHandle;
 /// Thread safety: all methods may be called concurrently; destroy or move it while no call runs.
 class DistributedLock {
 public:
-  /// Throws Errc::invalid_argument for an invalid path (or "/"), Errc::session_closed for a closed
-  /// or moved-from session. Nothing is sent to the server until the first lock call.
+  /// Throws Errc::invalid_argument for an invalid path (or "/") or a moved-from session,
+  /// Errc::session_closed for a closed session. Nothing is sent to the server until the first lock
+  /// call.
   DistributedLock(Session& session, std::string path, LockOptions options = {});
   ~DistributedLock();
   DistributedLock(DistributedLock&& other) noexcept;
@@ -145,8 +148,9 @@ public:
   [[nodiscard]] std::string node_path() const;
   /// Commits `ops` atomically only while our lock node exists: a multi that starts with a check of
   /// it. Throws Errc::lock_not_held if not held, Errc::lock_lost if the check fails. The returned
-  /// results (and failed_op()) are those of `ops`, without the check.
-  MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
+  /// results (and failed_op()) are those of `ops`, without the check; a refusal of one of `ops`
+  /// is returned, not thrown: `lock.fenced({...}).throw_if_failed();` makes it an exception.
+  [[nodiscard]] MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
 
   /// The lock path.
   [[nodiscard]] const std::string& path() const noexcept;

@@ -1,16 +1,19 @@
 // zkrecipes — one error model for the whole library.
 //
 // Every failure is a zk::Error (a std::system_error). Its code is a zk::Errc: the negative values
-// are exactly the C client's Z* codes (checked at compile time in src/session/error.cpp); the
+// are exactly the C client's Z* codes (checked at compile time in src/session/c_errors.cpp); the
 // positive values are failures the library itself detects. Compare against a zk::Condition to
-// decide what to do:
+// decide what to do, or ask for its zk::ErrorClass, the one classification the library itself
+// decides with (its recipes, their background deletions and zkr all call zk::classify):
 //
+// clang-format off
 //   try { session.set(path, data, version); }
 //   catch (const zk::Error& e) {
 //     if (e.code() == zk::Condition::conflict) { /* re-read and retry */ }
 //     else if (e.code() == zk::Condition::retryable) { /* back off, try again */ }
 //     else throw;
 //   }
+// clang-format on
 //
 // Thread safety: all functions here are pure and may be called from any thread.
 #pragma once
@@ -71,7 +74,23 @@ enum class Errc : int {
   lock_lost = 12,         ///< the lock was held and is not any more
 };
 
+/// What an error means for the operation that got it. Every Errc has exactly one class.
+enum class ErrorClass : int {
+  retry = 1,    ///< refused for now, nothing applied: the same call may succeed later
+  conflict = 2, ///< someone else changed the node first (bad version, node exists): re-read
+  in_doubt = 3, ///< no answer (connection loss, timeouts) or unproven: a write may have applied
+  lost = 4,     ///< the session, and with it our ephemeral nodes, watches and holds, is gone
+  fatal = 5,    ///< retrying cannot help: usage, permissions, absent nodes, bad data, exhaustion
+};
+/// The class of `e` (ok is fatal: there is nothing to retry).
+[[nodiscard]] ErrorClass classify(Errc e) noexcept;
+/// "retry", "conflict", "in_doubt", "lost" or "fatal".
+const char* to_string(ErrorClass c) noexcept;
+
 /// What a caller should do about an error; compare with `e.code() == zk::Condition::retryable`.
+/// Derived from classify(): retryable = retry or in_doubt (but not indeterminate, the library's
+/// verdict after its own retries), conflict = conflict, session_lost = lost, indeterminate =
+/// in_doubt; precondition and usage split the fatal class; timeout = the two timeout codes.
 enum class Condition : int {
   retryable = 1,     ///< transient: the same call may succeed later (connection loss, timeouts)
   conflict = 2,      ///< someone else changed the node first (bad version, node exists)
@@ -102,6 +121,7 @@ class Error : public std::system_error {
 public:
   Error(Errc code, const std::string& detail);
   [[nodiscard]] Errc errc() const noexcept { return static_cast<Errc>(code().value()); }
+  [[nodiscard]] ErrorClass error_class() const noexcept { return classify(errc()); }
   [[nodiscard]] bool is_retryable() const noexcept { return code() == Condition::retryable; }
   [[nodiscard]] bool is_conflict() const noexcept { return code() == Condition::conflict; }
   [[nodiscard]] bool is_session_lost() const noexcept { return code() == Condition::session_lost; }

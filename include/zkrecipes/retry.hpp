@@ -1,15 +1,19 @@
 // zkrecipes — zk::RetryPolicy: how a recipe retries a conflicting or interrupted operation.
 //
-//   zk::RetryPolicy policy;                       // 100 attempts, 2 ms .. 250 ms full-jitter
-//   backoff, 30 s policy.max_attempts = 10;
-//   policy.timeout = std::chrono::seconds(5);     // overall bound of one call, retries included
+// clang-format off
+//   zk::RetryPolicy policy;                    // 100 attempts, 2..250 ms full-jitter backoff, 30 s
+//   policy.max_attempts = 10;
+//   policy.timeout = std::chrono::seconds(5);  // overall bound of one call, retries included
+// clang-format on
 //
 // The backoff before retry n (n = 1 for the first retry) is drawn from
 //   cap(n) = min(max_backoff, base_backoff * 2^(n-1))
 //   delay  = cap(n) * (1 - jitter * u),  u uniform in [0, 1)
 // so jitter = 1 is "full jitter" (uniform in (0, cap]) and jitter = 0 is plain exponential backoff.
 // Full jitter is the default because N writers that collide on one znode must spread out: with a
-// fixed delay they collide again on every round and throughput collapses.
+// fixed delay they collide again on every round and throughput collapses. The library's own
+// waits that no caller's policy governs (the lock's protocol steps, the janitor's deletions) use
+// this same formula too.
 //
 // Thread safety: RetryPolicy is a value type; Backoff is not thread-safe (one per call).
 #pragma once

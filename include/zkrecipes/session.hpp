@@ -1,25 +1,32 @@
 // zkrecipes — zk::Session: one RAII ZooKeeper session over the official C client.
 //
+// clang-format off
 //   zk::Session session("127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181");  // connected or throws
 //   session.ensure_path("/app/config");
 //   session.set("/app/config", "v2");
 //   if (auto node = session.get("/app/config")) std::cout << node->data << '\n';
+// clang-format on
 //
 // Blocking calls take a zk::Deadline (a duration or a steady_clock time point; by default the
-// session's operation timeout) and throw zk::Error with Errc::deadline_exceeded when it passes. The
-// asynchronous
-// *_async calls never block; their callbacks receive a zk::Result.
+// session's operation timeout) and throw zk::Error with Errc::deadline_exceeded when it passes.
+// The asynchronous *_async calls never block; their callbacks receive a zk::Result.
 //
-// Threading contract:
-//  - Every method may be called from any thread.
-//  - Every callback (async completions, watches, state listeners, log sink) runs on ONE library
-//  thread per
-//    Session, never while a library lock is held, in the order the events happened. That thread
-//    survives a session re-creation after expiry.
-//  - Do not block in a callback. A blocking call made from the callback thread throws
-//  Errc::wrong_thread
-//    instead of deadlocking; close() from a callback throws Errc::wrong_thread too (the destructor,
-//    if it runs there, hands the close to a helper thread and returns).
+// Threading contract (the library's one statement of it; every recipe follows it):
+//  - Every method of the Session and of every recipe may be called from any thread.
+//  - Every callback (async completions, watches, state listeners, and the recipes' callbacks such
+//    as LockOptions::on_lost) runs on ONE library thread per Session, the callback thread, never
+//    while a library lock is held, in the order the events happened. That thread survives the
+//    re-creation of the session after an expiry.
+//  - The log sink is the exception: it is called on whichever thread logs (the C client's I/O and
+//    completion threads, or a caller's), so it must be thread-safe.
+//  - Do not block in a callback. A blocking call made on the callback thread (the Session's or a
+//    recipe's) throws Errc::wrong_thread instead of deadlocking, and so does close(). A Session
+//    destroyed on the callback thread closes its handle there and lets the thread finish on its
+//    own.
+//
+// Moved-from handles (a Session and every recipe object alike): they may be assigned to or
+// destroyed; their noexcept accessors return empty values ("" for path(), false for owns_lock());
+// every other call throws Errc::invalid_argument ("use of a moved-from zk::...").
 //
 // Thread safety: all methods are safe to call concurrently.
 #pragma once
@@ -92,8 +99,8 @@ enum class CreateMode {
 };
 
 struct CreateOptions {
-  CreateOptions(CreateMode m = CreateMode::persistent)
-      : mode(m) {} // NOLINT(google-explicit-constructor)
+  // NOLINTNEXTLINE(google-explicit-constructor): a mode alone reads as the options
+  CreateOptions(CreateMode m = CreateMode::persistent) : mode(m) {}
   CreateOptions(CreateMode m, std::chrono::milliseconds t) : mode(m), ttl(t) {}
   CreateMode mode;
   std::chrono::milliseconds ttl{0}; ///< required (> 0) for the *_with_ttl modes, else ignored
@@ -147,12 +154,15 @@ struct OpResult {
 };
 
 /// Outcome of a multi that the server answered: all ops applied, or none (then `error` says why and
-/// `failed_op` which op failed).
-struct MultiResult {
+/// `failed_op` which op failed). A refusal is a value, so it is [[nodiscard]]: look at ok(), or
+/// call throw_if_failed().
+struct [[nodiscard]] MultiResult {
   Errc error = Errc::ok;
   std::vector<OpResult> results;
   [[nodiscard]] bool ok() const noexcept { return error == Errc::ok; }
   [[nodiscard]] std::size_t failed_op() const noexcept;
+  /// Throws a zk::Error with `error`, naming the failed op, unless every op was applied.
+  void throw_if_failed() const;
 };
 
 /// A value or the error that prevented it (for the asynchronous calls).
@@ -165,9 +175,11 @@ public:
   [[nodiscard]] Errc error() const noexcept { return m_error; }
   /// The value; throws the zk::Error if there is none.
   [[nodiscard]] T& value() {
-    if (!ok()) throw Error(m_error, m_detail);
+    if (!ok()) throw failure();
     return *m_value;
   }
+  /// The zk::Error that prevented the value (code Errc::ok, "no error", if there is a value).
+  [[nodiscard]] Error failure() const { return Error(m_error, ok() ? "no error" : m_detail); }
 
 private:
   std::optional<T> m_value;
@@ -218,9 +230,12 @@ struct SessionOptions {
   std::optional<ClientId> resume; ///< attach to an existing session instead of creating one
 };
 
+class Session;
 namespace detail {
 class SessionImpl;
-}
+class SessionGate;
+SessionImpl& impl_of(const Session& s);
+} // namespace detail
 
 /// An open ZooKeeper session. Construction returns connected or throws; destruction closes.
 /// Thread safety: all methods are safe to call concurrently from any thread.
@@ -248,7 +263,7 @@ public:
                                    Deadline deadline = {});
   /// Deletes the node if the version matches; false if there was no node.
   bool remove(std::string_view path, std::int32_t version = any_version, Deadline deadline = {});
-  MultiResult multi(const std::vector<Op>& ops, Deadline deadline = {});
+  [[nodiscard]] MultiResult multi(const std::vector<Op>& ops, Deadline deadline = {});
   void sync(std::string_view path, Deadline deadline = {});
   /// Removes the watches this session set on `path` (of `kind`); returns how many.
   std::size_t remove_watches(std::string_view path, WatchKind kind = WatchKind::any,
@@ -293,16 +308,17 @@ public:
   /// True on any Session's callback thread (where blocking calls are refused).
   [[nodiscard]] static bool on_callback_thread() noexcept;
 
-  /// For recipes: the shared state behind this Session (outlives a moved or closed Session).
-  [[nodiscard]] const std::shared_ptr<detail::SessionImpl>& impl() const noexcept { return m_impl; }
-
 private:
+  // Recipes reach the shared state behind a Session only through core's gate
+  // (src/core/session_gate.hpp); the Session's own calls through impl_of.
+  friend class detail::SessionGate;
+  friend detail::SessionImpl& detail::impl_of(const Session& s);
   std::shared_ptr<detail::SessionImpl> m_impl;
 };
 
 /// Checks a znode path; throws Errc::invalid_argument naming the path and what is wrong.
 void validate_path(std::string_view path);
 /// The largest data a znode may hold (the server's default jute.maxbuffer).
-inline constexpr std::size_t max_data_size = 1024 * 1024;
+inline constexpr std::size_t max_data_size = std::size_t{1024} * 1024;
 
 } // namespace zk

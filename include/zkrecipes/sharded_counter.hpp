@@ -1,8 +1,10 @@
 // zkrecipes — zk::ShardedCounter: a write-heavy count spread over K shard znodes.
 //
-//   zk::ShardedCounter hits(session, "/app/counters/hits");   // shards
-//   /app/counters/hits/shard-0..7 hits.increment();
+// clang-format off
+//   zk::ShardedCounter hits(session, "/app/counters/hits");  // shards /app/counters/hits/shard-0..7
+//   hits.increment();
 //   std::int64_t total = hits.get();
+// clang-format on
 //
 // One znode takes one versioned write at a time, so N writers on a single DistributedCounter queue
 // up behind each other. Here each add() writes ONE shard — a DistributedCounter with every

@@ -7,3 +7,4 @@
 #include <zkrecipes/retry.hpp>
 #include <zkrecipes/session.hpp>
 #include <zkrecipes/sharded_counter.hpp>
+#include <zkrecipes/version.hpp>

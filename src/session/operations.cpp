@@ -16,6 +16,8 @@ template <class T> struct Call {
   Call() = default;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
+  Call(Call&&) = delete;
+  Call& operator=(Call&&) = delete;
   virtual ~Call() = default;
   SessionImpl* impl = nullptr;
   std::string what;
@@ -23,6 +25,13 @@ template <class T> struct Call {
   std::function<void(Result<T>)> done; // runs on the C client's completion thread
   std::uint64_t watch_id = 0;          // a watch registered with this call, if any
 };
+
+// The watcher's context is the watch id itself, not a pointer: a watch that fires after its entry
+// was dropped finds no entry instead of freed memory.
+void* watch_context(std::uint64_t id) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the C client takes the id as its void* context
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+}
 
 template <class T> Result<T> failure(int rc, const std::string& what, const std::string& path) {
   Errc e = static_cast<Errc>(rc);
@@ -40,50 +49,55 @@ template <class T> std::unique_ptr<Call<T>> take(const void* data) {
 }
 
 void check_data(std::string_view data, const std::string& what, std::string_view path) {
-  if (data.size() > max_data_size)
+  if (data.size() > max_data_size) {
     throw Error(Errc::invalid_argument, what + " " + std::string(path) + ": data of " +
                                             std::to_string(data.size()) + " bytes exceeds the " +
                                             std::to_string(max_data_size) + "-byte limit");
+  }
 }
 
 void on_created(int rc, const char* value, const struct ::Stat* stat, const void* data) {
   auto call = take<Created>(data);
-  if (rc == ZOK)
+  if (rc == ZOK) {
     call->done(Created{value != nullptr ? value : "", stat != nullptr ? to_stat(*stat) : Stat{}});
-  else
+  } else {
     call->done(failure<Created>(rc, call->what, call->path));
+  }
 }
 
 void on_data(int rc, const char* value, int len, const struct ::Stat* stat, const void* data) {
   auto call = take<NodeData>(data);
   if (rc != ZOK && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
-  if (rc == ZOK)
+  if (rc == ZOK) {
     call->done(NodeData{value != nullptr && len > 0
                             ? std::string(value, static_cast<std::size_t>(len))
                             : std::string(),
                         to_stat(*stat)});
-  else
+  } else {
     call->done(failure<NodeData>(rc, call->what, call->path));
+  }
 }
 
 void on_stat(int rc, const struct ::Stat* stat, const void* data) {
   auto call = take<Stat>(data);
-  if (rc == ZOK)
+  if (rc == ZOK) {
     call->done(to_stat(*stat));
-  else
+  } else {
     call->done(failure<Stat>(rc, call->what, call->path));
+  }
 }
 
 void on_exists(int rc, const struct ::Stat* stat, const void* data) {
   auto call = take<std::optional<Stat>>(data);
   // exists() leaves a watch behind for an absent node too (it fires on creation).
   if (rc != ZOK && rc != ZNONODE && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
-  if (rc == ZOK)
+  if (rc == ZOK) {
     call->done(std::optional<Stat>(to_stat(*stat)));
-  else if (rc == ZNONODE)
+  } else if (rc == ZNONODE) {
     call->done(std::optional<Stat>());
-  else
+  } else {
     call->done(failure<std::optional<Stat>>(rc, call->what, call->path));
+  }
 }
 
 void on_children(int rc, const struct String_vector* names, const struct ::Stat* stat,
@@ -103,10 +117,11 @@ void on_children(int rc, const struct String_vector* names, const struct ::Stat*
 
 void on_void(int rc, const void* data) {
   auto call = take<Done>(data);
-  if (rc == ZOK)
+  if (rc == ZOK) {
     call->done(Done{});
-  else
+  } else {
     call->done(failure<Done>(rc, call->what, call->path));
+  }
 }
 
 void on_synced(int rc, const char* /*value*/, const void* data) {
@@ -209,17 +224,19 @@ void SessionImpl::start_create(std::string_view path, std::string_view data, Cre
                                std::function<void(Result<Created>)> done) {
   validate_path(path);
   check_data(data, "create", path);
-  if (is_ttl(options.mode) && options.ttl.count() <= 0)
+  if (is_ttl(options.mode) && options.ttl.count() <= 0) {
     throw Error(Errc::invalid_argument,
                 "create " + std::string(path) + ": a TTL mode needs a positive ttl");
+  }
   auto* call = new_call<Created>(this, "create", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
       std::string bytes(data);
       const int len = static_cast<int>(bytes.size());
-      if (is_ttl(options.mode))
+      if (is_ttl(options.mode)) {
         return zoo_acreate2_ttl(zh, call->path.c_str(), bytes.data(), len, &ZOO_OPEN_ACL_UNSAFE,
                                 to_c_mode(options.mode), options.ttl.count(), on_created, call);
+      }
       return zoo_acreate2(zh, call->path.c_str(), bytes.data(), len, &ZOO_OPEN_ACL_UNSAFE,
                           to_c_mode(options.mode), on_created, call);
     });
@@ -234,9 +251,8 @@ void SessionImpl::start_get(std::string_view path, Watcher watch,
     return with_handle([&](zhandle_t* zh) {
       if (!watch) return zoo_aget(zh, call->path.c_str(), 0, on_data, call);
       call->watch_id = register_watch(std::move(watch), path, WatchKind::data, zh);
-      return zoo_awget(zh, call->path.c_str(), node_watcher,
-                       reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)),
-                       on_data, call);
+      return zoo_awget(zh, call->path.c_str(), node_watcher, watch_context(call->watch_id), on_data,
+                       call);
     });
   });
 }
@@ -263,8 +279,7 @@ void SessionImpl::start_exists(std::string_view path, Watcher watch,
     return with_handle([&](zhandle_t* zh) {
       if (!watch) return zoo_aexists(zh, call->path.c_str(), 0, on_exists, call);
       call->watch_id = register_watch(std::move(watch), path, WatchKind::data, zh);
-      return zoo_awexists(zh, call->path.c_str(), node_watcher,
-                          reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)),
+      return zoo_awexists(zh, call->path.c_str(), node_watcher, watch_context(call->watch_id),
                           on_exists, call);
     });
   });
@@ -278,9 +293,8 @@ void SessionImpl::start_children(std::string_view path, Watcher watch,
     return with_handle([&](zhandle_t* zh) {
       if (!watch) return zoo_aget_children2(zh, call->path.c_str(), 0, on_children, call);
       call->watch_id = register_watch(std::move(watch), path, WatchKind::child, zh);
-      return zoo_awget_children2(
-          zh, call->path.c_str(), node_watcher,
-          reinterpret_cast<void*>(static_cast<std::uintptr_t>(call->watch_id)), on_children, call);
+      return zoo_awget_children2(zh, call->path.c_str(), node_watcher,
+                                 watch_context(call->watch_id), on_children, call);
     });
   });
 }
@@ -310,9 +324,10 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
   for (const Op& op : ops) {
     validate_path(op.path);
     check_data(op.data, "multi", op.path);
-    if (op.type == Op::Type::create && is_ttl(op.mode))
+    if (op.type == Op::Type::create && is_ttl(op.mode)) {
       throw Error(Errc::invalid_argument,
                   "multi: create " + op.path + ": TTL modes are not supported in a multi");
+    }
   }
   auto call = std::make_unique<MultiCall>();
   call->impl = this;

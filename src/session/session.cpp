@@ -9,9 +9,10 @@ namespace zk {
 Clock::time_point Deadline::resolve(std::chrono::milliseconds fallback) const {
   if (m_set) return m_at;
   if (m_relative) {
-    if (m_timeout.count() <= 0)
+    if (m_timeout.count() <= 0) {
       throw Error(Errc::invalid_argument,
                   "timeout must be positive, got " + std::to_string(m_timeout.count()) + " ns");
+    }
     return Clock::now() + m_timeout;
   }
   return Clock::now() + fallback;
@@ -54,6 +55,13 @@ std::size_t MultiResult::failed_op() const noexcept {
   return results.size();
 }
 
+void MultiResult::throw_if_failed() const {
+  if (ok()) return;
+  const std::size_t i = failed_op();
+  throw Error(error, i < results.size() ? "multi: op " + std::to_string(i) + " failed"
+                                        : std::string("multi failed"));
+}
+
 const char* to_string(SessionState s) noexcept {
   switch (s) {
   case SessionState::connecting:
@@ -74,8 +82,8 @@ const char* to_string(SessionState s) noexcept {
 
 namespace detail {
 SessionImpl& impl_of(const Session& s) {
-  if (!s.impl()) throw Error(Errc::session_closed, "use of a moved-from zk::Session");
-  return *s.impl();
+  if (!s.m_impl) throw Error(Errc::invalid_argument, "use of a moved-from zk::Session");
+  return *s.m_impl;
 }
 } // namespace detail
 

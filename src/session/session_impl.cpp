@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <system_error>
 
 namespace zk::detail {
 namespace {
@@ -32,19 +33,21 @@ bool on_dispatcher_thread() noexcept {
 void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void* ctx) {
   if (type == ZOO_SESSION_EVENT) return;
   auto* impl = static_cast<SessionImpl*>(const_cast<void*>(zoo_get_context(zh)));
-  if (impl != nullptr)
+  if (impl != nullptr) {
     impl->on_watch_fired(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(ctx)), type,
                          path);
+  }
 }
 
 SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options)) {
   if (m_options.hosts.empty())
     throw Error(Errc::invalid_argument, "SessionOptions::hosts is empty");
   const auto positive = [](std::chrono::milliseconds v, const char* name) {
-    if (v.count() <= 0)
+    if (v.count() <= 0) {
       throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name +
                                               " must be positive, got " +
                                               std::to_string(v.count()) + " ms");
+    }
   };
   positive(m_options.session_timeout, "session_timeout");
   positive(m_options.connect_timeout, "connect_timeout");
@@ -103,9 +106,10 @@ _zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
   zhandle_t* zh = zookeeper_init2(hosts.c_str(), session_watcher,
                                   static_cast<int>(m_options.session_timeout.count()),
                                   resume ? &id : nullptr, this, 0, log_callback_for(m_log_slot));
-  if (zh == nullptr)
-    throw Error(Errc::bad_arguments,
-                "zookeeper_init refused hosts \"" + hosts + "\": " + std::strerror(errno));
+  if (zh == nullptr) {
+    throw Error(Errc::bad_arguments, "zookeeper_init refused hosts \"" + hosts + "\": " +
+                                         std::error_code(errno, std::generic_category()).message());
+  }
   m_event_zh = zh;
   // By default the C client re-resolves the host list on every wakeup of its I/O thread: most of
   // its per-request CPU. Resolving at most every 10 s keeps DNS changes working at a fraction of
@@ -201,10 +205,11 @@ void SessionImpl::renew_after_expiry() {
 void SessionImpl::drop_watches_of(_zhandle* zh) {
   std::lock_guard<std::mutex> lock(m_mutex);
   for (auto it = m_watches.begin(); it != m_watches.end();) {
-    if (zh == nullptr || it->second.zh == zh)
+    if (zh == nullptr || it->second.zh == zh) {
       it = m_watches.erase(it);
-    else
+    } else {
       ++it;
+    }
   }
 }
 
@@ -265,10 +270,11 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     if (!m_timers.empty()) wake = m_timers.begin()->first;
     if (m_state == SessionState::suspended && !m_lost_reported) wake = std::min(wake, lost_at);
     if (stranded) wake = std::min(wake, renew_at);
-    if (wake == Clock::time_point::max())
+    if (wake == Clock::time_point::max()) {
       m_cv.wait(lock);
-    else
+    } else {
       m_cv.wait_until(lock, wake);
+    }
   }
   m_timers.clear();
   lock.unlock();
@@ -351,10 +357,11 @@ bool SessionImpl::is_closed() const {
 }
 
 void SessionImpl::check_blocking_call(const char* what) const {
-  if (t_on_dispatcher)
+  if (t_on_dispatcher) {
     throw Error(Errc::wrong_thread,
                 std::string(what) +
                     ": blocking call from the session's callback thread would deadlock");
+  }
   if (is_closed()) throw Error(Errc::session_closed, std::string(what) + ": the session is closed");
 }
 
@@ -432,15 +439,44 @@ void SessionImpl::on_watch_fired(std::uint64_t watch_id, int type, const char* p
   m_watches.erase(it);
   if (type == ZOO_NOTWATCHING_EVENT || m_stop_dispatcher) return; // removed, not fired
   EventType event = EventType::changed;
-  if (type == ZOO_CREATED_EVENT)
+  if (type == ZOO_CREATED_EVENT) {
     event = EventType::created;
-  else if (type == ZOO_DELETED_EVENT)
+  } else if (type == ZOO_DELETED_EVENT) {
     event = EventType::deleted;
-  else if (type == ZOO_CHILD_EVENT)
+  } else if (type == ZOO_CHILD_EVENT) {
     event = EventType::child;
+  }
   m_queue.emplace_back(
       [fn = std::move(fn), e = WatchEvent{event, path != nullptr ? path : ""}] { fn(e); });
   m_cv.notify_all();
+}
+
+} // namespace zk::detail
+
+namespace zk::detail {
+
+std::shared_ptr<void> SessionImpl::attachment(const std::string& key,
+                                              const std::function<std::shared_ptr<void>()>& make) {
+  std::lock_guard<std::mutex> lock(m_attachments_mutex);
+  for (auto it = m_attachments.begin(); it != m_attachments.end();)
+    it = it->second.expired() ? m_attachments.erase(it) : std::next(it);
+  auto& slot = m_attachments[key];
+  if (auto existing = slot.lock()) return existing;
+  auto created = make();
+  slot = created;
+  return created;
+}
+
+void SessionImpl::log(LogLevel level, const std::string& message) const noexcept {
+  try {
+    if (static_cast<int>(level) > static_cast<int>(m_options.log_level)) return;
+    if (m_options.log_sink) {
+      m_options.log_sink(level, message);
+    } else {
+      default_log_sink(level, message);
+    }
+  } catch (...) { // a sink must not take a recipe down
+  }
 }
 
 } // namespace zk::detail

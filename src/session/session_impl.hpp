@@ -19,7 +19,8 @@
 #include <thread>
 #include <unordered_map>
 
-struct _zhandle; // the C client's handle (zhandle_t), kept out of every header
+struct _zhandle; // NOLINT(bugprone-reserved-identifier): the C client's zhandle_t, kept out of
+                 // headers
 
 namespace zk::detail {
 
@@ -29,6 +30,8 @@ public:
   ~SessionImpl();
   SessionImpl(const SessionImpl&) = delete;
   SessionImpl& operator=(const SessionImpl&) = delete;
+  SessionImpl(SessionImpl&&) = delete;
+  SessionImpl& operator=(SessionImpl&&) = delete;
 
   /// Opens the first handle and waits for it to connect (throws on connect timeout).
   void start();
@@ -94,10 +97,19 @@ public:
   void close_noexcept() noexcept;
   bool is_closed() const;
 
+  /// For recipes (through core/attachments.hpp): the object kept once per session and `key`,
+  /// made by `make` on first use and shared while anyone holds it (held weakly here).
+  std::shared_ptr<void> attachment(const std::string& key,
+                                   const std::function<std::shared_ptr<void>()>& make);
+
   // For recipes: run `fn` on the dispatcher thread, now (in order) or at a time point. Dropped
   // silently once the session is closed.
   void post(std::function<void()> fn);
   void post_at(Clock::time_point at, std::function<void()> fn);
+
+  /// Sends `message` to the session's log sink (or the default one), if `level` passes the
+  /// session's log_level. Never throws.
+  void log(LogLevel level, const std::string& message) const noexcept;
 
   /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking
   /// calls).
@@ -116,10 +128,6 @@ private:
     std::string path;
     WatchKind kind;
     _zhandle* zh;
-  };
-  struct Timer {
-    Clock::time_point at;
-    std::function<void()> fn;
   };
 
   _zhandle* open_handle(const std::optional<ClientId>& resume);
@@ -160,6 +168,8 @@ private:
   std::deque<std::function<void()>> m_queue;
   std::multimap<Clock::time_point, std::function<void()>> m_timers;
   std::thread m_dispatcher;
+  std::mutex m_attachments_mutex; // `make` runs under it (and may take m_mutex, never the reverse)
+  std::map<std::string, std::weak_ptr<void>> m_attachments;
 
   mutable std::shared_mutex m_handle_mutex; // guards m_zh against swap/close while a call uses it
   _zhandle* m_zh = nullptr;                 // declared last: closed first

@@ -157,9 +157,11 @@ void LockRig::run(Contender& c) {
       m_calls.run(
           "fenced", Ms(1000),
           [&] {
-            c.lock->fenced({zk::Op::create(m_options.fence_dir + "/w-" + data, who,
-                                           zk::CreateMode::persistent_sequential)},
-                           Ms(1000));
+            c.lock
+                ->fenced({zk::Op::create(m_options.fence_dir + "/w-" + data, who,
+                                         zk::CreateMode::persistent_sequential)},
+                         Ms(1000))
+                .throw_if_failed();
           },
           &ferr);
       if (ferr == zk::Errc::lock_lost) {

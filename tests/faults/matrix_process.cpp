@@ -88,7 +88,8 @@ int lock_hold(const std::vector<std::string>& a) {
     std::string outcome = "ok";
     try {
       lock.fenced({zk::Op::create(name, data, zk::CreateMode::persistent_sequential)},
-                  std::chrono::seconds(1));
+                  std::chrono::seconds(1))
+          .throw_if_failed();
     } catch (const zk::Error& e) {
       outcome = zk::to_string(e.errc());
     }

@@ -161,7 +161,8 @@ TEST(Lock, FencedWritesCommitOnlyWhileHeld) {
   zk::LockOptions o;
   o.on_lost = [&](const zk::Error& e) { lost.push(e.errc()); };
   DistributedLock lock(root.session(), path, o);
-  EXPECT_EQ(error_of([&] { lock.fenced({zk::Op::set(resource, "x")}); }), Errc::lock_not_held);
+  EXPECT_EQ(error_of([&] { (void)lock.fenced({zk::Op::set(resource, "x")}); }),
+            Errc::lock_not_held);
   lock.lock();
   const auto r = lock.fenced({zk::Op::set(resource, std::to_string(lock.fencing_token()))});
   ASSERT_TRUE(r.ok());
@@ -179,7 +180,8 @@ TEST(Lock, FencedWritesCommitOnlyWhileHeld) {
   ASSERT_TRUE(lost.wait_count(1, 10s));
   EXPECT_EQ(lost.items().front(), Errc::lock_lost);
   EXPECT_FALSE(lock.owns_lock());
-  EXPECT_EQ(error_of([&] { lock.fenced({zk::Op::set(resource, "stale")}); }), Errc::lock_lost);
+  EXPECT_EQ(error_of([&] { (void)lock.fenced({zk::Op::set(resource, "stale")}); }),
+            Errc::lock_lost);
   EXPECT_EQ(error_of([&] { lock.release(); }), Errc::lock_lost); // acknowledged once
   EXPECT_EQ(error_of([&] { lock.release(); }), Errc::lock_not_held);
   EXPECT_NE(root.session().get(resource)->data, "stale");

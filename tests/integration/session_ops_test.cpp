@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <zkrecipes/zkrecipes.hpp>
+
+#include <functional>
 #include <future>
 
 using namespace std::chrono_literals;
@@ -252,7 +255,7 @@ TEST_F(SessionOps, BadInputIsRefusedBeforeAnythingIsSent) {
                  "1048577 bytes");
   expect_invalid([&] { s.get(root.path(), {}, 0ms); }, "timeout must be positive");
   expect_invalid([&] { s.get(root.path(), {}, -1s); }, "timeout must be positive");
-  expect_invalid([&] { s.multi({}); }, "no operations");
+  expect_invalid([&] { (void)s.multi({}); }, "no operations");
   EXPECT_TRUE(s.exists(root.path())); // still connected and usable
 }
 
@@ -309,5 +312,54 @@ TEST(SessionLifecycle, LogSinkReceivesTheCClientLog) {
   { zk::Session s(o); }
   EXPECT_TRUE(lines.wait_count(1, 1s)); // the C client logs its connection at info level
 }
+
+} // namespace
+
+namespace {
+
+zk::Errc code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const zk::Error& e) {
+    return e.errc();
+  }
+  return zk::Errc::ok;
+}
+
+// One moved-from state for every handle: empty accessors, invalid_argument for everything else.
+// NOLINTBEGIN(bugprone-use-after-move)
+TEST(MovedFrom, EveryHandleIsEmptyAndRefusesCallsAlike) {
+  zkt::RootGuard root("moved");
+  zk::Session original(zkt::options());
+  zk::Session taken(std::move(original));
+  EXPECT_EQ(code_of([&] { (void)original.get(root.path()); }), zk::Errc::invalid_argument);
+  EXPECT_EQ(code_of([&] { zk::DistributedLock l(original, root.path() + "/l"); }),
+            zk::Errc::invalid_argument);
+  EXPECT_EQ(code_of([&] { zk::DistributedCounter c(original, root.path() + "/c"); }),
+            zk::Errc::invalid_argument);
+
+  zk::DistributedCounter counter(taken, root.path() + "/c");
+  zk::DistributedCounter counter2(std::move(counter));
+  EXPECT_EQ(counter.path(), "");
+  EXPECT_EQ(counter.options().codec, zk::CounterCodec::int64_be);
+  EXPECT_EQ(code_of([&] { (void)counter.increment(); }), zk::Errc::invalid_argument);
+
+  zk::ShardedCounter sharded(taken, root.path() + "/s");
+  zk::ShardedCounter sharded2(std::move(sharded));
+  EXPECT_EQ(sharded.path(), "");
+  EXPECT_EQ(sharded.shards(), 0U);
+  EXPECT_EQ(code_of([&] { sharded.increment(); }), zk::Errc::invalid_argument);
+
+  zk::DistributedLock lock(taken, root.path() + "/l");
+  zk::DistributedLock lock2(std::move(lock));
+  EXPECT_EQ(lock.path(), "");
+  EXPECT_FALSE(lock.owns_lock());
+  EXPECT_EQ(code_of([&] { (void)lock.try_lock(); }), zk::Errc::invalid_argument);
+
+  EXPECT_EQ(counter2.increment(), 1); // the moved-to objects work
+  EXPECT_TRUE(lock2.try_lock());
+  lock2.unlock();
+}
+// NOLINTEND(bugprone-use-after-move)
 
 } // namespace

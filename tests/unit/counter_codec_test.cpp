@@ -1,5 +1,5 @@
 // Counter codecs: round trips, bounds, garbage, overflow and the writer-tag trailer. No server.
-#include "counter/codec.hpp"
+#include "recipes/counter/codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The counter's pure decisions: the next conditional write (version -1 guard, version wrap, trailer
 // history), the proof of a lost write for each codec, and combined batches. No server.
-#include "counter/decisions.hpp"
+#include "recipes/counter/decisions.hpp"
 
 #include <gtest/gtest.h>
 

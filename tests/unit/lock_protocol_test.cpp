@@ -1,6 +1,6 @@
 // The lock's decision logic without a server: names, order across the sequence wrap, predecessor
 // choice, foreign and unrecognised children, protected-create recovery, local handoff bounds.
-#include "lock/lock_protocol.hpp"
+#include "recipes/lock/lock_protocol.hpp"
 
 #include <gtest/gtest.h>
 

@@ -84,3 +84,27 @@ TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
 }
 
 } // namespace
+
+namespace {
+
+int exit_for(zk::Errc e) {
+  return zkr::exit_code_for(zk::Error(e, "test"));
+}
+
+TEST(ZkrExitCodes, ContentionIsNotAnUnreachableEnsemble) {
+  // A counter update that kept losing to other writers: try again later, the ensemble is fine.
+  EXPECT_EQ(exit_for(zk::Errc::retries_exhausted), zkr::exit_contended);
+  EXPECT_NE(exit_for(zk::Errc::retries_exhausted), zkr::exit_unavailable);
+}
+
+TEST(ZkrExitCodes, FollowTheLibrarysClassification) {
+  for (auto e : {zk::Errc::connection_loss, zk::Errc::operation_timeout, zk::Errc::session_expired,
+                 zk::Errc::session_lost, zk::Errc::session_closed, zk::Errc::not_readonly})
+    EXPECT_EQ(exit_for(e), zkr::exit_unavailable) << zk::to_string(e);
+  EXPECT_EQ(exit_for(zk::Errc::bad_data), zkr::exit_bad_data);
+  EXPECT_EQ(exit_for(zk::Errc::invalid_argument), zkr::exit_usage);
+  for (auto e : {zk::Errc::indeterminate, zk::Errc::no_auth, zk::Errc::overflow, zk::Errc::no_node})
+    EXPECT_EQ(exit_for(e), zkr::exit_error) << zk::to_string(e);
+}
+
+} // namespace

@@ -142,17 +142,19 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
     CounterArgs& c = p.counter;
     c.op = positional[0];
     std::size_t want = 0;
-    if (c.op == "get" || c.op == "incr" || c.op == "decr")
+    if (c.op == "get" || c.op == "incr" || c.op == "decr") {
       want = 2;
-    else if (c.op == "add" || c.op == "set")
+    } else if (c.op == "add" || c.op == "set") {
       want = 3;
-    else if (c.op == "cas")
+    } else if (c.op == "cas") {
       want = 4;
-    else
+    } else {
       usage("zkr counter: unknown operation \"" + c.op + "\"");
-    if (positional.size() != want)
+    }
+    if (positional.size() != want) {
       usage("zkr counter " + c.op + ": expected " + std::to_string(want - 1) +
             " argument(s), got " + std::to_string(positional.size() - 1));
+    }
     if (want >= 3) c.value = parse_int(positional[1], "zkr counter " + c.op);
     if (want == 4) c.desired = parse_int(positional[2], "zkr counter cas DESIRED");
     c.path = positional.back();
@@ -178,9 +180,11 @@ Common options:
 Durations: 5 (seconds), 2.5s, 300ms.
 
 Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments; 65 undecodable data in a znode;
-69 ensemble unreachable or session ended; 70 other ZooKeeper error; 75 lock not acquired (--try,
---timeout); 76 lock lost while the command ran; 126 command could not be run; otherwise the command's
-own exit code (128+N if it died of signal N).
+69 ensemble unreachable or session ended; 70 other ZooKeeper error (also a counter update whose
+outcome could not be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or
+a counter update that kept losing to other writers until its retries ran out; 76 lock lost while the
+command ran; 126 command could not be run; 127 command not found; otherwise the command's own exit
+code (128+N if it died of signal N).
 )";
 }
 
@@ -221,6 +225,33 @@ std::string holders_help() {
 Lists the contenders of the lock PATH in queue order: sequence, node name and data (who it is). The
 holder is marked with '*'; a child of no known lock-node form is marked '?' (it blocks the lock).
 )";
+}
+
+// From the library's one classification (zk::classify), with the codes a script can act on.
+int exit_code_for(const zk::Error& e) {
+  switch (e.errc()) {
+  case zk::Errc::bad_data:
+    return exit_bad_data;
+  case zk::Errc::invalid_argument:
+    return exit_usage;
+  case zk::Errc::retries_exhausted: // other writers kept winning: the ensemble is fine
+    return exit_contended;
+  case zk::Errc::session_closed:
+    return exit_unavailable;
+  default:
+    break;
+  }
+  switch (e.error_class()) {
+  case zk::ErrorClass::retry:
+  case zk::ErrorClass::lost:
+    return exit_unavailable;
+  case zk::ErrorClass::in_doubt: // no answer; an unproven write (indeterminate) is another error
+    return e.errc() == zk::Errc::indeterminate ? exit_error : exit_unavailable;
+  case zk::ErrorClass::conflict:
+  case zk::ErrorClass::fatal:
+    break;
+  }
+  return exit_error;
 }
 
 } // namespace zkr

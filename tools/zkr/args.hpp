@@ -1,5 +1,8 @@
-// zkr's command line, parsed by pure functions (no I/O) so that unit tests cover every form.
+// zkr's command line and exit codes, as pure functions (no I/O) so that unit tests cover every
+// form.
 #pragma once
+
+#include <zkrecipes/error.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +20,8 @@ enum Exit : int {
   exit_bad_data = 65,     ///< a znode holds bytes that cannot be decoded
   exit_unavailable = 69,  ///< the ensemble cannot be reached, or the session ended
   exit_error = 70,        ///< any other ZooKeeper error
-  exit_not_acquired = 75, ///< lock --try: held by someone else; --timeout: not acquired in time
+  exit_contended = 75,    ///< contended, try again later: lock --try found it held, --timeout ran
+                          ///< out; a counter update lost to other writers until its retries ran out
   exit_lock_lost = 76,    ///< lock: the lock was lost while the command ran (it was terminated)
   exit_cannot_exec = 126, ///< lock: the command could not be executed
 };
@@ -63,6 +67,9 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts);
 struct UsageError {
   std::string message;
 };
+
+/// The exit code for a library error that ends a subcommand.
+int exit_code_for(const zk::Error& e);
 
 /// Help texts.
 std::string main_help();

@@ -21,14 +21,6 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-int exit_code_for(const zk::Error& e) {
-  if (e.errc() == zk::Errc::bad_data) return exit_bad_data;
-  if (e.errc() == zk::Errc::invalid_argument) return exit_usage;
-  if (e.is_session_lost() || e.is_retryable() || e.errc() == zk::Errc::session_closed)
-    return exit_unavailable;
-  return exit_error;
-}
-
 zk::SessionOptions session_options(const Common& c) {
   zk::SessionOptions o;
   o.hosts = c.hosts;
@@ -36,6 +28,7 @@ zk::SessionOptions session_options(const Common& c) {
   o.connect_timeout = c.connect_timeout;
   o.log_level = zk::LogLevel::error;
   // One clear line per failure: the C client's own chatter only with ZKR_DEBUG set.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before the session starts any thread
   if (std::getenv("ZKR_DEBUG") == nullptr) o.log_sink = [](zk::LogLevel, std::string_view) {};
   return o;
 }
@@ -90,9 +83,9 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
     std::atomic<bool> done{false};
     std::thread reporter([&] { report_waiting(session, p.lock.path, options.node_data, done); });
     try {
-      if (p.lock.timeout)
+      if (p.lock.timeout) {
         acquired = lock.try_lock_for(*p.lock.timeout);
-      else {
+      } else {
         lock.lock();
         acquired = true;
       }
@@ -112,8 +105,8 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
         if (c.holder) holder = ", held by " + describe(c);
     } catch (const zk::Error&) {
     }
-    return fail(exit_not_acquired, "lock " + p.lock.path + " not acquired" +
-                                       (p.lock.try_only ? "" : " within the timeout") + holder);
+    return fail(exit_contended, "lock " + p.lock.path + " not acquired" +
+                                    (p.lock.try_only ? "" : " within the timeout") + holder);
   }
 
   const std::vector<std::string> env = {"ZKR_FENCING_TOKEN=" + std::to_string(lock.fencing_token()),
@@ -140,15 +133,15 @@ int run_counter(const Parsed& p, zk::Session& session) {
   options.codec = codec_of(c.codec);
   zk::DistributedCounter counter(session, c.path, options);
   std::int64_t value = 0;
-  if (c.op == "get")
+  if (c.op == "get") {
     value = counter.get();
-  else if (c.op == "incr")
+  } else if (c.op == "incr") {
     value = counter.increment();
-  else if (c.op == "decr")
+  } else if (c.op == "decr") {
     value = counter.decrement();
-  else if (c.op == "add")
+  } else if (c.op == "add") {
     value = counter.add(c.value);
-  else if (c.op == "set") {
+  } else if (c.op == "set") {
     counter.set(c.value);
     value = c.value;
   } else { // cas
@@ -181,19 +174,21 @@ int run_holders(const Parsed& p, zk::Session& session) {
 int main(int argc, char** argv) {
   Parsed p;
   try {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet
     p = parse(std::vector<std::string>(argv + 1, argv + argc), std::getenv("ZK_HOSTS"));
   } catch (const UsageError& e) {
     return fail(exit_usage, e.message);
   }
   if (p.help) {
-    if (p.subcommand == "lock")
+    if (p.subcommand == "lock") {
       std::cout << lock_help();
-    else if (p.subcommand == "counter")
+    } else if (p.subcommand == "counter") {
       std::cout << counter_help();
-    else if (p.subcommand == "holders")
+    } else if (p.subcommand == "holders") {
       std::cout << holders_help();
-    else
+    } else {
       std::cout << main_help();
+    }
     return exit_ok;
   }
 
@@ -213,25 +208,28 @@ int main(int argc, char** argv) {
     }
     int rc = exit_ok;
     try {
-      if (p.subcommand == "lock")
+      if (p.subcommand == "lock") {
         rc = run_lock(p, signals, session);
-      else if (p.subcommand == "counter")
+      } else if (p.subcommand == "counter") {
         rc = run_counter(p, session);
-      else
+      } else {
         rc = run_holders(p, session);
+      }
     } catch (const zk::Error& e) {
-      if (signals.received() != 0)
+      if (signals.received() != 0) {
         rc = 128 + signals.received();
-      else
+      } else {
         rc = fail(exit_code_for(e), e.what());
+      }
     }
     std::lock_guard<std::mutex> lock(live_mutex);
     live = nullptr;
     return rc;
   } catch (const zk::Error& e) {
-    if (e.is_retryable())
+    if (exit_code_for(e) == exit_unavailable) {
       return fail(exit_unavailable,
                   "cannot reach the ensemble at " + p.common.hosts + ": " + e.what());
+    }
     return fail(exit_code_for(e), e.what());
   }
 }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -63,7 +64,7 @@ SignalForwarder::SignalForwarder(std::function<void(int)> while_no_child)
   if (pthread_sigmask(SIG_BLOCK, &m_set, nullptr) != 0) fail("pthread_sigmask");
   m_thread = std::thread([this] {
     while (!m_stop.load()) {
-      timespec tick{0, 100 * 1000 * 1000}; // re-check m_stop ten times a second
+      timespec tick{0, 100L * 1000 * 1000}; // re-check m_stop ten times a second
       const int sig = ::sigtimedwait(&m_set, nullptr, &tick);
       if (sig <= 0) continue;
       const pid_t child = m_child.load();
@@ -124,18 +125,22 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     fail(("cannot run " + command[0]).c_str());
   }
 
+  // Wakes the poll when the child exits. Kernels before 5.3 have no pidfd_open (-1, ENOSYS): then
+  // the child is checked every 50 ms instead.
   const int pfd = pidfd_open(pid);
+  const int idle_ms = pfd < 0 ? 50 : -1;
   signals.forward_to(pid);
   ChildOutcome outcome;
   bool terminating = false;
   auto kill_at = std::chrono::steady_clock::time_point::max();
   for (;;) {
     pollfd fds[2] = {{pfd, POLLIN, 0}, {loss.fd(), POLLIN, 0}};
-    int timeout_ms = -1;
-    if (terminating) {
+    int timeout_ms = idle_ms;
+    if (terminating && kill_at != std::chrono::steady_clock::time_point::max()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           kill_at - std::chrono::steady_clock::now());
-      timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+      const int until_kill = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60000));
+      timeout_ms = idle_ms < 0 ? until_kill : std::min(idle_ms, until_kill);
     }
     const int n = ::poll(fds, 2, timeout_ms);
     if (n < 0 && errno != EINTR) fail("poll");
@@ -155,7 +160,7 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     }
   }
   signals.forward_to(0);
-  ::close(pfd);
+  if (pfd >= 0) ::close(pfd);
   return outcome;
 }
 

@@ -1,8 +1,10 @@
-// zk::RetryPolicy and zk::Backoff: pure arithmetic, shared by every recipe that retries.
-#include <zkrecipes/retry.hpp>
+// zk::RetryPolicy and zk::Backoff: pure arithmetic, shared by every recipe that retries, and
+// core's own recovery policy.
+#include "core/retry.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace zk {
@@ -69,4 +71,29 @@ std::optional<std::chrono::nanoseconds> Backoff::next_delay(Clock::time_point no
   return delay;
 }
 
+namespace detail::core {
+
+bool worth_retrying(Errc e) noexcept {
+  const ErrorClass c = classify(e);
+  return c == ErrorClass::retry || c == ErrorClass::in_doubt || c == ErrorClass::lost;
+}
+
+const RetryPolicy& recovery_retry() noexcept {
+  static const RetryPolicy policy = [] {
+    RetryPolicy p;
+    p.max_attempts = std::numeric_limits<int>::max();
+    p.base_backoff = std::chrono::milliseconds(25);
+    p.max_backoff = std::chrono::milliseconds(1000);
+    p.jitter = 0.5;
+    return p;
+  }();
+  return policy;
+}
+
+std::chrono::nanoseconds recovery_delay(int retry) {
+  thread_local std::mt19937_64 rng{random_seed()};
+  return recovery_retry().backoff(retry, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+}
+
+} // namespace detail::core
 } // namespace zk

@@ -1,5 +1,5 @@
 // Counter codecs and the writer-tag trailer (see codec.hpp for the layout).
-#include "counter/codec.hpp"
+#include "recipes/counter/codec.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -3,7 +3,7 @@
 // combiner that batches concurrent deltas.
 #pragma once
 
-#include "counter/decisions.hpp"
+#include "recipes/counter/decisions.hpp"
 #include "session/session_impl.hpp"
 
 #include <atomic>

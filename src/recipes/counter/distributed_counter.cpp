@@ -1,6 +1,7 @@
 // zk::DistributedCounter's operations on top of CounterCore::update, and the combiner that lets the
 // threads of one process share a single write.
-#include "counter/counter_core.hpp"
+#include "core/session_gate.hpp"
+#include "recipes/counter/counter_core.hpp"
 
 namespace zk::detail {
 
@@ -51,10 +52,11 @@ AddResult CounterCore::add_combined(std::int64_t delta, Clock::time_point deadli
     lock.lock();
     for (Request* r : batch)
       r->done = true;
-    if (m_queue.empty())
+    if (m_queue.empty()) {
       m_leader_active = false;
-    else
+    } else {
       m_queue.front()->lead = true;
+    }
     m_combine_cv.notify_all();
   }
   lock.unlock();
@@ -116,9 +118,10 @@ std::int64_t CounterCore::get(Deadline deadline) {
 bool CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline) {
   m_session->check_blocking_call("DistributedCounter::compare_and_set");
   if (desired < counter::min_value(m_options.codec) ||
-      desired > counter::max_value(m_options.codec))
+      desired > counter::max_value(m_options.codec)) {
     throw Error(Errc::overflow, "counter " + m_path + ": " + std::to_string(desired) +
                                     " does not fit " + to_string(m_options.codec));
+  }
   const auto at = m_options.retry.deadline(deadline);
   const auto outcome = update(
       [&](const Snapshot& s, bool fresh) {
@@ -141,8 +144,8 @@ void CounterCore::set(std::int64_t value, Deadline deadline) {
 namespace zk {
 
 DistributedCounter::DistributedCounter(Session& session, std::string path, CounterOptions options)
-    : m_core(std::make_unique<detail::CounterCore>(session.impl(), std::move(path),
-                                                   std::move(options))) {}
+    : m_core(std::make_unique<detail::CounterCore>(detail::SessionGate::impl(session),
+                                                   std::move(path), options)) {}
 DistributedCounter::~DistributedCounter() = default;
 DistributedCounter::DistributedCounter(DistributedCounter&&) noexcept = default;
 DistributedCounter& DistributedCounter::operator=(DistributedCounter&&) noexcept = default;
@@ -175,10 +178,12 @@ void DistributedCounter::set(std::int64_t value, Deadline deadline) {
   core().set(value, deadline);
 }
 const std::string& DistributedCounter::path() const noexcept {
-  return m_core->path();
+  static const std::string none;
+  return m_core ? m_core->path() : none;
 }
 const CounterOptions& DistributedCounter::options() const noexcept {
-  return m_core->options();
+  static const CounterOptions defaults;
+  return m_core ? m_core->options() : defaults;
 }
 
 } // namespace zk

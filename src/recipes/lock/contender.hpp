@@ -46,13 +46,16 @@ struct LockHandle {
 /// which is never held while user code (callbacks, the log sink) runs.
 class LockContender : public std::enable_shared_from_this<LockContender> {
 public:
-  /// The process-wide contender for (impl, path), created on first use.
+  /// The contender of (impl, path), shared by every DistributedLock on that path of the session,
+  /// created on first use (a per-session attachment).
   static std::shared_ptr<LockContender> for_path(const std::shared_ptr<SessionImpl>& impl,
-                                                 const std::string& path);
+                                                 std::string path);
   LockContender(std::shared_ptr<SessionImpl> impl, std::string path);
   ~LockContender();
   LockContender(const LockContender&) = delete;
   LockContender& operator=(const LockContender&) = delete;
+  LockContender(LockContender&&) = delete;
+  LockContender& operator=(LockContender&&) = delete;
 
   /// Waits until `h` holds the lock or `deadline` passes. try_only: give up instead of waiting for
   /// another holder, and do not join an acquisition already under way.
@@ -80,9 +83,9 @@ private:
   };
   struct Waiter {
     enum class State { pending, granted, refused, failed };
-    LockHandle* handle;
+    LockHandle* handle = nullptr;
     std::thread::id thread;
-    bool try_only;
+    bool try_only = false;
     State state = State::pending;
     std::optional<Error> error;
   };
@@ -95,6 +98,8 @@ private:
     ~Unlocked() { m_lk.lock(); }
     Unlocked(const Unlocked&) = delete;
     Unlocked& operator=(const Unlocked&) = delete;
+    Unlocked(Unlocked&&) = delete;
+    Unlocked& operator=(Unlocked&&) = delete;
 
   private:
     Lock& m_lk;
@@ -171,7 +176,7 @@ private:
   bool m_pred_fired = false;
   bool m_pred_deleted = false;
   Clock::time_point m_retry_at{};
-  std::chrono::milliseconds m_backoff{0};
+  int m_retries = 0; ///< consecutive failed steps (core::recovery_delay)
   std::set<std::string> m_warned;
   std::vector<std::string> m_warnings; ///< logged once m_mutex is released
 };

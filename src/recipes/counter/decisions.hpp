@@ -3,7 +3,8 @@
 // shared out. No I/O: the glue in counter_core.cpp performs what these functions decide.
 #pragma once
 
-#include "counter/codec.hpp"
+#include "core/write_outcome.hpp"
+#include "recipes/counter/codec.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -53,15 +54,13 @@ enum class Verdict {
   not_applied, ///< not applied, and it never can be any more: plan a new write from the read
   unprovable,  ///< the evidence is gone: report Errc::indeterminate, do not retry
 };
-const char* to_string(Verdict v) noexcept;
 
 /// Judges `w` against `now` (a read made after the reply was lost; exists = false if there is no
 /// node). See distributed_counter.hpp for what each codec can prove.
 [[nodiscard]] Verdict judge_lost_write(const PlannedWrite& w, const Snapshot& now);
 
-/// Whether an answer to a write means the server refused it (certainly not applied), as opposed to
-/// no answer at all (connection loss, timeout, expiry: maybe applied).
-[[nodiscard]] bool write_refused(Errc e) noexcept;
+/// Whether an answer to a write means it was certainly not applied (core's one rule).
+using core::write_refused;
 
 /// What the answers to the sends of one in-doubt write prove; each entry is a send's result code,
 /// or nullopt for a send still unanswered. A write's answer can arrive after the caller stopped

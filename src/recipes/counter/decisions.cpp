@@ -1,5 +1,5 @@
 // Pure decisions of the counter (see decisions.hpp).
-#include "counter/decisions.hpp"
+#include "recipes/counter/decisions.hpp"
 
 #include <algorithm>
 
@@ -89,26 +89,6 @@ Verdict judge_lost_write(const PlannedWrite& w, const Snapshot& now) {
   return w.tagged ? judge_tagged(w, now) : judge_untagged(w, now);
 }
 
-bool write_refused(Errc e) noexcept {
-  switch (e) {
-  case Errc::bad_version:
-  case Errc::node_exists:
-  case Errc::no_node:
-  case Errc::no_auth:
-  case Errc::auth_failed:
-  case Errc::invalid_acl:
-  case Errc::bad_arguments:
-  case Errc::invalid_argument:
-  case Errc::wrong_thread:
-  case Errc::not_readonly:
-  case Errc::unimplemented:
-  case Errc::no_children_for_ephemerals:
-    return true;
-  default:
-    return false; // unknown codes count as "maybe applied": never retried blindly
-  }
-}
-
 std::optional<Verdict> judge_answers(const std::vector<std::optional<Errc>>& answers) {
   bool all_refused = !answers.empty();
   for (const auto& a : answers) {
@@ -117,20 +97,6 @@ std::optional<Verdict> judge_answers(const std::vector<std::optional<Errc>>& ans
   }
   if (all_refused) return Verdict::not_applied;
   return std::nullopt;
-}
-
-const char* to_string(Verdict v) noexcept {
-  switch (v) {
-  case Verdict::applied:
-    return "applied";
-  case Verdict::pending:
-    return "pending";
-  case Verdict::not_applied:
-    return "not applied";
-  case Verdict::unprovable:
-    return "unprovable";
-  }
-  return "unknown";
 }
 
 std::vector<Share> allocate(std::int64_t base, const std::vector<std::int64_t>& deltas,

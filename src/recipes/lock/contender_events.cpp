@@ -1,10 +1,11 @@
 // LockContender: the process-wide registry, release (local handoff or global), and what the
 // session's callback thread reports: our node's watch, session state changes, and loss of a held
 // lock.
-#include "lock/contender.hpp"
+#include "recipes/lock/contender.hpp"
 
-#include "lock/janitor.hpp"
-#include "lock/lock_protocol.hpp"
+#include "core/attachments.hpp"
+#include "core/janitor.hpp"
+#include "recipes/lock/lock_protocol.hpp"
 
 #include <unistd.h>
 
@@ -33,24 +34,15 @@ const std::string& default_node_data() {
 }
 
 std::shared_ptr<LockContender> LockContender::for_path(const std::shared_ptr<SessionImpl>& impl,
-                                                       const std::string& path) {
-  // Keyed by the SessionImpl's address: a contender keeps its SessionImpl alive, so the address
-  // cannot be reused while an entry for it can still be locked.
-  static std::mutex mutex;
-  static std::map<std::pair<const SessionImpl*, std::string>, std::weak_ptr<LockContender>>
-      registry;
-  std::lock_guard<std::mutex> lk(mutex);
-  for (auto it = registry.begin(); it != registry.end();)
-    it = it->second.expired() ? registry.erase(it) : std::next(it);
-  auto& slot = registry[{impl.get(), path}];
-  if (auto existing = slot.lock()) return existing;
-  auto created = std::make_shared<LockContender>(impl, path);
-  created->m_listener =
-      impl->add_listener([weak = std::weak_ptr<LockContender>(created)](const SessionEvent& e) {
-        if (auto self = weak.lock()) self->on_session_event(e);
-      });
-  slot = created;
-  return created;
+                                                       std::string path) {
+  return core::attached<LockContender>(*impl, path, [&] {
+    auto created = std::make_shared<LockContender>(impl, path);
+    created->m_listener =
+        impl->add_listener([weak = std::weak_ptr<LockContender>(created)](const SessionEvent& e) {
+          if (auto self = weak.lock()) self->on_session_event(e);
+        });
+    return created;
+  });
 }
 
 LockContender::LockContender(std::shared_ptr<SessionImpl> impl, std::string path)
@@ -91,12 +83,12 @@ void LockContender::release(LockHandle& h, bool strict) {
     // thread of this process starts it at once), and the server applies them in that order. With
     // threads of this process waiting, a contender elsewhere could not count on getting the lock
     // right after this unlock() anyway; without any, unlock() waits so that it can.
-    lock::delete_in_background(m_impl, node, version, owner);
+    core::delete_in_background(m_impl, node, version, owner);
   } else {
     m_phase = Phase::busy; // nobody starts the next attempt before our node is gone
     {
       Unlocked unlocked(lk);
-      lock::delete_now(m_impl, node, version, owner,
+      core::delete_now(m_impl, node, version, owner,
                        Clock::now() + m_impl->options().operation_timeout);
     }
     m_phase = Phase::idle;
@@ -167,14 +159,16 @@ void LockContender::on_session_event(const SessionEvent& e) {
     }
     return;
   case SessionState::lost:
-    if (held && e.session_id == m_session)
+    if (held && e.session_id == m_session) {
       lose(lk, Errc::session_lost,
            "lock " + m_path + ": session " + hex_id(e.session_id) + " lost while holding the lock");
+    }
     return;
   case SessionState::connected: // a new session: everything of the old one is gone
-    if (held && e.session_id != m_session)
+    if (held && e.session_id != m_session) {
       lose(lk, Errc::session_lost,
            "lock " + m_path + ": session " + hex_id(m_session) + " expired while holding the lock");
+    }
     return;
   case SessionState::closed: {
     m_closed = true;
@@ -200,7 +194,7 @@ void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
   // holder that was told it lost the lock does not keep blocking everyone.
   if (why == Errc::session_lost && !m_closed)
-    lock::delete_in_background(m_impl, full(m_node), any_version, m_session);
+    core::delete_in_background(m_impl, full(m_node), any_version, m_session);
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
@@ -208,9 +202,9 @@ void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
     try {
       callback(error);
     } catch (const std::exception& e) {
-      lock::log_warning(*m_impl, "lock " + m_path + ": on_lost threw: " + e.what());
+      m_impl->log(LogLevel::warn, "lock " + m_path + ": on_lost threw: " + e.what());
     } catch (...) {
-      lock::log_warning(*m_impl, "lock " + m_path + ": on_lost threw");
+      m_impl->log(LogLevel::warn, "lock " + m_path + ": on_lost threw");
     }
   }
 }

@@ -1,47 +1,65 @@
-// zk::Errc, its categories, and the proof that its negative values are the C client's codes.
+// The error model: zk::Errc's category, the ONE classification of every code (classify), and the
+// conditions derived from it. Every retry decision in the library is made from classify(); no other
+// list of codes exists. (The C client's codes and text are checked in src/session/c_errors.cpp.)
 #include <zkrecipes/error.hpp>
 
-#include <zookeeper/zookeeper.h>
+#include "session/c_errors.hpp"
+
+#include <optional>
 
 namespace zk {
 namespace {
 
-#define ZKR_SAME_CODE(ours, theirs)                                                                \
-  static_assert(static_cast<int>(Errc::ours) == (theirs), "zk::Errc::" #ours " must "              \
-                                                          "equal " #theirs)
-ZKR_SAME_CODE(ok, ZOK);
-ZKR_SAME_CODE(system_error, ZSYSTEMERROR);
-ZKR_SAME_CODE(runtime_inconsistency, ZRUNTIMEINCONSISTENCY);
-ZKR_SAME_CODE(data_inconsistency, ZDATAINCONSISTENCY);
-ZKR_SAME_CODE(connection_loss, ZCONNECTIONLOSS);
-ZKR_SAME_CODE(marshalling_error, ZMARSHALLINGERROR);
-ZKR_SAME_CODE(unimplemented, ZUNIMPLEMENTED);
-ZKR_SAME_CODE(operation_timeout, ZOPERATIONTIMEOUT);
-ZKR_SAME_CODE(bad_arguments, ZBADARGUMENTS);
-ZKR_SAME_CODE(invalid_state, ZINVALIDSTATE);
-ZKR_SAME_CODE(new_config_no_quorum, ZNEWCONFIGNOQUORUM);
-ZKR_SAME_CODE(reconfig_in_progress, ZRECONFIGINPROGRESS);
-ZKR_SAME_CODE(ssl_connection_error, ZSSLCONNECTIONERROR);
-ZKR_SAME_CODE(api_error, ZAPIERROR);
-ZKR_SAME_CODE(no_node, ZNONODE);
-ZKR_SAME_CODE(no_auth, ZNOAUTH);
-ZKR_SAME_CODE(bad_version, ZBADVERSION);
-ZKR_SAME_CODE(no_children_for_ephemerals, ZNOCHILDRENFOREPHEMERALS);
-ZKR_SAME_CODE(node_exists, ZNODEEXISTS);
-ZKR_SAME_CODE(not_empty, ZNOTEMPTY);
-ZKR_SAME_CODE(session_expired, ZSESSIONEXPIRED);
-ZKR_SAME_CODE(invalid_callback, ZINVALIDCALLBACK);
-ZKR_SAME_CODE(invalid_acl, ZINVALIDACL);
-ZKR_SAME_CODE(auth_failed, ZAUTHFAILED);
-ZKR_SAME_CODE(closing, ZCLOSING);
-ZKR_SAME_CODE(nothing, ZNOTHING);
-ZKR_SAME_CODE(session_moved, ZSESSIONMOVED);
-ZKR_SAME_CODE(not_readonly, ZNOTREADONLY);
-ZKR_SAME_CODE(ephemeral_on_local_session, ZEPHEMERALONLOCALSESSION);
-ZKR_SAME_CODE(no_watcher, ZNOWATCHER);
-ZKR_SAME_CODE(reconfig_disabled, ZRECONFIGDISABLED);
-ZKR_SAME_CODE(session_closed_require_sasl_auth, ZSESSIONCLOSEDREQUIRESASLAUTH);
-#undef ZKR_SAME_CODE
+// The classification table: each code's class and, where one applies, its primary condition.
+struct Classified {
+  ErrorClass cls = ErrorClass::fatal;
+  std::optional<Condition> condition;
+};
+
+Classified classified(Errc e) noexcept {
+  using C = Condition;
+  switch (e) {
+  // Refused for now by a server that is reconfiguring or read-only: nothing applied.
+  case Errc::not_readonly:
+  case Errc::new_config_no_quorum:
+  case Errc::reconfig_in_progress:
+    return {ErrorClass::retry, C::retryable};
+  case Errc::bad_version:
+  case Errc::node_exists:
+    return {ErrorClass::conflict, C::conflict};
+  // No answer: the request may have reached the server and been applied.
+  case Errc::connection_loss:
+  case Errc::operation_timeout:
+  case Errc::deadline_exceeded:
+  case Errc::system_error:
+  // The session moved to another server while the request was under way: its fate on the old one
+  // is not known to us.
+  case Errc::session_moved:
+    return {ErrorClass::in_doubt, C::retryable};
+  // The library's final verdict after its own retries: retrying the call could apply it twice.
+  case Errc::indeterminate:
+    return {ErrorClass::in_doubt, C::indeterminate};
+  case Errc::session_expired:
+  case Errc::session_lost:
+  case Errc::lock_lost:
+    return {ErrorClass::lost, C::session_lost};
+  case Errc::no_node:
+  case Errc::not_empty:
+  case Errc::no_children_for_ephemerals:
+  case Errc::bad_data:
+    return {ErrorClass::fatal, C::precondition};
+  case Errc::invalid_argument:
+  case Errc::bad_arguments:
+  case Errc::session_closed:
+  case Errc::wrong_thread:
+  case Errc::would_deadlock:
+  case Errc::lock_not_held:
+  case Errc::closing:
+    return {ErrorClass::fatal, C::usage};
+  default: // permissions, server-side refusals, overflow, exhausted retries, ok
+    return {ErrorClass::fatal, std::nullopt};
+  }
+}
 
 const char* library_message(Errc e) noexcept {
   switch (e) {
@@ -80,54 +98,20 @@ public:
   std::string message(int value) const override {
     const auto e = static_cast<Errc>(value);
     if (const char* own = library_message(e)) return own;
-    return zerror(value); // the C client's own text
+    return detail::c_client_text(value); // the C client's own text
   }
   std::error_condition default_error_condition(int value) const noexcept override {
-    switch (static_cast<Errc>(value)) {
-    case Errc::connection_loss:
-    case Errc::operation_timeout:
-    case Errc::deadline_exceeded:
-    case Errc::session_moved:
-      return Condition::retryable;
-    case Errc::bad_version:
-    case Errc::node_exists:
-      return Condition::conflict;
-    case Errc::session_expired:
-    case Errc::session_lost:
-    case Errc::lock_lost:
-      return Condition::session_lost;
-    case Errc::no_node:
-    case Errc::not_empty:
-    case Errc::no_children_for_ephemerals:
-    case Errc::bad_data:
-      return Condition::precondition;
-    case Errc::invalid_argument:
-    case Errc::bad_arguments:
-    case Errc::session_closed:
-    case Errc::wrong_thread:
-    case Errc::would_deadlock:
-    case Errc::lock_not_held:
-    case Errc::closing:
-      return Condition::usage;
-    case Errc::indeterminate:
-      return Condition::indeterminate;
-    default:
-      return {value, *this};
-    }
+    if (const auto c = classified(static_cast<Errc>(value)).condition) return *c;
+    return {value, *this};
   }
   bool equivalent(int value, const std::error_condition& cond) const noexcept override {
     if (cond.category() != condition_category()) return default_error_condition(value) == cond;
     const auto e = static_cast<Errc>(value);
     switch (static_cast<Condition>(cond.value())) {
     case Condition::indeterminate: // a write that got no answer may have been applied
-      return e == Errc::indeterminate || e == Errc::connection_loss ||
-             e == Errc::operation_timeout || e == Errc::deadline_exceeded;
+      return classify(e) == ErrorClass::in_doubt;
     case Condition::timeout:
       return e == Errc::operation_timeout || e == Errc::deadline_exceeded;
-    case Condition::retryable:
-      return e == Errc::connection_loss || e == Errc::operation_timeout ||
-             e == Errc::deadline_exceeded || e == Errc::session_moved ||
-             e == Errc::retries_exhausted;
     default:
       return default_error_condition(value) == cond;
     }
@@ -159,6 +143,26 @@ public:
 };
 
 } // namespace
+
+ErrorClass classify(Errc e) noexcept {
+  return classified(e).cls;
+}
+
+const char* to_string(ErrorClass c) noexcept {
+  switch (c) {
+  case ErrorClass::retry:
+    return "retry";
+  case ErrorClass::conflict:
+    return "conflict";
+  case ErrorClass::in_doubt:
+    return "in_doubt";
+  case ErrorClass::lost:
+    return "lost";
+  case ErrorClass::fatal:
+    return "fatal";
+  }
+  return "unknown";
+}
 
 const std::error_category& error_category() noexcept {
   static const ErrcCategory category;

@@ -2,10 +2,12 @@
 // the writer-tag trailer. No I/O; every function here is unit-tested without a server.
 //
 // Trailer layout (binary codecs only), after the 8 (int64_be) or 4 (int32_be) value bytes:
-//   "zkrT"  magic, 4 bytes      — so that readers can tell a trailer from garbage
-//   0x01    format, 1 byte      — anything else is bad_data (a newer writer; never overwrite it
-//   blindly) n       entry count, 1 byte — 1..max_tag_history
+// clang-format off
+//   "zkrT"  magic, 4 bytes        so that readers can tell a trailer from garbage
+//   0x01    format, 1 byte        anything else is bad_data (a newer writer: never overwrite it)
+//   n       entry count, 1 byte   1..max_tag_history
 //   n x { int32 version, uint64 writer, uint64 sequence }, big-endian, newest first
+// clang-format on
 // An entry says "the write that produced data version `version` was made by {writer, sequence}".
 #pragma once
 

@@ -1,7 +1,9 @@
 // zk::ShardedCounter: one CounterCore per shard for writes, one pipelined round of reads for get().
 #include <zkrecipes/sharded_counter.hpp>
 
-#include "counter/counter_core.hpp"
+#include "core/retry.hpp"
+#include "core/session_gate.hpp"
+#include "recipes/counter/counter_core.hpp"
 
 #include <random>
 #include <thread>
@@ -67,9 +69,10 @@ std::int64_t ShardedCounter::Impl::sum_once(Clock::time_point deadline) {
   const auto kids = session->children(path, Watcher{}, Deadline(deadline));
   if (!kids) return 0;
   for (const auto& name : kids->names) {
-    if (!is_shard_name(name))
+    if (!is_shard_name(name)) {
       throw Error(Errc::bad_data, "sharded counter " + path + ": unexpected child \"" + name +
                                       "\" (only shard-<n> nodes may live here)");
+    }
   }
   auto g = std::make_shared<Gather>();
   g->nodes.resize(kids->names.size());
@@ -80,10 +83,11 @@ std::int64_t ShardedCounter::Impl::sum_once(Clock::time_point deadline) {
         path + "/" + kids->names[i],
         [g, i](Result<NodeData> r) {
           std::lock_guard<std::mutex> lock(g->m);
-          if (r.ok())
+          if (r.ok()) {
             g->nodes[i] = std::move(r.value());
-          else if (r.error() != Errc::no_node && g->error == Errc::ok)
+          } else if (r.error() != Errc::no_node && g->error == Errc::ok) {
             g->error = r.error(); // a shard deleted meanwhile counts 0
+          }
           if (--g->outstanding == 0) g->cv.notify_all();
         },
         Watcher{});
@@ -111,11 +115,12 @@ std::int64_t ShardedCounter::Impl::sum(Clock::time_point deadline) {
       const auto per_request = std::min(deadline, session->resolve(Deadline{}));
       return sum_once(per_request);
     } catch (const Error& e) {
-      if (!e.is_retryable() || e.errc() == Errc::retries_exhausted) throw;
+      if (!detail::core::worth_retrying(e.errc())) throw;
       const auto delay = backoff.next_delay(Clock::now());
-      if (!delay)
+      if (!delay) {
         throw Error(Errc::retries_exhausted,
                     "sharded counter " + path + ": gave up reading; last error: " + e.what());
+      }
       std::this_thread::sleep_for(*delay); // backoff between retries, not synchronisation
     }
   }
@@ -124,15 +129,17 @@ std::int64_t ShardedCounter::Impl::sum(Clock::time_point deadline) {
 ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounterOptions options)
     : m_impl(std::make_unique<Impl>()) {
   validate_path(path);
-  if (options.shards < 1 || options.shards > max_shards)
+  if (options.shards < 1 || options.shards > max_shards) {
     throw Error(Errc::invalid_argument,
                 "ShardedCounterOptions: shards must be in 1.." + std::to_string(max_shards));
-  if (options.counter.initial_value != 0)
+  }
+  if (options.counter.initial_value != 0) {
     throw Error(Errc::invalid_argument,
                 "ShardedCounterOptions: counter.initial_value must be 0 (missing shards count 0)");
-  m_impl->session = session.impl();
+  }
+  m_impl->session = detail::SessionGate::impl(session);
   m_impl->path = std::move(path);
-  m_impl->options = std::move(options);
+  m_impl->options = options;
   for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
     m_impl->shards.push_back(std::make_unique<detail::CounterCore>(
         m_impl->session, m_impl->path + "/" + shard_name(i), m_impl->options.counter));
@@ -168,10 +175,11 @@ std::int64_t ShardedCounter::get(Deadline deadline) {
 }
 
 std::size_t ShardedCounter::shards() const noexcept {
-  return m_impl->options.shards;
+  return m_impl ? m_impl->options.shards : 0;
 }
 const std::string& ShardedCounter::path() const noexcept {
-  return m_impl->path;
+  static const std::string none;
+  return m_impl ? m_impl->path : none;
 }
 
 } // namespace zk

@@ -2,9 +2,10 @@
 // of its (session, path); see contender.hpp for how the work is shared.
 #include <zkrecipes/distributed_lock.hpp>
 
-#include "lock/contender.hpp"
-#include "lock/janitor.hpp"
-#include "lock/lock_protocol.hpp"
+#include "core/janitor.hpp"
+#include "core/session_gate.hpp"
+#include "recipes/lock/contender.hpp"
+#include "recipes/lock/lock_protocol.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -20,8 +21,8 @@ detail::LockHandle& handle_of(const std::unique_ptr<detail::LockHandle>& h) {
 } // namespace
 
 DistributedLock::DistributedLock(Session& session, std::string path, LockOptions options) {
-  const auto& impl = session.impl();
-  if (!impl || impl->is_closed())
+  const auto impl = detail::SessionGate::impl(session);
+  if (impl->is_closed())
     throw Error(Errc::session_closed, "DistributedLock: the session is closed");
   validate_path(path);
   if (path == "/")
@@ -30,7 +31,7 @@ DistributedLock::DistributedLock(Session& session, std::string path, LockOptions
     throw Error(Errc::invalid_argument, "DistributedLock: LockOptions::node_data is too large");
   m_handle = std::make_unique<detail::LockHandle>();
   m_handle->options = std::move(options);
-  m_handle->contender = detail::LockContender::for_path(impl, path);
+  m_handle->contender = detail::LockContender::for_path(impl, std::move(path));
 }
 
 DistributedLock::~DistributedLock() {
@@ -109,9 +110,10 @@ MultiResult DistributedLock::fenced(std::vector<Op> ops, Deadline deadline) {
   impl.check_blocking_call("DistributedLock::fenced");
   if (ops.empty()) throw Error(Errc::invalid_argument, "fenced: no operations");
   const std::string node = h.contender->read(h, [this](const detail::LockHandle& x) {
-    if (!x.held)
+    if (!x.held) {
       throw Error(x.lost ? Errc::lock_lost : Errc::lock_not_held,
                   "fenced: " + path() + " is not held");
+    }
     return x.node;
   });
   ops.insert(ops.begin(), Op::check(node, any_version));
@@ -129,7 +131,8 @@ const std::string& DistributedLock::path() const noexcept {
 
 std::vector<LockContender> DistributedLock::contenders(Session& session, std::string_view path,
                                                        Deadline deadline) {
-  auto& impl = detail::impl_of(session);
+  const auto gate = detail::SessionGate::impl(session);
+  auto& impl = *gate;
   impl.check_blocking_call("DistributedLock::contenders");
   validate_path(path);
   const auto until = impl.resolve(deadline);
@@ -162,7 +165,7 @@ std::vector<LockContender> DistributedLock::contenders(Session& session, std::st
                      if (r.ok()) {
                        g->data[i] = std::move(r.value());
                      } else if (r.error() != Errc::no_node && !g->error) {
-                       g->error = detail::lock::error_of(r);
+                       g->error = r.failure();
                      }
                      --g->left;
                      g->cv.notify_all();

@@ -1,36 +1,27 @@
 // LockContender, acquisition side: the wait loop and the ZooKeeper protocol driven by a waiting
 // thread. The local queue and cancellation are in contender_queue.cpp; release, loss and session
 // events in contender_events.cpp.
-#include "lock/contender.hpp"
+#include "recipes/lock/contender.hpp"
 
-#include "lock/janitor.hpp"
-#include "lock/lock_protocol.hpp"
+#include "core/janitor.hpp"
+#include "recipes/lock/lock_protocol.hpp"
+
+#include "core/retry.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
+#include <atomic>
 
 namespace zk::detail {
-using lock::error_of;
 namespace {
 
-bool retryable(Errc e) {
-  return e == Errc::connection_loss || e == Errc::operation_timeout ||
-         e == Errc::deadline_exceeded || e == Errc::session_expired || e == Errc::session_moved;
-}
-
-// TEST ONLY: ZKR_TEST_BREAK_PROTECTED_CREATE=1 deliberately breaks the recovery of a create whose
-// reply was lost (the node is forgotten instead of being looked up by its GUID), so that the
-// fault matrix can show that its F7 cell catches an unprotected create. Never set it otherwise.
-bool protected_create_broken() {
-  static const bool broken = [] {
-    const char* v = std::getenv("ZKR_TEST_BREAK_PROTECTED_CREATE");
-    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
-  }();
-  return broken;
-}
+// Off unless a test turns it on: see break_protected_create_for_testing.
+std::atomic<bool> g_protected_create_broken{false};
 
 } // namespace
+
+void lock::break_protected_create_for_testing(bool broken) noexcept {
+  g_protected_create_broken.store(broken);
+}
 
 bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_only) {
   m_impl->check_blocking_call(try_only ? "DistributedLock::try_lock" : "DistributedLock::lock");
@@ -61,10 +52,11 @@ bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_
       }
       if (m_driver == nullptr && !m_closed && (m_phase == Phase::idle || attempt_active()))
         m_driver = &me; // nobody is driving: this thread takes over (the node, if any, stays)
-      if (m_driver == &me)
+      if (m_driver == &me) {
         step(lk, me, deadline);
-      else
+      } else {
         m_cv.wait_until(lk, deadline);
+      }
     }
   } catch (...) {
     if (me.state == Waiter::State::pending) leave(lk, me);
@@ -134,7 +126,7 @@ void LockContender::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
 }
 
 void LockContender::handle_error(Lock& lk, const Error& e) {
-  if (retryable(e.errc())) return backoff();
+  if (core::worth_retrying(e.errc())) return backoff();
   // Anything else will not get better by retrying (no_auth, closed session…): tell every waiter,
   // and remove our node, since nobody will use it.
   fail_all(e);
@@ -142,9 +134,7 @@ void LockContender::handle_error(Lock& lk, const Error& e) {
 }
 
 void LockContender::backoff() {
-  using std::chrono::milliseconds;
-  m_backoff = std::clamp(m_backoff * 2, milliseconds(25), milliseconds(1000));
-  m_retry_at = Clock::now() + m_backoff;
+  m_retry_at = Clock::now() + core::recovery_delay(++m_retries);
 }
 
 // Create and list in one round trip: both requests go out back to back on the session's
@@ -178,15 +168,16 @@ void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadlin
     m_node = child_name(created.value().path);
     m_stat = created.value().stat;
     m_session = m_stat->ephemeral_owner; // authoritative, even if the session changed meanwhile
-    m_backoff = {};
+    m_retries = 0;
     auto& listing = *m_listing->result;
-    if (listing.ok())
+    if (listing.ok()) {
       apply(lk, listing.value().names);
-    else
+    } else {
       m_phase = Phase::listing;
+    }
     return;
   }
-  const Error e = error_of(created);
+  const Error e = created.failure();
   switch (e.errc()) {
   case Errc::no_node: // the lock path does not exist (yet, or any more: containers are reaped)
     m_indeterminate = false;
@@ -195,7 +186,7 @@ void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadlin
     return;
   case Errc::connection_loss:
   case Errc::operation_timeout:
-    if (protected_create_broken()) { // TEST ONLY (see above): create again, blind
+    if (g_protected_create_broken.load()) { // the negative control: create again, blind
       m_indeterminate = false;
       reset_attempt(false);
       return backoff();
@@ -248,7 +239,7 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
     kids = m_impl->children(m_path, {}, op_deadline(deadline));
   }
   if (epoch != m_epoch || m_phase != Phase::listing) return;
-  m_backoff = {};
+  m_retries = 0;
   if (!kids) { // no lock path: our node cannot exist
     m_indeterminate = false;
     reset_attempt(true);
@@ -284,15 +275,16 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
 void LockContender::apply(Lock& lk, std::vector<std::string> children) {
   const auto d = lock::decide(children, m_node, m_guid);
   for (const auto& stale : d.stale_own) {
-    lock::delete_in_background(m_impl, full(stale), any_version, m_session);
+    core::delete_in_background(m_impl, full(stale), any_version, m_session);
     children.erase(std::remove(children.begin(), children.end(), stale), children.end());
   }
   m_children = std::move(children);
   switch (d.kind) {
   case lock::Decision::Kind::missing: // deleted by someone, or gone with an expired session
-    if (!session_changed())
+    if (!session_changed()) {
       m_warnings.push_back("lock " + m_path + ": our node " + m_node +
                            " disappeared while waiting; queueing again");
+    }
     reset_attempt(false);
     return;
   case lock::Decision::Kind::acquired:
@@ -315,11 +307,14 @@ void LockContender::apply(Lock& lk, std::vector<std::string> children) {
   case lock::Decision::Kind::wait:
     refuse_try_only();
     if (m_queue.empty()) return cancel(lk);
-    if (d.blocked)
-      for (const auto& name : d.unrecognised)
-        if (m_warned.insert(name).second)
+    if (d.blocked) {
+      for (const auto& name : d.unrecognised) {
+        if (m_warned.insert(name).second) {
           m_warnings.push_back("lock " + m_path + ": unrecognised child \"" + name +
                                "\" blocks the lock until it is deleted");
+        }
+      }
+    }
     m_pred = d.watch;
     m_pred_fired = false;
     m_pred_deleted = false;
@@ -359,10 +354,10 @@ void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point de
     }
     return;
   }
-  const Error e = error_of(got);
+  const Error e = got.failure();
   if (e.errc() == Errc::no_node) return next_predecessor(lk); // gone before we could watch it
   m_phase = Phase::listing;
-  if (retryable(e.errc())) return backoff();
+  if (core::worth_retrying(e.errc())) return backoff();
   throw e;
 }
 

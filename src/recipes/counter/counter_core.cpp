@@ -1,6 +1,8 @@
 // The counter's read-modify-write loop: conditional writes, conflict retries with backoff, and the
 // proof of a write whose reply was lost (see distributed_counter.hpp for the contract).
-#include "counter/counter_core.hpp"
+#include "recipes/counter/counter_core.hpp"
+
+#include "core/retry.hpp"
 
 #include <random>
 #include <thread>
@@ -11,21 +13,6 @@ namespace {
 using counter::PlannedWrite;
 using counter::Snapshot;
 using counter::Verdict;
-
-bool retryable_read(Errc e) noexcept {
-  switch (e) {
-  case Errc::connection_loss:
-  case Errc::operation_timeout:
-  case Errc::deadline_exceeded:
-  case Errc::session_moved:
-  case Errc::session_expired: // the session renews itself; the next read uses the new one
-  case Errc::session_lost:
-  case Errc::not_readonly:
-    return true;
-  default:
-    return false;
-  }
-}
 
 std::string parent_of(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -48,7 +35,7 @@ std::string describe(const Snapshot& s) {
 
 CounterCore::CounterCore(std::shared_ptr<SessionImpl> session, std::string path,
                          CounterOptions options)
-    : m_session(std::move(session)), m_path(std::move(path)), m_options(std::move(options)) {
+    : m_session(std::move(session)), m_path(std::move(path)), m_options(options) {
   if (!m_session) throw Error(Errc::session_closed, "DistributedCounter: no session");
   validate_path(m_path);
   counter::validate(m_options);
@@ -214,9 +201,9 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
         fresh = true;
       } catch (const Error& e) {
         last_error = e.what();
-        if (doubt && !retryable_read(e.errc()))
+        if (doubt && !core::worth_retrying(e.errc()))
           throw indeterminate(std::string("then ") + e.what());
-        if (!retryable_read(e.errc())) throw;
+        if (!core::worth_retrying(e.errc())) throw;
         if (proof_only) throw indeterminate("the last proof read failed: " + last_error);
         wait_or_give_up();
         continue;
@@ -292,21 +279,23 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
       // The parent is missing: create it (as persistent nodes, like Kazoo's ensure_path).
       const std::string parent = parent_of(m_path);
       try {
-        if (!parent.empty())
+        if (!parent.empty()) {
           m_session->ensure_path(parent, CreateMode::persistent,
                                  Deadline(request_deadline(deadline)));
+        }
       } catch (const Error& pe) {
-        if (!retryable_read(pe.errc())) throw;
+        if (!core::worth_retrying(pe.errc())) throw;
       }
-    } else if (counter::write_refused(code) && code != Errc::bad_version &&
-               code != Errc::node_exists && code != Errc::no_node) {
+    } else if (classify(code) == ErrorClass::fatal && code != Errc::no_node &&
+               code != Errc::session_closed) {
       if (doubt) throw indeterminate("then " + last_error);
       throw Error(code, "counter " + m_path + ": " + last_error);
-    } else if (!counter::write_refused(code)) {
+    } else if (!core::write_refused(code)) {
       ++lost; // no answer: maybe applied; prove it from late answers and the node
       if (!doubt) doubt = Doubt{*w, base, last_error, {flight}};
     }
-    // bad_version, node_exists (a conflict) and no_node on a set (deleted) need a fresh read.
+    // A conflict (bad_version, node_exists), no_node on a set (deleted) and a refusal for now
+    // (not_readonly) need a fresh read.
     snap.reset();
     fresh = false;
     forget(); // the cache is known stale: even if this call gives up, the next one re-reads

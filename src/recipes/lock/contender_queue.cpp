@@ -1,9 +1,9 @@
 // LockContender: the local queue (who waits, who holds, who drives) and the end of an attempt
 // (cancel: its watch and node removed before the last waiter returns).
-#include "lock/contender.hpp"
+#include "recipes/lock/contender.hpp"
 
-#include "lock/janitor.hpp"
-#include "lock/lock_protocol.hpp"
+#include "core/janitor.hpp"
+#include "recipes/lock/lock_protocol.hpp"
 
 #include <algorithm>
 
@@ -50,15 +50,16 @@ void LockContender::cancel(Lock& lk) noexcept {
       }
     }
     if (!node.empty()) {
-      lock::delete_now(m_impl, node, version, owner, until);
+      core::delete_now(m_impl, node, version, owner, until);
     } else if (unknown) { // a create whose reply was lost: find it by its guid, now if possible
       try {
         const auto kids = m_impl->children(m_path, {}, until);
-        if (kids)
+        if (kids) {
           if (auto own = lock::find_own(kids->names, guid))
-            lock::delete_now(m_impl, full(*own), any_version, owner, until);
+            core::delete_now(m_impl, full(*own), any_version, owner, until);
+        }
       } catch (...) {
-        lock::delete_guid_in_background(m_impl, m_path, guid, owner);
+        core::delete_matching_in_background(m_impl, m_path, lock::created_with(guid), owner);
       }
     }
   }
@@ -73,7 +74,7 @@ void LockContender::flush_warnings(Lock& lk) {
   warnings.swap(m_warnings);
   Unlocked unlocked(lk); // the log sink is user code
   for (const auto& w : warnings)
-    lock::log_warning(*m_impl, w);
+    m_impl->log(LogLevel::warn, w);
 }
 
 void LockContender::grant_head() {
@@ -133,8 +134,10 @@ void LockContender::reset_attempt(bool keep_guid) {
 
 void LockContender::abandon() {
   // A create whose reply was lost may have landed in the new session; find it by its guid.
-  if (m_indeterminate && m_node.empty())
-    lock::delete_guid_in_background(m_impl, m_path, m_guid, m_impl->session_id());
+  if (m_indeterminate && m_node.empty()) {
+    core::delete_matching_in_background(m_impl, m_path, lock::created_with(m_guid),
+                                        m_impl->session_id());
+  }
   reset_attempt(false);
 }
 

@@ -1,4 +1,4 @@
-#include "lock/lock_protocol.hpp"
+#include "recipes/lock/lock_protocol.hpp"
 
 #include <algorithm>
 #include <array>
@@ -139,13 +139,18 @@ bool has_guid(std::string_view child, std::string_view guid) {
   return child.substr(0, prefix.size()) == prefix && parse_sequence(child.substr(prefix.size()));
 }
 
+std::function<bool(std::string_view)> created_with(std::string guid) {
+  return [guid = std::move(guid)](std::string_view child) { return has_guid(child, guid); };
+}
+
 Ordering order_children(const std::vector<std::string>& children) {
   Ordering out;
   for (const auto& child : children) {
-    if (auto name = parse_lock_name(child))
+    if (auto name = parse_lock_name(child)) {
       out.contenders.push_back(std::move(*name));
-    else
+    } else {
       out.unrecognised.push_back(child);
+    }
   }
   std::vector<std::int32_t> seqs;
   seqs.reserve(out.contenders.size());
@@ -168,9 +173,10 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
   Decision d;
   Ordering order = order_children(children);
   d.unrecognised = order.unrecognised;
-  if (!my_guid.empty())
+  if (!my_guid.empty()) {
     for (const auto& c : order.contenders)
       if (c.name != my_node && has_guid(c.name, my_guid)) d.stale_own.push_back(c.name);
+  }
   const auto mine = std::find_if(order.contenders.begin(), order.contenders.end(),
                                  [&](const LockName& c) { return c.name == my_node; });
   if (mine == order.contenders.end()) return d; // missing

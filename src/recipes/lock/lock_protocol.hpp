@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,8 @@ std::string make_guid();
 std::string node_prefix(std::string_view guid);
 /// True if `child` is a node created with `guid` (by this process, in some attempt).
 bool has_guid(std::string_view child, std::string_view guid);
+/// has_guid as a predicate, for the janitor's delete_matching_in_background.
+std::function<bool(std::string_view)> created_with(std::string guid);
 
 /// The children of a lock path in protocol order.
 struct Ordering {
@@ -86,6 +89,12 @@ std::optional<std::string> find_own(const std::vector<std::string>& children,
 /// ZooKeeper traffic) instead of releasing it for everyone. Bounded so other processes are not
 /// starved: at most `max_handoffs` handoffs in a row, and none once the process has held it for
 /// `max_hold`.
+/// TEST ONLY: breaks the recovery of a create whose reply was lost (the node is forgotten and a
+/// second one created, instead of finding the first by its GUID), so that the fault matrix can show
+/// that its F7 cell catches an unprotected create (the negative control of docs/reliability.md).
+/// Implemented in contender.cpp; nothing in the library calls it.
+void break_protected_create_for_testing(bool broken) noexcept;
+
 bool hand_over_locally(std::size_t handoffs_done, std::chrono::milliseconds held_for,
                        std::size_t max_handoffs, std::chrono::milliseconds max_hold,
                        bool local_waiters);
