@@ -130,7 +130,7 @@ def render_negative(neg, w):
     caught = sum(c["result"] == "fail" for c in cases)
     w.append("## Negative control: a deliberately broken lock\n")
     w.append("The lock F7 cell run again with `ZKR_TEST_BREAK_PROTECTED_CREATE=1`, a test-only switch "
-             "read by the fault matrix binaries (tests/faults/matrix_main.cpp), which turn on a seam in src/recipes/lock/contender.cpp that makes the lock forget a node whose create reply was "
+             "read by the fault matrix binaries (tests/faults/matrix_main.cpp), which turn on a seam in the queue engine (src/core/queue_engine.cpp) that makes the lock forget a node whose create reply was "
              "lost and create another (protected create disabled). The cell must fail.\n")
     w.append("**Verdict: %s** (%d of %d seeds failed)\n" % (
         "the F7 cell catches the broken lock" if cases and caught == len(cases) else

@@ -32,6 +32,7 @@
 // background). on_lost and on_uncertain run on the session's callback thread and must not block.
 #pragma once
 
+#include <zkrecipes/cancel.hpp>
 #include <zkrecipes/session.hpp>
 
 #include <chrono>
@@ -84,8 +85,8 @@ struct LockContender {
   std::int64_t ephemeral_owner = 0;     ///< session id of the node's owner
 };
 
-namespace detail {
-struct LockHandle;
+namespace detail::core {
+struct Hold;
 }
 
 /// An exclusive lock on a ZooKeeper path; meets TimedLockable (std::lock_guard, std::unique_lock,
@@ -110,6 +111,9 @@ public:
   /// the path (through any DistributedLock of this session), session_closed / session_lost if the
   /// session ends while waiting.
   void lock();
+  /// As lock(), until `cancel` is cancelled (from any thread): then throws Errc::cancelled, with
+  /// our node and watch removed as after a timeout. The session stays open.
+  void lock(const CancelToken& cancel);
   /// Takes the lock if no one holds it or waits for it; never waits for another holder. Returns
   /// false (with our node deleted) if it is taken or the answer did not come within the session's
   /// operation timeout.
@@ -161,7 +165,7 @@ public:
                                                Deadline deadline = {});
 
 private:
-  bool acquire_until(Clock::time_point at, bool try_only);
+  bool acquire_until(Clock::time_point at, bool try_only, const CancelToken* cancel = nullptr);
   template <class C, class D>
   static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
     if constexpr (std::is_same_v<C, Clock>) {
@@ -172,7 +176,7 @@ private:
     }
   }
 
-  std::unique_ptr<detail::LockHandle> m_handle;
+  std::unique_ptr<detail::core::Hold> m_handle;
 };
 
 } // namespace zk

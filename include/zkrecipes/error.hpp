@@ -72,6 +72,7 @@ enum class Errc : int {
   overflow = 10,         ///< the result does not fit the encoding (never wraps silently)
   retries_exhausted = 11, ///< the retry policy's attempts or deadline ran out
   lock_lost = 12,         ///< the lock was held and is not any more
+  cancelled = 13,         ///< the call was cancelled through its zk::CancelToken
 };
 
 /// What an error means for the operation that got it. Every Errc has exactly one class.

@@ -173,6 +173,8 @@ public:
   [[nodiscard]] bool ok() const noexcept { return m_error == Errc::ok; }
   explicit operator bool() const noexcept { return ok(); }
   [[nodiscard]] Errc error() const noexcept { return m_error; }
+  /// What failed (the operation and path), without the code's text; empty with a value.
+  [[nodiscard]] const std::string& detail() const noexcept { return m_detail; }
   /// The value; throws the zk::Error if there is none.
   [[nodiscard]] T& value() {
     if (!ok()) throw failure();
@@ -233,7 +235,6 @@ struct SessionOptions {
 class Session;
 namespace detail {
 class SessionImpl;
-class SessionGate;
 SessionImpl& impl_of(const Session& s);
 } // namespace detail
 
@@ -309,9 +310,8 @@ public:
   [[nodiscard]] static bool on_callback_thread() noexcept;
 
 private:
-  // Recipes reach the shared state behind a Session only through core's gate
-  // (src/core/session_gate.hpp); the Session's own calls through impl_of.
-  friend class detail::SessionGate;
+  // The shared state is reached only through impl_of (the session layer's own calls, and core's
+  // gate, src/core/gate.hpp, by which recipes reach it).
   friend detail::SessionImpl& detail::impl_of(const Session& s);
   std::shared_ptr<detail::SessionImpl> m_impl;
 };

@@ -4,7 +4,7 @@
 // the session's shared state.
 #pragma once
 
-#include "session/session_impl.hpp"
+#include "core/gate.hpp"
 
 #include <memory>
 #include <string>
@@ -16,7 +16,7 @@ namespace zk::detail::core {
 /// Keys of different types never collide. `make` runs under the attachments' mutex: it must not
 /// block on the session or attach anything itself.
 template <class T, class Make>
-std::shared_ptr<T> attached(SessionImpl& session, const std::string& key, Make&& make) {
+std::shared_ptr<T> attached(Gate& session, const std::string& key, Make&& make) {
   return std::static_pointer_cast<T>(session.attachment(
       std::string(typeid(T).name()) + '\n' + key, [&] { return std::shared_ptr<void>(make()); }));
 }

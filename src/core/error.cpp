@@ -87,6 +87,8 @@ const char* library_message(Errc e) noexcept {
     return "retries exhausted";
   case Errc::lock_lost:
     return "lock lost";
+  case Errc::cancelled:
+    return "cancelled";
   default:
     return nullptr;
   }
@@ -231,6 +233,7 @@ const char* to_string(Errc e) noexcept {
     ZKR_NAME(overflow);
     ZKR_NAME(retries_exhausted);
     ZKR_NAME(lock_lost);
+    ZKR_NAME(cancelled);
 #undef ZKR_NAME
   }
   return "unknown";

@@ -3,7 +3,7 @@
 // segfault) prints a raw backtrace first: a cell that crashes must say where.
 #include "matrix_support.hpp"
 
-#include "recipes/lock/lock_protocol.hpp"
+#include "core/queue_engine.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   // worker processes a cell starts.
   if (const char* v = std::getenv("ZKR_TEST_BREAK_PROTECTED_CREATE");
       v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0)
-    zk::detail::lock::break_protected_create_for_testing(true);
+    zk::detail::core::break_protected_create_for_testing(true);
   if (argc > 1 && std::strcmp(argv[1], "--matrix-worker") == 0)
     return zkt::matrix::worker_main(argc - 1, argv + 1);
   testing::InitGoogleTest(&argc, argv);

@@ -93,36 +93,24 @@ Snapshot CounterCore::read(Clock::time_point deadline) {
 }
 
 std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w) {
-  auto f = std::make_shared<Flight>();
-  const auto land = [f](Errc e, std::string detail, const Stat& st) {
-    std::lock_guard<std::mutex> lock(f->m);
-    f->answered = true;
-    f->error = e;
-    f->detail = std::move(detail);
-    f->stat = st;
-    f->cv.notify_all();
-  };
+  auto f = Flight::make();
   if (w.create) {
-    m_session->start_create(m_path, w.data, CreateMode::persistent, [land](Result<Created> r) {
-      if (r.ok()) return land(Errc::ok, {}, r.value().stat);
-      land(r.error(), "create " + std::string(to_string(r.error())), Stat{});
-    });
+    m_session->start_create(
+        m_path, w.data, CreateMode::persistent, [land = f->callback()](Result<Created> r) {
+          if (r.ok()) return land(r.value().stat);
+          land(Result<Stat>(r.error(), "create " + std::string(to_string(r.error()))));
+        });
     return f;
   }
   // The version -1 guard, again at the last moment: plan_write never produces this, and no future
   // change may ever let an unconditional write through.
   if (w.expected_version == any_version)
     throw Error(Errc::runtime_inconsistency, "counter " + m_path + ": refusing a blind write");
-  m_session->start_set(m_path, w.data, w.expected_version, [land](Result<Stat> r) {
-    if (r.ok()) return land(Errc::ok, {}, r.value());
-    land(r.error(), "set " + std::string(to_string(r.error())), Stat{});
+  m_session->start_set(m_path, w.data, w.expected_version, [land = f->callback()](Result<Stat> r) {
+    if (r.ok()) return land(std::move(r));
+    land(Result<Stat>(r.error(), "set " + std::string(to_string(r.error()))));
   });
   return f;
-}
-
-bool CounterCore::wait_answer(Flight& f, Clock::time_point until) {
-  std::unique_lock<std::mutex> lock(f.m);
-  return f.cv.wait_until(lock, until, [&] { return f.answered; });
 }
 
 Snapshot CounterCore::written(const PlannedWrite& w, const Stat& stat) const {
@@ -142,10 +130,9 @@ Verdict CounterCore::judge(Doubt& doubt, const Snapshot& now, Clock::time_point 
   // their answers are already on their way to the callback thread. Wait for them briefly.
   std::vector<std::optional<Errc>> answers;
   for (const auto& f : doubt.sends) {
-    const bool answered = wait_answer(*f, request_deadline(deadline));
-    std::lock_guard<std::mutex> lock(f->m);
-    answers.push_back(answered ? std::optional<Errc>(f->error) : std::nullopt);
-    if (answered && f->error == Errc::ok) remember(written(doubt.write, f->stat));
+    const bool answered = f->wait_until(request_deadline(deadline));
+    answers.push_back(answered ? std::optional<Errc>(f->result().error()) : std::nullopt);
+    if (answered && f->result().ok()) remember(written(doubt.write, f->result().value()));
   }
   if (const auto v = counter::judge_answers(answers)) return *v;
   return counter::judge_lost_write(doubt.write, now);
@@ -257,18 +244,16 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
       if (doubt) throw indeterminate(std::string("then ") + e.what());
       throw;
     }
-    const bool answered = wait_answer(*flight, request_deadline(deadline));
+    const bool answered = flight->wait_until(request_deadline(deadline));
     Errc code = Errc::deadline_exceeded;
     Stat stat;
-    {
-      std::lock_guard<std::mutex> lock(flight->m);
-      if (answered) {
-        code = flight->error;
-        stat = flight->stat;
-        last_error = flight->detail;
-      } else {
-        last_error = "no answer before the request deadline";
-      }
+    if (answered) {
+      auto& r = flight->result();
+      code = r.error();
+      last_error = r.detail();
+      if (r.ok()) stat = r.value();
+    } else {
+      last_error = "no answer before the request deadline";
     }
     if (code == Errc::ok) {
       remember(written(*w, stat));

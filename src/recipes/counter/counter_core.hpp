@@ -3,6 +3,7 @@
 // combiner that batches concurrent deltas.
 #pragma once
 
+#include "core/completion.hpp"
 #include "recipes/counter/decisions.hpp"
 #include "session/session_impl.hpp"
 
@@ -64,14 +65,8 @@ private:
   /// One write on its way. Its answer arrives on the session's callback thread even after the
   /// caller stopped waiting for it; an answer that comes late is the best evidence about a "lost"
   /// reply.
-  struct Flight {
-    std::mutex m;
-    std::condition_variable cv;
-    bool answered = false;
-    Errc error = Errc::ok;
-    std::string detail;
-    Stat stat;
-  };
+  /// One send of a write: its reply, the new Stat or why it was refused.
+  using Flight = core::Completion<Stat>;
   /// A write whose reply did not come: the write, what it was based on, and every send of it.
   struct Doubt {
     counter::PlannedWrite write;
@@ -82,7 +77,6 @@ private:
 
   counter::Snapshot read(Clock::time_point deadline);
   std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w);
-  static bool wait_answer(Flight& f, Clock::time_point until);
   counter::Snapshot written(const counter::PlannedWrite& w, const Stat& stat) const;
   /// Verdict on a doubt from a fresh read: late answers first, then the node's evidence.
   counter::Verdict judge(Doubt& doubt, const counter::Snapshot& now, Clock::time_point deadline);

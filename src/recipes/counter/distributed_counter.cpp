@@ -1,6 +1,6 @@
 // zk::DistributedCounter's operations on top of CounterCore::update, and the combiner that lets the
 // threads of one process share a single write.
-#include "core/session_gate.hpp"
+#include "core/gate.hpp"
 #include "recipes/counter/counter_core.hpp"
 
 namespace zk::detail {
@@ -144,7 +144,7 @@ void CounterCore::set(std::int64_t value, Deadline deadline) {
 namespace zk {
 
 DistributedCounter::DistributedCounter(Session& session, std::string path, CounterOptions options)
-    : m_core(std::make_unique<detail::CounterCore>(detail::SessionGate::impl(session),
+    : m_core(std::make_unique<detail::CounterCore>(detail::core::shared_impl(session),
                                                    std::move(path), options)) {}
 DistributedCounter::~DistributedCounter() = default;
 DistributedCounter::DistributedCounter(DistributedCounter&&) noexcept = default;

@@ -1,8 +1,9 @@
 // zk::ShardedCounter: one CounterCore per shard for writes, one pipelined round of reads for get().
 #include <zkrecipes/sharded_counter.hpp>
 
+#include "core/completion.hpp"
+#include "core/gate.hpp"
 #include "core/retry.hpp"
-#include "core/session_gate.hpp"
 #include "recipes/counter/counter_core.hpp"
 
 #include <random>
@@ -11,7 +12,8 @@
 namespace zk {
 
 struct ShardedCounter::Impl {
-  std::shared_ptr<detail::SessionImpl> session;
+  std::shared_ptr<detail::core::Gate> gate;
+  std::shared_ptr<detail::SessionImpl> session; // for the shards' CounterCores
   std::string path;
   ShardedCounterOptions options;
   std::vector<std::unique_ptr<detail::CounterCore>> shards;
@@ -45,15 +47,6 @@ std::uint64_t& thread_slot() {
   return slot;
 }
 
-struct Gather {
-  std::mutex m;
-  std::condition_variable cv;
-  std::size_t outstanding = 0;
-  std::vector<std::optional<NodeData>> nodes;
-  Errc error = Errc::ok;
-  std::string detail;
-};
-
 } // namespace
 
 std::size_t ShardedCounter::Impl::pick(bool rechoose) {
@@ -66,7 +59,7 @@ std::size_t ShardedCounter::Impl::pick(bool rechoose) {
 }
 
 std::int64_t ShardedCounter::Impl::sum_once(Clock::time_point deadline) {
-  const auto kids = session->children(path, Watcher{}, Deadline(deadline));
+  const auto kids = gate->children(path, deadline);
   if (!kids) return 0;
   for (const auto& name : kids->names) {
     if (!is_shard_name(name)) {
@@ -74,33 +67,15 @@ std::int64_t ShardedCounter::Impl::sum_once(Clock::time_point deadline) {
                                       "\" (only shard-<n> nodes may live here)");
     }
   }
-  auto g = std::make_shared<Gather>();
-  g->nodes.resize(kids->names.size());
-  g->outstanding = kids->names.size();
-  for (std::size_t i = 0; i < kids->names.size(); ++i) {
-    // Issued back to back, the reads travel in one pipelined round on the session's connection.
-    session->get_async(
-        path + "/" + kids->names[i],
-        [g, i](Result<NodeData> r) {
-          std::lock_guard<std::mutex> lock(g->m);
-          if (r.ok()) {
-            g->nodes[i] = std::move(r.value());
-          } else if (r.error() != Errc::no_node && g->error == Errc::ok) {
-            g->error = r.error(); // a shard deleted meanwhile counts 0
-          }
-          if (--g->outstanding == 0) g->cv.notify_all();
-        },
-        Watcher{});
-  }
-  std::unique_lock<std::mutex> lock(g->m);
-  if (!g->cv.wait_until(lock, deadline, [&] { return g->outstanding == 0; }))
-    throw Error(Errc::deadline_exceeded, "sharded counter " + path + ": reading the shards");
-  if (g->error != Errc::ok) throw Error(g->error, "sharded counter " + path + ": reading a shard");
+  std::vector<std::string> paths;
+  for (const auto& name : kids->names)
+    paths.push_back(path + "/" + name); // a shard deleted meanwhile counts 0
+  const auto nodes = detail::core::read_all(*gate, paths, deadline,
+                                            "sharded counter " + path + ": reading the shards");
   std::int64_t total = 0;
-  for (std::size_t i = 0; i < g->nodes.size(); ++i) {
-    if (!g->nodes[i]) continue;
-    const std::string shard_path = path + "/" + kids->names[i];
-    const auto v = detail::counter::decode(options.counter.codec, g->nodes[i]->data, shard_path, 0);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i]) continue;
+    const auto v = detail::counter::decode(options.counter.codec, nodes[i]->data, paths[i], 0);
     if (!detail::counter::add_fits(total, v.value, CounterCodec::int64_be))
       throw Error(Errc::overflow, "sharded counter " + path + ": the sum exceeds int64");
     total += v.value;
@@ -112,7 +87,7 @@ std::int64_t ShardedCounter::Impl::sum(Clock::time_point deadline) {
   Backoff backoff(options.counter.retry, deadline);
   for (;;) {
     try {
-      const auto per_request = std::min(deadline, session->resolve(Deadline{}));
+      const auto per_request = std::min(deadline, Clock::now() + gate->operation_timeout());
       return sum_once(per_request);
     } catch (const Error& e) {
       if (!detail::core::worth_retrying(e.errc())) throw;
@@ -137,7 +112,8 @@ ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounte
     throw Error(Errc::invalid_argument,
                 "ShardedCounterOptions: counter.initial_value must be 0 (missing shards count 0)");
   }
-  m_impl->session = detail::SessionGate::impl(session);
+  m_impl->gate = detail::core::gate_of(session);
+  m_impl->session = detail::core::shared_impl(session);
   m_impl->path = std::move(path);
   m_impl->options = options;
   for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
@@ -170,7 +146,7 @@ void ShardedCounter::add(std::int64_t delta, Deadline deadline) {
 
 std::int64_t ShardedCounter::get(Deadline deadline) {
   Impl& i = impl();
-  i.session->check_blocking_call("ShardedCounter::get");
+  i.gate->check_blocking_call("ShardedCounter::get");
   return i.sum(i.options.counter.retry.deadline(deadline));
 }
 

@@ -139,10 +139,6 @@ bool has_guid(std::string_view child, std::string_view guid) {
   return child.substr(0, prefix.size()) == prefix && parse_sequence(child.substr(prefix.size()));
 }
 
-std::function<bool(std::string_view)> created_with(std::string guid) {
-  return [guid = std::move(guid)](std::string_view child) { return has_guid(child, guid); };
-}
-
 Ordering order_children(const std::vector<std::string>& children) {
   Ordering out;
   for (const auto& child : children) {
@@ -202,10 +198,26 @@ std::optional<std::string> find_own(const std::vector<std::string>& children,
   return std::nullopt;
 }
 
-bool hand_over_locally(std::size_t handoffs_done, std::chrono::milliseconds held_for,
-                       std::size_t max_handoffs, std::chrono::milliseconds max_hold,
-                       bool local_waiters) {
-  return local_waiters && handoffs_done < max_handoffs && held_for < max_hold;
+std::string ExclusivePolicy::make_guid() const {
+  return lock::make_guid();
+}
+std::string ExclusivePolicy::node_prefix(std::string_view guid) const {
+  return lock::node_prefix(guid);
+}
+bool ExclusivePolicy::created_with(std::string_view child, std::string_view guid) const {
+  return has_guid(child, guid);
+}
+std::optional<std::string> ExclusivePolicy::find_own(const std::vector<std::string>& children,
+                                                     std::string_view guid) const {
+  return lock::find_own(children, guid);
+}
+Decision ExclusivePolicy::decide(const std::vector<std::string>& children, std::string_view me,
+                                 std::string_view guid) const {
+  return lock::decide(children, me, guid);
+}
+const ExclusivePolicy& ExclusivePolicy::instance() noexcept {
+  static const ExclusivePolicy policy;
+  return policy;
 }
 
 } // namespace zk::detail::lock

@@ -4,10 +4,11 @@
 // everything here is covered by tests/unit/lock_protocol_test.cpp without a server.
 #pragma once
 
+#include "core/queue_policy.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,8 +45,6 @@ std::string make_guid();
 std::string node_prefix(std::string_view guid);
 /// True if `child` is a node created with `guid` (by this process, in some attempt).
 bool has_guid(std::string_view child, std::string_view guid);
-/// has_guid as a predicate, for the janitor's delete_matching_in_background.
-std::function<bool(std::string_view)> created_with(std::string guid);
 
 /// The children of a lock path in protocol order.
 struct Ordering {
@@ -61,20 +60,8 @@ struct Ordering {
 /// order.
 Ordering order_children(const std::vector<std::string>& children);
 
-struct Decision {
-  enum class Kind {
-    acquired, ///< our node is first and nothing unrecognised is present
-    wait,     ///< watch `watch` (our predecessor, or an unrecognised child blocking the head)
-    missing,  ///< our node is not among the children (deleted, or expired with the session)
-  };
-  Kind kind = Kind::missing;
-  std::string watch;
-  /// We are at the head of the queue but unrecognised children block us (named in `unrecognised`).
-  bool blocked = false;
-  std::vector<std::string> unrecognised;
-  /// Other children carrying our guid (a protected create applied twice): delete them.
-  std::vector<std::string> stale_own;
-};
+/// The queue engine's decision (acquired, wait for a node, missing).
+using Decision = core::QueueDecision;
 
 /// What the contender owning `my_node` (created with `my_guid`) must do, given the listed children.
 /// Only the head of the queue watches an unrecognised child, so a foreign node causes no herd.
@@ -85,18 +72,21 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
 std::optional<std::string> find_own(const std::vector<std::string>& children,
                                     std::string_view guid);
 
-/// Whether a thread releasing the lock hands it to a waiting thread of the same process (no
-/// ZooKeeper traffic) instead of releasing it for everyone. Bounded so other processes are not
-/// starved: at most `max_handoffs` handoffs in a row, and none once the process has held it for
-/// `max_hold`.
-/// TEST ONLY: breaks the recovery of a create whose reply was lost (the node is forgotten and a
-/// second one created, instead of finding the first by its GUID), so that the fault matrix can show
-/// that its F7 cell catches an unprotected create (the negative control of docs/reliability.md).
-/// Implemented in contender.cpp; nothing in the library calls it.
-void break_protected_create_for_testing(bool broken) noexcept;
+/// The engine's rule for handing a hold to another thread of the process.
+using core::hand_over_locally;
 
-bool hand_over_locally(std::size_t handoffs_done, std::chrono::milliseconds held_for,
-                       std::size_t max_handoffs, std::chrono::milliseconds max_hold,
-                       bool local_waiters);
+/// The exclusive lock as a policy of the queue engine: the functions above.
+class ExclusivePolicy final : public core::QueuePolicy {
+public:
+  [[nodiscard]] std::string make_guid() const override;
+  [[nodiscard]] std::string node_prefix(std::string_view guid) const override;
+  [[nodiscard]] bool created_with(std::string_view child, std::string_view guid) const override;
+  [[nodiscard]] std::optional<std::string> find_own(const std::vector<std::string>& children,
+                                                    std::string_view guid) const override;
+  [[nodiscard]] Decision decide(const std::vector<std::string>& children, std::string_view me,
+                                std::string_view guid) const override;
+  /// The one instance (the policy has no state).
+  static const ExclusivePolicy& instance() noexcept;
+};
 
 } // namespace zk::detail::lock

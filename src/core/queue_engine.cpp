@@ -1,17 +1,16 @@
-// LockContender, acquisition side: the wait loop and the ZooKeeper protocol driven by a waiting
+// QueueEngine, acquisition side: the wait loop and the ZooKeeper protocol driven by a waiting
 // thread. The local queue and cancellation are in contender_queue.cpp; release, loss and session
 // events in contender_events.cpp.
-#include "recipes/lock/contender.hpp"
+#include "core/queue_engine.hpp"
 
 #include "core/janitor.hpp"
-#include "recipes/lock/lock_protocol.hpp"
 
 #include "core/retry.hpp"
 
 #include <algorithm>
 #include <atomic>
 
-namespace zk::detail {
+namespace zk::detail::core {
 namespace {
 
 // Off unless a test turns it on: see break_protected_create_for_testing.
@@ -19,12 +18,35 @@ std::atomic<bool> g_protected_create_broken{false};
 
 } // namespace
 
-void lock::break_protected_create_for_testing(bool broken) noexcept {
+void break_protected_create_for_testing(bool broken) noexcept {
   g_protected_create_broken.store(broken);
 }
 
-bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_only) {
+bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
+                          const CancelToken* cancel) {
   m_impl->check_blocking_call(try_only ? "DistributedLock::try_lock" : "DistributedLock::lock");
+  // Subscribed before m_mutex is taken and left after it is released: cancel() runs the wake-up
+  // under the token's mutex, and the wake-up takes m_mutex.
+  struct Subscription {
+    const CancelToken* token;
+    std::uint64_t id = 0;
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    Subscription(Subscription&&) = delete;
+    Subscription& operator=(Subscription&&) = delete;
+    ~Subscription() {
+      if (token != nullptr) token->unsubscribe(id);
+    }
+  } subscription{cancel};
+  if (cancel != nullptr) {
+    subscription.id = cancel->subscribe([weak = weak_from_this()] {
+      if (const auto self = weak.lock()) {
+        std::lock_guard<std::mutex> l(self->m_mutex);
+        ++self->m_events;
+        self->m_cv.notify_all();
+      }
+    });
+  }
   Lock lk(m_mutex);
   const auto self = std::this_thread::get_id();
   if ((h.held && h.holder == self) || (m_owner != nullptr && m_owner->holder == self))
@@ -46,6 +68,10 @@ bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_
       case Waiter::State::pending:
         break;
       }
+      if (cancel != nullptr && cancel->cancelled()) {
+        leave(lk, me);
+        throw Error(Errc::cancelled, "lock " + m_path + ": cancelled while waiting");
+      }
       if (Clock::now() >= deadline) {
         leave(lk, me);
         return false;
@@ -64,32 +90,30 @@ bool LockContender::acquire(LockHandle& h, Clock::time_point deadline, bool try_
   }
 }
 
-bool LockContender::attempt_active() const {
+bool QueueEngine::attempt_active() const {
   return m_phase == Phase::creating || m_phase == Phase::listing || m_phase == Phase::watching;
 }
 
-bool LockContender::session_changed() const {
+bool QueueEngine::session_changed() const {
   return (!m_node.empty() || m_indeterminate) && m_session != m_impl->session_id();
 }
 
-Clock::time_point LockContender::op_deadline(Clock::time_point deadline) const {
-  return std::min(deadline, Clock::now() + m_impl->options().operation_timeout);
+Clock::time_point QueueEngine::op_deadline(Clock::time_point deadline) const {
+  return std::min(deadline, Clock::now() + m_impl->operation_timeout());
 }
 
-template <class T>
-std::function<void(Result<T>)> LockContender::fill(const std::shared_ptr<Slot<T>>& slot) {
-  return [weak = weak_from_this(), slot](Result<T> r) {
-    const auto self = weak.lock();
-    if (!self) return;
-    std::lock_guard<std::mutex> lk(self->m_mutex);
-    slot->result.emplace(std::move(r));
-    self->m_cv.notify_all();
+std::function<void()> QueueEngine::wake() {
+  return [weak = weak_from_this()] {
+    if (const auto self = weak.lock()) {
+      std::lock_guard<std::mutex> lk(self->m_mutex);
+      self->m_cv.notify_all();
+    }
   };
 }
 
 // One step of the protocol. Returns after progress or a wait, so the caller re-checks its deadline.
-void LockContender::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
-  if (m_impl->state() == SessionState::lost && !m_impl->options().renew_after_expiry) {
+void QueueEngine::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  if (m_impl->state() == SessionState::lost && !m_impl->renews_after_expiry()) {
     // No new session will come: waiting cannot succeed.
     fail_all(Error(Errc::session_lost, "lock " + m_path + ": the session is lost"));
     if (attempt_active()) cancel(lk);
@@ -125,51 +149,51 @@ void LockContender::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
   flush_warnings(lk);
 }
 
-void LockContender::handle_error(Lock& lk, const Error& e) {
-  if (core::worth_retrying(e.errc())) return backoff();
+void QueueEngine::handle_error(Lock& lk, const Error& e) {
+  if (worth_retrying(e.errc())) return backoff();
   // Anything else will not get better by retrying (no_auth, closed session…): tell every waiter,
   // and remove our node, since nobody will use it.
   fail_all(e);
   if (attempt_active()) cancel(lk);
 }
 
-void LockContender::backoff() {
-  m_retry_at = Clock::now() + core::recovery_delay(++m_retries);
+void QueueEngine::backoff() {
+  m_retry_at = Clock::now() + recovery_delay(++m_retries);
 }
 
 // Create and list in one round trip: both requests go out back to back on the session's
 // connection, which answers them in order, so the listing already contains our node.
-void LockContender::start() {
+void QueueEngine::start() {
   reset_attempt(true);
-  if (m_guid.empty()) m_guid = lock::make_guid();
+  if (m_guid.empty()) m_guid = m_policy.make_guid();
   m_session = m_impl->session_id();
-  m_create = std::make_shared<Slot<Created>>();
-  m_listing = std::make_shared<Slot<Children>>();
-  const std::string& data = m_queue.front()->handle->options.node_data;
-  m_impl->create_async(full(lock::node_prefix(m_guid)), data.empty() ? default_node_data() : data,
-                       CreateMode::ephemeral_sequential, fill(m_create));
+  m_create = Completion<Created>::make();
+  m_listing = Completion<Children>::make();
+  m_impl->create_async(full(m_policy.node_prefix(m_guid)),
+                       m_node_data.empty() ? default_node_data() : m_node_data,
+                       CreateMode::ephemeral_sequential, m_create->callback(wake()));
   m_indeterminate = true; // until the reply says otherwise
   m_phase = Phase::creating;
-  m_impl->children_async(m_path, fill(m_listing), {});
+  m_impl->children_async(m_path, m_listing->callback(wake()));
 }
 
-void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadline) {
+void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline) {
   const auto epoch = m_epoch;
   const auto events = m_events;
   // The epoch is checked first: a replaced attempt has no slots any more.
   m_cv.wait_until(lk, deadline, [&] {
-    return epoch != m_epoch || (m_create->result && m_listing->result) ||
+    return epoch != m_epoch || (m_create->ready() && m_listing->ready()) ||
            me.state != Waiter::State::pending || events != m_events || m_closed;
   });
-  if (epoch != m_epoch || !m_create->result || !m_listing->result) return;
-  auto& created = *m_create->result;
+  if (epoch != m_epoch || !m_create->ready() || !m_listing->ready()) return;
+  auto& created = m_create->result();
   if (created.ok()) {
     m_indeterminate = false;
     m_node = child_name(created.value().path);
     m_stat = created.value().stat;
     m_session = m_stat->ephemeral_owner; // authoritative, even if the session changed meanwhile
     m_retries = 0;
-    auto& listing = *m_listing->result;
+    auto& listing = m_listing->result();
     if (listing.ok()) {
       apply(lk, listing.value().names);
     } else {
@@ -204,13 +228,13 @@ void LockContender::await_create(Lock& lk, Waiter& me, Clock::time_point deadlin
   }
 }
 
-void LockContender::ensure_parent(Lock& lk, Clock::time_point deadline) {
+void QueueEngine::ensure_parent(Lock& lk, Clock::time_point deadline) {
   const auto until = op_deadline(deadline);
-  const bool container = m_queue.empty() || m_queue.front()->handle->options.container_parent;
+  const bool container = m_container_parent;
   Unlocked unlocked(lk);
   const auto create = [&](CreateMode mode) {
     try {
-      m_impl->create(m_path, {}, mode, until);
+      m_impl->create(m_path, "", mode, until);
     } catch (const Error& e) {
       if (e.errc() != Errc::node_exists) throw;
     }
@@ -231,12 +255,12 @@ void LockContender::ensure_parent(Lock& lk, Clock::time_point deadline) {
   }
 }
 
-void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
+void QueueEngine::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
   const auto epoch = m_epoch;
   std::optional<Children> kids;
   {
     Unlocked unlocked(lk);
-    kids = m_impl->children(m_path, {}, op_deadline(deadline));
+    kids = m_impl->children(m_path, op_deadline(deadline));
   }
   if (epoch != m_epoch || m_phase != Phase::listing) return;
   m_retries = 0;
@@ -246,7 +270,7 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
     return;
   }
   if (m_node.empty()) { // recovering from a create whose reply was lost
-    auto own = lock::find_own(kids->names, m_guid);
+    auto own = m_policy.find_own(kids->names, m_guid);
     m_indeterminate = false;
     if (!own) {
       reset_attempt(true); // not created: create again, with the same guid (see decide's stale_own)
@@ -259,7 +283,7 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
     std::optional<NodeData> got;
     {
       Unlocked unlocked(lk);
-      got = m_impl->get(node, {}, op_deadline(deadline));
+      got = m_impl->get(node, op_deadline(deadline));
     }
     if (epoch != m_epoch) return;
     if (!got || got->stat.ephemeral_owner != m_impl->session_id()) {
@@ -272,22 +296,22 @@ void LockContender::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
   apply(lk, kids->names);
 }
 
-void LockContender::apply(Lock& lk, std::vector<std::string> children) {
-  const auto d = lock::decide(children, m_node, m_guid);
+void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
+  const auto d = m_policy.decide(children, m_node, m_guid);
   for (const auto& stale : d.stale_own) {
-    core::delete_in_background(m_impl, full(stale), any_version, m_session);
+    delete_in_background(m_impl, full(stale), any_version, m_session);
     children.erase(std::remove(children.begin(), children.end(), stale), children.end());
   }
   m_children = std::move(children);
   switch (d.kind) {
-  case lock::Decision::Kind::missing: // deleted by someone, or gone with an expired session
+  case QueueDecision::Kind::missing: // deleted by someone, or gone with an expired session
     if (!session_changed()) {
       m_warnings.push_back("lock " + m_path + ": our node " + m_node +
                            " disappeared while waiting; queueing again");
     }
     reset_attempt(false);
     return;
-  case lock::Decision::Kind::acquired:
+  case QueueDecision::Kind::acquired:
     // Declared held only if the node is our current session's, and that session is not lost.
     if (m_stat->ephemeral_owner != m_impl->session_id()) {
       reset_attempt(false);
@@ -304,7 +328,7 @@ void LockContender::apply(Lock& lk, std::vector<std::string> children) {
     grant_head();
     watch_own_node(m_epoch);
     return;
-  case lock::Decision::Kind::wait:
+  case QueueDecision::Kind::wait:
     refuse_try_only();
     if (m_queue.empty()) return cancel(lk);
     if (d.blocked) {
@@ -318,11 +342,11 @@ void LockContender::apply(Lock& lk, std::vector<std::string> children) {
     m_pred = d.watch;
     m_pred_fired = false;
     m_pred_deleted = false;
-    m_pred_get = std::make_shared<Slot<NodeData>>();
+    m_pred_get = Completion<NodeData>::make();
     m_phase = Phase::watching;
     try {
       const auto epoch = m_epoch;
-      m_impl->get_async(full(m_pred), fill(m_pred_get),
+      m_impl->get_async(full(m_pred), m_pred_get->callback(wake()),
                         [weak = weak_from_this(), epoch](const WatchEvent& e) {
                           if (auto self = weak.lock())
                             self->on_predecessor_event(epoch, e.type == EventType::deleted);
@@ -336,17 +360,17 @@ void LockContender::apply(Lock& lk, std::vector<std::string> children) {
   }
 }
 
-void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline) {
+void QueueEngine::await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline) {
   const auto epoch = m_epoch;
   const auto events = m_events;
   m_cv.wait_until(lk, deadline, [&] {
     if (epoch != m_epoch) return true; // replaced: the slot is gone
-    const bool answered = m_pred_get->result.has_value();
-    return (answered && (m_pred_fired || !m_pred_get->result->ok())) ||
+    const bool answered = m_pred_get->ready();
+    return (answered && (m_pred_fired || !m_pred_get->result().ok())) ||
            me.state != Waiter::State::pending || events != m_events || m_closed;
   });
-  if (epoch != m_epoch || !m_pred_get->result) return;
-  auto& got = *m_pred_get->result;
+  if (epoch != m_epoch || !m_pred_get->ready()) return;
+  auto& got = m_pred_get->result();
   if (got.ok()) {
     if (m_pred_fired) {
       if (m_pred_deleted) return next_predecessor(lk);
@@ -357,7 +381,7 @@ void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point de
   const Error e = got.failure();
   if (e.errc() == Errc::no_node) return next_predecessor(lk); // gone before we could watch it
   m_phase = Phase::listing;
-  if (core::worth_retrying(e.errc())) return backoff();
+  if (worth_retrying(e.errc())) return backoff();
   throw e;
 }
 
@@ -366,15 +390,15 @@ void LockContender::await_predecessor(Lock& lk, Waiter& me, Clock::time_point de
 // the only node ahead of us in that listing, nothing can be ahead of us now: the lock is ours
 // without listing again (a handoff costs one notification). Otherwise nodes further ahead may have
 // gone too (we were not told), and one listing says more than walking them one request at a time.
-void LockContender::next_predecessor(Lock& lk) {
+void QueueEngine::next_predecessor(Lock& lk) {
   m_children.erase(std::remove(m_children.begin(), m_children.end(), m_pred), m_children.end());
   m_pred.clear();
-  if (lock::decide(m_children, m_node, m_guid).kind == lock::Decision::Kind::acquired)
+  if (m_policy.decide(m_children, m_node, m_guid).kind == QueueDecision::Kind::acquired)
     return apply(lk, m_children);
   m_phase = Phase::listing;
 }
 
-void LockContender::on_predecessor_event(std::uint64_t epoch, bool deleted) {
+void QueueEngine::on_predecessor_event(std::uint64_t epoch, bool deleted) {
   std::lock_guard<std::mutex> lk(m_mutex);
   if (epoch != m_epoch) return;
   m_pred_fired = true;
@@ -382,4 +406,4 @@ void LockContender::on_predecessor_event(std::uint64_t epoch, bool deleted) {
   m_cv.notify_all();
 }
 
-} // namespace zk::detail
+} // namespace zk::detail::core

@@ -1,15 +1,20 @@
-// LockContender: the local queue (who waits, who holds, who drives) and the end of an attempt
+// QueueEngine: the local queue (who waits, who holds, who drives) and the end of an attempt
 // (cancel: its watch and node removed before the last waiter returns).
-#include "recipes/lock/contender.hpp"
+#include "core/queue_engine.hpp"
 
 #include "core/janitor.hpp"
-#include "recipes/lock/lock_protocol.hpp"
 
 #include <algorithm>
 
-namespace zk::detail {
+namespace zk::detail::core {
 
-void LockContender::leave(Lock& lk, Waiter& me) noexcept {
+std::function<bool(std::string_view)> QueueEngine::matching(const std::string& guid) const {
+  return [&policy = m_policy, guid](std::string_view child) {
+    return policy.created_with(child, guid);
+  };
+}
+
+void QueueEngine::leave(Lock& lk, Waiter& me) noexcept {
   const auto it = std::find(m_queue.begin(), m_queue.end(), &me);
   if (it != m_queue.end()) m_queue.erase(it);
   if (m_driver == &me) m_driver = nullptr;
@@ -19,21 +24,21 @@ void LockContender::leave(Lock& lk, Waiter& me) noexcept {
 
 // Removes the current attempt's watch and node before returning (the standard's promise for a
 // failed try_lock), bounded by the operation timeout; what cannot be finished goes to the janitor.
-void LockContender::cancel(Lock& lk) noexcept {
+void QueueEngine::cancel(Lock& lk) noexcept {
   m_phase = Phase::busy;
-  const auto until = Clock::now() + m_impl->options().operation_timeout;
+  const auto until = Clock::now() + m_impl->operation_timeout();
   // Wait for replies still in flight: they say whether a node and a watch exist.
   m_cv.wait_until(lk, until, [&] {
-    return m_closed || ((!m_create || m_create->result) && (!m_pred_get || m_pred_get->result));
+    return m_closed || ((!m_create || m_create->ready()) && (!m_pred_get || m_pred_get->ready()));
   });
-  if (m_create && m_create->result && m_create->result->ok() && m_node.empty()) {
-    m_node = child_name(m_create->result->value().path);
-    m_stat = m_create->result->value().stat;
+  if (m_create && m_create->ready() && m_create->result().ok() && m_node.empty()) {
+    m_node = child_name(m_create->result().value().path);
+    m_stat = m_create->result().value().stat;
     m_session = m_stat->ephemeral_owner;
     m_indeterminate = false;
   }
   const bool watching =
-      m_pred_get && m_pred_get->result && m_pred_get->result->ok() && !m_pred_fired;
+      m_pred_get && m_pred_get->ready() && m_pred_get->result().ok() && !m_pred_fired;
   const std::string pred = watching ? full(m_pred) : std::string();
   const std::string node = m_node.empty() ? std::string() : full(m_node);
   const std::int32_t version = m_stat ? m_stat->version : any_version;
@@ -50,16 +55,16 @@ void LockContender::cancel(Lock& lk) noexcept {
       }
     }
     if (!node.empty()) {
-      core::delete_now(m_impl, node, version, owner, until);
+      delete_now(m_impl, node, version, owner, until);
     } else if (unknown) { // a create whose reply was lost: find it by its guid, now if possible
       try {
-        const auto kids = m_impl->children(m_path, {}, until);
+        const auto kids = m_impl->children(m_path, until);
         if (kids) {
-          if (auto own = lock::find_own(kids->names, guid))
-            core::delete_now(m_impl, full(*own), any_version, owner, until);
+          if (auto own = m_policy.find_own(kids->names, guid))
+            delete_now(m_impl, full(*own), any_version, owner, until);
         }
       } catch (...) {
-        core::delete_matching_in_background(m_impl, m_path, lock::created_with(guid), owner);
+        delete_matching_in_background(m_impl, m_path, matching(guid), owner);
       }
     }
   }
@@ -68,7 +73,7 @@ void LockContender::cancel(Lock& lk) noexcept {
   m_cv.notify_all();
 }
 
-void LockContender::flush_warnings(Lock& lk) {
+void QueueEngine::flush_warnings(Lock& lk) {
   if (m_warnings.empty()) return;
   std::vector<std::string> warnings;
   warnings.swap(m_warnings);
@@ -77,12 +82,12 @@ void LockContender::flush_warnings(Lock& lk) {
     m_impl->log(LogLevel::warn, w);
 }
 
-void LockContender::grant_head() {
+void QueueEngine::grant_head() {
   Waiter* w = m_queue.front();
   m_queue.pop_front();
   w->state = Waiter::State::granted;
   m_driver = nullptr;
-  LockHandle& h = *w->handle;
+  Hold& h = *w->handle;
   h.held = true;
   h.holder = w->thread;
   h.token = m_stat->czxid;
@@ -93,7 +98,7 @@ void LockContender::grant_head() {
   m_cv.notify_all();
 }
 
-void LockContender::fail_all(const Error& e) {
+void QueueEngine::fail_all(const Error& e) {
   for (Waiter* w : m_queue) {
     w->state = Waiter::State::failed;
     w->error = e;
@@ -103,7 +108,7 @@ void LockContender::fail_all(const Error& e) {
   m_cv.notify_all();
 }
 
-void LockContender::refuse_try_only() {
+void QueueEngine::refuse_try_only() {
   for (auto it = m_queue.begin(); it != m_queue.end();) {
     if ((*it)->try_only) {
       (*it)->state = Waiter::State::refused;
@@ -116,7 +121,7 @@ void LockContender::refuse_try_only() {
   m_cv.notify_all();
 }
 
-void LockContender::reset_attempt(bool keep_guid) {
+void QueueEngine::reset_attempt(bool keep_guid) {
   ++m_epoch;
   m_phase = Phase::idle;
   if (!keep_guid) m_guid.clear();
@@ -132,13 +137,12 @@ void LockContender::reset_attempt(bool keep_guid) {
   m_pred_deleted = false;
 }
 
-void LockContender::abandon() {
+void QueueEngine::abandon() {
   // A create whose reply was lost may have landed in the new session; find it by its guid.
   if (m_indeterminate && m_node.empty()) {
-    core::delete_matching_in_background(m_impl, m_path, lock::created_with(m_guid),
-                                        m_impl->session_id());
+    delete_matching_in_background(m_impl, m_path, matching(m_guid), m_impl->session_id());
   }
   reset_attempt(false);
 }
 
-} // namespace zk::detail
+} // namespace zk::detail::core

@@ -1,19 +1,19 @@
-// LockContender: the process-wide registry, release (local handoff or global), and what the
+// QueueEngine: the process-wide registry, release (local handoff or global), and what the
 // session's callback thread reports: our node's watch, session state changes, and loss of a held
 // lock.
-#include "recipes/lock/contender.hpp"
+#include "core/queue_engine.hpp"
 
 #include "core/attachments.hpp"
 #include "core/janitor.hpp"
-#include "recipes/lock/lock_protocol.hpp"
 
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <map>
+#include <typeinfo>
 
-namespace zk::detail {
+namespace zk::detail::core {
 namespace {
 
 std::string hex_id(std::int64_t id) {
@@ -33,26 +33,37 @@ const std::string& default_node_data() {
   return data;
 }
 
-std::shared_ptr<LockContender> LockContender::for_path(const std::shared_ptr<SessionImpl>& impl,
-                                                       std::string path) {
-  return core::attached<LockContender>(*impl, path, [&] {
-    auto created = std::make_shared<LockContender>(impl, path);
+std::shared_ptr<QueueEngine> QueueEngine::for_path(const std::shared_ptr<Gate>& gate,
+                                                   std::string path, const QueuePolicy& policy,
+                                                   const QueueOptions& options) {
+  const std::string key = std::string(typeid(policy).name()) + ' ' + path;
+  auto engine = attached<QueueEngine>(*gate, key, [&] {
+    auto created = std::make_shared<QueueEngine>(gate, path, policy, options);
     created->m_listener =
-        impl->add_listener([weak = std::weak_ptr<LockContender>(created)](const SessionEvent& e) {
+        gate->add_listener([weak = std::weak_ptr<QueueEngine>(created)](const SessionEvent& e) {
           if (auto self = weak.lock()) self->on_session_event(e);
         });
     return created;
   });
+  if (engine->m_node_data != options.node_data ||
+      engine->m_container_parent != options.container_parent) {
+    throw Error(Errc::invalid_argument,
+                path + ": node_data and container_parent must be the same for every object on this "
+                       "path of one session (they share one node)");
+  }
+  return engine;
 }
 
-LockContender::LockContender(std::shared_ptr<SessionImpl> impl, std::string path)
-    : m_impl(std::move(impl)), m_path(std::move(path)) {}
+QueueEngine::QueueEngine(std::shared_ptr<Gate> gate, std::string path, const QueuePolicy& policy,
+                         const QueueOptions& options)
+    : m_impl(std::move(gate)), m_path(std::move(path)), m_policy(policy),
+      m_node_data(options.node_data), m_container_parent(options.container_parent) {}
 
-LockContender::~LockContender() {
+QueueEngine::~QueueEngine() {
   if (m_listener != 0) m_impl->remove_listener(m_listener);
 }
 
-void LockContender::release(LockHandle& h, bool strict) {
+void QueueEngine::release(Hold& h, bool strict) {
   Lock lk(m_mutex);
   if (!h.held) {
     if (h.lost) {
@@ -68,8 +79,8 @@ void LockContender::release(LockHandle& h, bool strict) {
   m_owner = nullptr;
   const auto held_for =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_held_since);
-  if (lock::hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
-                              h.options.max_local_hold, !m_queue.empty())) {
+  if (hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
+                        h.options.max_local_hold, !m_queue.empty())) {
     ++m_handoffs;
     grant_head();
     return;
@@ -78,25 +89,24 @@ void LockContender::release(LockHandle& h, bool strict) {
   const std::int32_t version = m_stat ? m_stat->version : any_version;
   const std::int64_t owner = m_session;
   reset_attempt(false); // our own node's watch fires on the delete; the new epoch ignores it
-  if (Session::on_callback_thread() || !m_queue.empty()) {
+  if (m_impl->on_callback_thread() || !m_queue.empty()) {
     // No waiting here: the delete goes out now, before the create of the next attempt (a waiting
     // thread of this process starts it at once), and the server applies them in that order. With
     // threads of this process waiting, a contender elsewhere could not count on getting the lock
     // right after this unlock() anyway; without any, unlock() waits so that it can.
-    core::delete_in_background(m_impl, node, version, owner);
+    delete_in_background(m_impl, node, version, owner);
   } else {
     m_phase = Phase::busy; // nobody starts the next attempt before our node is gone
     {
       Unlocked unlocked(lk);
-      core::delete_now(m_impl, node, version, owner,
-                       Clock::now() + m_impl->options().operation_timeout);
+      delete_now(m_impl, node, version, owner, Clock::now() + m_impl->operation_timeout());
     }
     m_phase = Phase::idle;
   }
   m_cv.notify_all(); // a waiting thread starts the next attempt
 }
 
-void LockContender::watch_own_node(std::uint64_t epoch) {
+void QueueEngine::watch_own_node(std::uint64_t epoch) {
   // Our node's data watch reports its deletion (or a change of owner) by anyone while we hold it.
   try {
     m_impl->get_async(
@@ -111,7 +121,7 @@ void LockContender::watch_own_node(std::uint64_t epoch) {
   }
 }
 
-void LockContender::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
+void QueueEngine::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
   Lock lk(m_mutex);
   if (epoch != m_epoch || m_phase != Phase::held) return;
   if (r.ok()) {
@@ -134,7 +144,7 @@ void LockContender::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
   }
 }
 
-void LockContender::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
+void QueueEngine::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
   Lock lk(m_mutex);
   if (epoch != m_epoch || m_phase != Phase::held) return;
   if (e.type == EventType::deleted)
@@ -142,7 +152,7 @@ void LockContender::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
   watch_own_node(epoch); // changed: watch again, and check the owner
 }
 
-void LockContender::on_session_event(const SessionEvent& e) {
+void QueueEngine::on_session_event(const SessionEvent& e) {
   Lock lk(m_mutex);
   ++m_events;
   m_cv.notify_all();
@@ -182,7 +192,7 @@ void LockContender::on_session_event(const SessionEvent& e) {
   }
 }
 
-void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
+void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
   std::function<void(const Error&)> callback;
   if (m_owner != nullptr) {
@@ -194,7 +204,7 @@ void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
   // holder that was told it lost the lock does not keep blocking everyone.
   if (why == Errc::session_lost && !m_closed)
-    core::delete_in_background(m_impl, full(m_node), any_version, m_session);
+    delete_in_background(m_impl, full(m_node), any_version, m_session);
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
@@ -209,4 +219,4 @@ void LockContender::lose(Lock& lk, Errc why, const std::string& detail) {
   }
 }
 
-} // namespace zk::detail
+} // namespace zk::detail::core

@@ -1,0 +1,214 @@
+// The queue engine (src/core/queue_engine*) with the exclusive-lock policy, against a fake session
+// gate: lost replies, a listing overtaken by a deletion, session expiry while waiting and while
+// holding, a deadline during the create, cancellation from another thread. No server.
+#include "fake_gate.hpp"
+
+#include "core/queue_engine.hpp"
+#include "recipes/lock/lock_protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using zk::Clock;
+using zk::Errc;
+using zk::detail::core::Hold;
+using zk::detail::core::QueueEngine;
+using zk::detail::core::QueueOptions;
+
+// Another client's contender, in Curator's form, ordered by the server's sequence like ours.
+const std::string foreign_prefix = "_c_00000000-0000-4000-8000-000000000000-lock-";
+
+// Polls `pred` until it holds or `timeout` passes (the fake's events arrive on its own thread).
+template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
+  const auto until = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+class QueueEngineTest : public ::testing::Test {
+protected:
+  std::shared_ptr<zkt::FakeGate> gate = std::make_shared<zkt::FakeGate>();
+  const std::string path = "/app/lock";
+
+  QueueEngineTest() { gate->make_path(path); }
+
+  std::unique_ptr<Hold> hold(QueueOptions options = {}) {
+    auto h = std::make_unique<Hold>();
+    h->contender =
+        QueueEngine::for_path(gate, path, zk::detail::lock::ExclusivePolicy::instance(), options);
+    h->options = std::move(options);
+    return h;
+  }
+  static bool held(const Hold& h) {
+    return h.contender->read(h, [](const Hold& x) { return x.held; });
+  }
+  std::vector<std::string> ours() const { // our children, by owner
+    std::vector<std::string> out;
+    for (const auto& c : gate->children_of(path))
+      if (gate->owner_of(path + "/" + c) != 99) out.push_back(c);
+    return out;
+  }
+};
+
+TEST_F(QueueEngineTest, AnUncontendedHoldIsOurNodeAndReleaseDeletesIt) {
+  auto h = hold();
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  ASSERT_EQ(gate->children_of(path).size(), 1U);
+  EXPECT_EQ(gate->owner_of(h->node), gate->session_id());
+  EXPECT_GT(h->token, 0);
+  h->contender->release(*h, true);
+  gate->drain();
+  EXPECT_TRUE(gate->children_of(path).empty());
+  EXPECT_EQ(gate->watches(), 0U) << "the own-node watch must go with the node";
+}
+
+TEST_F(QueueEngineTest, ACreateWhoseReplyWasLostIsFoundByItsGuidAndAdopted) {
+  gate->lose_next_create_reply(); // applied on the server, answered connection_loss
+  auto h = hold();
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  EXPECT_EQ(gate->requests("create"), 1) << "the node was adopted, not created again";
+  ASSERT_EQ(gate->children_of(path).size(), 1U) << "no orphan node";
+  EXPECT_EQ(h->node, path + "/" + gate->children_of(path).front());
+  h->contender->release(*h, true);
+  gate->drain();
+  EXPECT_TRUE(gate->children_of(path).empty());
+}
+
+TEST_F(QueueEngineTest, TheNegativeControlLeavesAnOrphanThatTheAdoptionTestWouldCatch) {
+  zk::detail::core::break_protected_create_for_testing(true);
+  gate->lose_next_create_reply();
+  auto h = hold();
+  const bool acquired = h->contender->acquire(*h, Clock::now() + 1s, false);
+  zk::detail::core::break_protected_create_for_testing(false);
+  // The forgotten first node is ahead of the second: its own creator waits behind it.
+  EXPECT_FALSE(acquired);
+  EXPECT_EQ(gate->requests("create"), 2);
+  EXPECT_EQ(ours().size(), 1U) << "the orphan outlives the call";
+}
+
+TEST_F(QueueEngineTest, APredecessorDeletedDuringTheListingHandsOverWithoutAHang) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  // The listing still shows the predecessor; it is gone before our watch on it is set.
+  gate->after_next_listing([&] { gate->delete_node(path + "/" + other); });
+  auto h = hold();
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  EXPECT_EQ(ours().size(), 1U);
+  h->contender->release(*h, true);
+  gate->drain();
+  EXPECT_EQ(gate->watches(), 0U) << "a watch on the vanished predecessor was left behind";
+}
+
+TEST_F(QueueEngineTest, AWaiterRequeuesOnTheNewSessionAfterAnExpiry) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  auto h = hold();
+  auto got = std::async(std::launch::async,
+                        [&] { return h->contender->acquire(*h, Clock::now() + 10s, false); });
+  ASSERT_TRUE(eventually([&] { return ours().size() == 1; }));
+  const auto first_session = gate->session_id();
+  gate->expire(); // our node goes with the session; the holder's does not
+  ASSERT_TRUE(eventually([&] {
+    const auto mine = ours();
+    return mine.size() == 1 && gate->owner_of(path + "/" + mine.front()) != first_session;
+  })) << "the waiter did not queue again on the new session";
+  gate->delete_node(path + "/" + other);
+  ASSERT_TRUE(got.get());
+  EXPECT_EQ(gate->owner_of(h->node), gate->session_id());
+  EXPECT_NE(gate->session_id(), first_session);
+  h->contender->release(*h, true);
+}
+
+TEST_F(QueueEngineTest, AnExpiryWhileHoldingIsReportedOnceAndByRelease) {
+  std::atomic<int> lost{0};
+  std::atomic<int> why{0};
+  QueueOptions o;
+  o.on_lost = [&](const zk::Error& e) {
+    why = static_cast<int>(e.errc());
+    ++lost;
+  };
+  auto h = hold(o);
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  gate->expire();
+  ASSERT_TRUE(eventually([&] { return !held(*h); }));
+  gate->drain();
+  EXPECT_EQ(lost.load(), 1);
+  EXPECT_EQ(static_cast<Errc>(why.load()), Errc::session_lost);
+  try {
+    h->contender->release(*h, true);
+    FAIL() << "release() did not report the loss";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), Errc::session_lost);
+  }
+  EXPECT_NO_THROW(h->contender->release(*h, false)); // reported once
+  EXPECT_EQ(lost.load(), 1);
+}
+
+TEST_F(QueueEngineTest, ADeadlineDuringTheCreateReturnsFalseAndLeavesNoNode) {
+  gate->hold_replies(); // the server applies the create, its answers are late
+  auto h = hold();
+  const auto start = Clock::now();
+  EXPECT_FALSE(h->contender->acquire(*h, start + 200ms, false));
+  // The deadline, plus the cleanup bounded by the operation timeout (the fake's: 500 ms).
+  EXPECT_LT(Clock::now() - start, 200ms + 2 * gate->op_timeout + 500ms);
+  gate->release_replies();
+  EXPECT_TRUE(eventually([&] { return gate->children_of(path).empty(); }))
+      << "the node created after the deadline was not deleted";
+  EXPECT_FALSE(held(*h));
+}
+
+TEST_F(QueueEngineTest, ACancelFromAnotherThreadEndsTheWaitAndLeavesNothingBehind) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  auto h = hold();
+  zk::CancelToken cancel;
+  auto got = std::async(std::launch::async, [&] {
+    try {
+      (void)h->contender->acquire(*h, Clock::now() + 30s, false, &cancel);
+      return Errc::ok;
+    } catch (const zk::Error& e) {
+      return e.errc();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
+  const auto start = Clock::now();
+  cancel.cancel();
+  ASSERT_EQ(got.wait_for(2s), std::future_status::ready) << "the cancel did not wake the waiter";
+  EXPECT_EQ(got.get(), Errc::cancelled);
+  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_EQ(gate->children_of(path), std::vector<std::string>{other}) << "our node was left";
+  EXPECT_EQ(gate->watches(), 0U) << "our watch on the predecessor was left";
+  // A cancelled token cancels the next call at once.
+  try {
+    (void)h->contender->acquire(*h, Clock::now() + 30s, false, &cancel);
+    FAIL();
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), Errc::cancelled);
+  }
+}
+
+TEST_F(QueueEngineTest, ObjectsOnOnePathCannotMixNodeOptions) {
+  QueueOptions a;
+  a.node_data = "replica-a";
+  auto first = hold(a);
+  QueueOptions b;
+  b.node_data = "replica-b";
+  try {
+    (void)hold(b);
+    FAIL() << "a second object with other node data shared the node";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), Errc::invalid_argument);
+  }
+  QueueOptions same = a;
+  same.max_local_handoffs = 0; // per object: fine
+  EXPECT_NO_THROW((void)hold(same));
+}
+
+} // namespace
