@@ -102,6 +102,13 @@ struct CounterOptions {
   std::size_t tag_history = 8;
 };
 
+/// Outcome of compare_and_exchange() (what Curator's AtomicValue reports).
+struct CasResult {
+  bool swapped = false;    ///< the value was `expected` and is now `desired`
+  std::int64_t before = 0; ///< the value the answer is based on (a fresh read when not swapped)
+  std::int64_t after = 0;  ///< the value now: `desired` when swapped, else `before`
+};
+
 /// Outcome of add_detailed().
 struct AddResult {
   std::int64_t before = 0; ///< the value this update was applied to
@@ -142,6 +149,10 @@ public:
   /// false).
   [[nodiscard]] bool compare_and_set(std::int64_t expected, std::int64_t desired,
                                      Deadline deadline = {});
+  /// As compare_and_set, also returning the value seen, so that a caller who lost the race needs
+  /// no second read.
+  [[nodiscard]] CasResult compare_and_exchange(std::int64_t expected, std::int64_t desired,
+                                               Deadline deadline = {});
   /// Sets the value (still a versioned write: concurrent updates are not overwritten blindly).
   void set(std::int64_t value, Deadline deadline = {});
 

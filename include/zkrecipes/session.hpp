@@ -98,12 +98,35 @@ enum class CreateMode {
   persistent_sequential_with_ttl,
 };
 
+/// Permission bits of an AclEntry (ZooKeeper's ZOO_PERM_*).
+namespace perm {
+inline constexpr std::uint32_t read = 1;
+inline constexpr std::uint32_t write = 2;
+inline constexpr std::uint32_t create = 4;
+inline constexpr std::uint32_t remove = 8; ///< deleting a node needs this on its parent
+inline constexpr std::uint32_t admin = 16;
+inline constexpr std::uint32_t all = 31;
+} // namespace perm
+
+/// One entry of a node's access control list.
+struct AclEntry {
+  std::string scheme;      ///< "world", "auth", "digest", "ip", …
+  std::string id;          ///< "anyone" for world, "" for auth (the session's own identities)
+  std::uint32_t perms = 0; ///< perm:: bits (1..31)
+};
+using Acl = std::vector<AclEntry>;
+/// Anyone may do anything (ZooKeeper's OPEN_ACL_UNSAFE).
+Acl open_acl();
+/// Only the identities this session authenticated with, with every permission (CREATOR_ALL_ACL).
+Acl creator_all_acl();
+
 struct CreateOptions {
   // NOLINTNEXTLINE(google-explicit-constructor): a mode alone reads as the options
   CreateOptions(CreateMode m = CreateMode::persistent) : mode(m) {}
   CreateOptions(CreateMode m, std::chrono::milliseconds t) : mode(m), ttl(t) {}
   CreateMode mode;
   std::chrono::milliseconds ttl{0}; ///< required (> 0) for the *_with_ttl modes, else ignored
+  std::optional<Acl> acl;           ///< this node's ACL; unset: SessionOptions::default_acl
 };
 
 struct Created {
@@ -226,7 +249,11 @@ struct SessionOptions {
   std::chrono::milliseconds operation_timeout{15000}; ///< default deadline of blocking calls
   std::string chroot;                                 ///< e.g. "/app": all paths are relative to it
   std::optional<DigestAuth> digest; ///< adds "digest" auth on every (re)connection
-  LogSink log_sink;                 ///< where the C client's log goes (default: stderr, prefixed)
+  /// The ACL of every node this session creates, the recipes' nodes and created ancestors
+  /// included. Unset: creator_all_acl() when `digest` is set (other identities can then neither
+  /// read, overwrite nor delete them, and nothing can be created under them), else open_acl().
+  std::optional<Acl> default_acl;
+  LogSink log_sink; ///< where the C client's log goes (default: stderr, prefixed)
   LogLevel log_level = LogLevel::warn;
   bool renew_after_expiry = true; ///< after an expiry, open a new session and report `connected`
   std::optional<ClientId> resume; ///< attach to an existing session instead of creating one
@@ -255,13 +282,23 @@ public:
                  Deadline deadline = {});
   /// The data and Stat, or nullopt if there is no node (then no watch is set).
   std::optional<NodeData> get(std::string_view path, Watcher watch = {}, Deadline deadline = {});
+  /// get() without a watch: `session.get(path, 5s)`.
+  std::optional<NodeData> get(std::string_view path, Deadline deadline) {
+    return get(path, Watcher{}, deadline);
+  }
   /// Sets data if the version matches (any_version: unconditionally); returns the new Stat.
   Stat set(std::string_view path, std::string_view data, std::int32_t version = any_version,
            Deadline deadline = {});
   /// The Stat or nullopt; a watch is set either way (creation, change or deletion fires it).
   std::optional<Stat> exists(std::string_view path, Watcher watch = {}, Deadline deadline = {});
+  std::optional<Stat> exists(std::string_view path, Deadline deadline) {
+    return exists(path, Watcher{}, deadline);
+  }
   std::optional<Children> children(std::string_view path, Watcher watch = {},
                                    Deadline deadline = {});
+  std::optional<Children> children(std::string_view path, Deadline deadline) {
+    return children(path, Watcher{}, deadline);
+  }
   /// Deletes the node if the version matches; false if there was no node.
   bool remove(std::string_view path, std::int32_t version = any_version, Deadline deadline = {});
   [[nodiscard]] MultiResult multi(const std::vector<Op>& ops, Deadline deadline = {});
@@ -269,6 +306,9 @@ public:
   /// Removes the watches this session set on `path` (of `kind`); returns how many.
   std::size_t remove_watches(std::string_view path, WatchKind kind = WatchKind::any,
                              Deadline deadline = {});
+  /// Deletes `path` and everything below it, deepest first (nodes already gone are fine); returns
+  /// how many nodes it deleted. Not atomic: a node created meanwhile makes it fail with not_empty.
+  std::size_t remove_recursive(std::string_view path, Deadline deadline = {});
   /// Creates `path` and any missing ancestors (existing nodes are fine).
   void ensure_path(std::string_view path, CreateMode mode = CreateMode::persistent,
                    Deadline deadline = {});

@@ -14,10 +14,11 @@ std::vector<std::optional<NodeData>> read_all(Gate& gate, const std::vector<std:
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (!replies[i]->wait_until(until)) throw Error(Errc::deadline_exceeded, what);
     auto& r = replies[i]->result();
-    if (r.ok())
+    if (r.ok()) {
       out[i] = std::move(r.value());
-    else if (r.error() != Errc::no_node)
+    } else if (r.error() != Errc::no_node) {
       throw r.failure();
+    }
   }
   return out;
 }

@@ -31,7 +31,6 @@ Classified classified(Errc e) noexcept {
   case Errc::connection_loss:
   case Errc::operation_timeout:
   case Errc::deadline_exceeded:
-  case Errc::system_error:
   // The session moved to another server while the request was under way: its fate on the old one
   // is not known to us.
   case Errc::session_moved:
@@ -42,6 +41,7 @@ Classified classified(Errc e) noexcept {
   case Errc::session_expired:
   case Errc::session_lost:
   case Errc::lock_lost:
+  case Errc::invalid_state: // the handle expired (the session reports it as session_expired)
     return {ErrorClass::lost, C::session_lost};
   case Errc::no_node:
   case Errc::not_empty:
@@ -56,7 +56,14 @@ Classified classified(Errc e) noexcept {
   case Errc::lock_not_held:
   case Errc::closing:
     return {ErrorClass::fatal, C::usage};
-  default: // permissions, server-side refusals, overflow, exhausted retries, ok
+  case Errc::unimplemented: // answered by the server: it does not know the request
+    return {ErrorClass::fatal, std::nullopt};
+  default:
+    // The C client's own range (-1..-99: system_error, marshalling, TLS, inconsistencies, and any
+    // code this table does not know) says nothing about what the server did: in doubt. The rest
+    // are answers (-100 and below: permissions, refusals) or the library's verdicts: fatal.
+    if (static_cast<int>(e) < 0 && static_cast<int>(e) > static_cast<int>(Errc::api_error))
+      return {ErrorClass::in_doubt, C::retryable};
     return {ErrorClass::fatal, std::nullopt};
   }
 }

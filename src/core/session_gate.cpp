@@ -19,6 +19,10 @@ public:
                  Watcher watch) override {
     m_impl->get_async(path, std::move(done), std::move(watch));
   }
+  void exists_async(const std::string& path, std::function<void(Result<std::optional<Stat>>)> done,
+                    Watcher watch) override {
+    m_impl->exists_async(path, std::move(done), std::move(watch));
+  }
   void children_async(const std::string& path,
                       std::function<void(Result<Children>)> done) override {
     m_impl->children_async(path, std::move(done), {});

@@ -37,6 +37,40 @@ inline int to_c_mode(CreateMode m) {
   return ZOO_PERSISTENT;
 }
 
+/// A zk::Acl as the C client's ACL_vector, valid while this object lives (the C client serializes a
+/// request's ACL when the request is issued).
+class CAcl {
+public:
+  explicit CAcl(const Acl& acl) : m_entries(acl) {
+    m_c.reserve(m_entries.size());
+    for (auto& e : m_entries)
+      m_c.push_back(::ACL{static_cast<std::int32_t>(e.perms), ::Id{e.scheme.data(), e.id.data()}});
+    m_vector = ::ACL_vector{static_cast<std::int32_t>(m_c.size()), m_c.data()};
+  }
+  CAcl(const CAcl&) = delete;
+  CAcl& operator=(const CAcl&) = delete;
+  CAcl(CAcl&&) = delete;
+  CAcl& operator=(CAcl&&) = delete;
+  ~CAcl() = default;
+  ::ACL_vector* get() { return &m_vector; }
+
+private:
+  Acl m_entries; // owns the strings the C structs point into
+  std::vector<::ACL> m_c;
+  ::ACL_vector m_vector{};
+};
+
+/// Throws Errc::invalid_argument for an empty ACL or an entry without a scheme or permissions.
+inline void validate_acl(const Acl& acl, const std::string& what) {
+  if (acl.empty()) throw Error(Errc::invalid_argument, what + ": an empty ACL");
+  for (const auto& e : acl) {
+    if (e.scheme.empty() || e.perms == 0 || e.perms > perm::all) {
+      throw Error(Errc::invalid_argument,
+                  what + ": an ACL entry needs a scheme and permissions in 1..31");
+    }
+  }
+}
+
 inline bool is_ttl(CreateMode m) {
   return m == CreateMode::persistent_with_ttl || m == CreateMode::persistent_sequential_with_ttl;
 }

@@ -134,6 +134,7 @@ struct MultiCall : Call<MultiResult> {
   std::vector<zoo_op_result_t> results;
   std::vector<std::vector<char>> path_buffers;
   std::vector<struct ::Stat> stats;
+  std::unique_ptr<CAcl> acl; // of its creates: the session's default ACL
 };
 
 void on_multi(int rc, const void* data) {
@@ -228,16 +229,18 @@ void SessionImpl::start_create(std::string_view path, std::string_view data, Cre
     throw Error(Errc::invalid_argument,
                 "create " + std::string(path) + ": a TTL mode needs a positive ttl");
   }
+  if (options.acl) validate_acl(*options.acl, "create " + std::string(path));
   auto* call = new_call<Created>(this, "create", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
       std::string bytes(data);
       const int len = static_cast<int>(bytes.size());
+      CAcl acl(acl_for(options)); // the C client serializes it before returning
       if (is_ttl(options.mode)) {
-        return zoo_acreate2_ttl(zh, call->path.c_str(), bytes.data(), len, &ZOO_OPEN_ACL_UNSAFE,
+        return zoo_acreate2_ttl(zh, call->path.c_str(), bytes.data(), len, acl.get(),
                                 to_c_mode(options.mode), options.ttl.count(), on_created, call);
       }
-      return zoo_acreate2(zh, call->path.c_str(), bytes.data(), len, &ZOO_OPEN_ACL_UNSAFE,
+      return zoo_acreate2(zh, call->path.c_str(), bytes.data(), len, acl.get(),
                           to_c_mode(options.mode), on_created, call);
     });
   });
@@ -338,6 +341,7 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
   call->ops = ops;
   const std::size_t n = ops.size();
   call->c_ops.resize(n);
+  call->acl = std::make_unique<CAcl>(m_default_acl);
   call->results.assign(n, zoo_op_result_t{ZOK, nullptr, 0, nullptr});
   call->path_buffers.resize(n);
   call->stats.resize(n);
@@ -348,7 +352,7 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
     case Op::Type::create:
       call->path_buffers[i].assign(op.path.size() + 32, '\0');
       zoo_create_op_init(c, op.path.c_str(), op.data.data(), static_cast<int>(op.data.size()),
-                         &ZOO_OPEN_ACL_UNSAFE, to_c_mode(op.mode), call->path_buffers[i].data(),
+                         call->acl->get(), to_c_mode(op.mode), call->path_buffers[i].data(),
                          static_cast<int>(call->path_buffers[i].size()));
       break;
     case Op::Type::remove:
@@ -433,6 +437,20 @@ void SessionImpl::sync(std::string_view path, Deadline d) {
   wait<Done>(d, "sync", path, [&](auto done) { start_sync(path, done); });
 }
 
+std::size_t SessionImpl::remove_recursive(std::string_view path, Deadline d) {
+  validate_path(path);
+  if (path == "/") throw Error(Errc::invalid_argument, "remove_recursive: not the root");
+  const auto deadline = resolve(d);
+  std::size_t removed = 0;
+  if (const auto kids = children(path, {}, deadline)) {
+    const std::string base(path);
+    for (const auto& name : kids->names)
+      removed += remove_recursive(std::string(base).append("/").append(name), deadline);
+  }
+  if (remove(path, any_version, deadline)) ++removed;
+  return removed;
+}
+
 void SessionImpl::ensure_path(std::string_view path, CreateMode mode, Deadline d) {
   validate_path(path);
   const auto deadline = resolve(d);
@@ -491,7 +509,7 @@ std::size_t SessionImpl::remove_watches(std::string_view path, WatchKind kind, D
 
 void SessionImpl::create_async(std::string_view path, std::string_view data, CreateOptions options,
                                std::function<void(Result<Created>)> done) {
-  start_create(path, data, options, to_dispatcher(std::move(done)));
+  start_create(path, data, std::move(options), to_dispatcher(std::move(done)));
 }
 void SessionImpl::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
                             Watcher watch) {

@@ -55,6 +55,13 @@ std::size_t MultiResult::failed_op() const noexcept {
   return results.size();
 }
 
+Acl open_acl() {
+  return {AclEntry{"world", "anyone", perm::all}};
+}
+Acl creator_all_acl() {
+  return {AclEntry{"auth", "", perm::all}};
+}
+
 void MultiResult::throw_if_failed() const {
   if (ok()) return;
   const std::size_t i = failed_op();
@@ -118,7 +125,7 @@ using detail::impl_of;
 
 Created Session::create(std::string_view path, std::string_view data, CreateOptions options,
                         Deadline d) {
-  return impl_of(*this).create(path, data, options, d);
+  return impl_of(*this).create(path, data, std::move(options), d);
 }
 std::optional<NodeData> Session::get(std::string_view path, Watcher watch, Deadline d) {
   return impl_of(*this).get(path, std::move(watch), d);
@@ -144,13 +151,16 @@ void Session::sync(std::string_view path, Deadline d) {
 std::size_t Session::remove_watches(std::string_view path, WatchKind kind, Deadline d) {
   return impl_of(*this).remove_watches(path, kind, d);
 }
+std::size_t Session::remove_recursive(std::string_view path, Deadline d) {
+  return impl_of(*this).remove_recursive(path, d);
+}
 void Session::ensure_path(std::string_view path, CreateMode mode, Deadline d) {
   impl_of(*this).ensure_path(path, mode, d);
 }
 
 void Session::create_async(std::string_view path, std::string_view data, CreateOptions options,
                            std::function<void(Result<Created>)> done) {
-  impl_of(*this).create_async(path, data, options, std::move(done));
+  impl_of(*this).create_async(path, data, std::move(options), std::move(done));
 }
 void Session::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
                         Watcher watch) {

@@ -52,6 +52,10 @@ SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options))
   positive(m_options.session_timeout, "session_timeout");
   positive(m_options.connect_timeout, "connect_timeout");
   positive(m_options.operation_timeout, "operation_timeout");
+  m_default_acl = m_options.default_acl ? *m_options.default_acl
+                  : m_options.digest    ? creator_all_acl()
+                                        : open_acl();
+  validate_acl(m_default_acl, "SessionOptions::default_acl");
   if (m_options.session_timeout.count() > std::numeric_limits<int>::max())
     throw Error(Errc::invalid_argument, "SessionOptions::session_timeout is too large");
   if (!m_options.chroot.empty()) validate_path(m_options.chroot);
@@ -465,6 +469,10 @@ std::shared_ptr<void> SessionImpl::attachment(const std::string& key,
   auto created = make();
   slot = created;
   return created;
+}
+
+const Acl& SessionImpl::acl_for(const CreateOptions& options) const noexcept {
+  return options.acl ? *options.acl : m_default_acl;
 }
 
 void SessionImpl::log(LogLevel level, const std::string& message) const noexcept {

@@ -47,6 +47,9 @@ public:
   void sync(std::string_view path, Deadline d);
   std::size_t remove_watches(std::string_view path, WatchKind kind, Deadline d);
   void ensure_path(std::string_view path, CreateMode mode, Deadline d);
+  std::size_t remove_recursive(std::string_view path, Deadline d);
+  /// The ACL a create uses: its own, else the session's default (see SessionOptions).
+  const Acl& acl_for(const CreateOptions& options) const noexcept;
 
   // Asynchronous operations; `done` runs on the dispatcher thread.
   void create_async(std::string_view path, std::string_view data, CreateOptions options,
@@ -147,6 +150,7 @@ private:
   void drop_watches_of(_zhandle* zh);
 
   SessionOptions m_options;
+  Acl m_default_acl; // resolved from m_options at construction
   int m_log_slot = -1;
 
   mutable std::mutex m_mutex; // state, listeners, watch registry, dispatcher queue

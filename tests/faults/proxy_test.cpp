@@ -239,7 +239,7 @@ TEST(F8Blackhole, TwiceTheSessionTimeoutReportsLostBeforeTheHealAndCallsKeepThei
           switch (kind) {
           case 0:
             r.what = "get";
-            s.get(p, {}, dl);
+            s.get(p, dl);
             break;
           case 1:
             r.what = "create";
@@ -262,7 +262,7 @@ TEST(F8Blackhole, TwiceTheSessionTimeoutReportsLostBeforeTheHealAndCallsKeepThei
             break;
           default:
             r.what = "exists(default deadline)";
-            s.exists(p, {}, dl);
+            s.exists(p, dl);
             break;
           }
         } catch (const zk::Error& e) {
@@ -362,7 +362,7 @@ TEST_F(LostReply, Create2IsIndeterminateYetTheNodeExists) {
   const auto node = root.session().get(path);
   ASSERT_TRUE(node) << "the proxy dropped the reply of a create that was not applied";
   EXPECT_EQ(node->data, "payload");
-  EXPECT_TRUE(s.exists(path, {}, 5s));
+  EXPECT_TRUE(s.exists(path, 5s));
   EXPECT_THROW(s.create(path, "again", {}, 5s), zk::Error); // a blind retry would conflict
 }
 

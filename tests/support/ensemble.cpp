@@ -108,11 +108,7 @@ void remove_tree(zk::Session& s, const std::string& path) {
   wait_until(
       [&] {
         try {
-          if (auto kids = s.children(path)) {
-            for (const auto& k : kids->names)
-              remove_tree(s, path + "/" + k);
-          }
-          s.remove(path);
+          (void)s.remove_recursive(path);
           return true;
         } catch (const zk::Error& e) {
           return e.errc() != zk::Errc::not_empty; // anything else: a test's failure says it better

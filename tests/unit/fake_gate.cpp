@@ -36,12 +36,22 @@ FakeGate::FakeGate() {
 }
 
 FakeGate::~FakeGate() {
+  std::deque<std::function<void()>> queue;
+  std::deque<std::function<void()>> held;
+  std::multimap<Clock::time_point, std::function<void()>> timers;
   {
     std::lock_guard<std::mutex> lk(m_mutex);
     m_stop = true;
+    queue.swap(m_queue);
+    held.swap(m_held);
+    timers.swap(m_timers);
     m_cv.notify_all();
   }
-  m_thread.join();
+  // Destroyed on its own thread (a queued closure held the last reference): it cannot join itself.
+  if (std::this_thread::get_id() == m_thread.get_id())
+    m_thread.detach();
+  else
+    m_thread.join();
 }
 
 void FakeGate::run() {
@@ -183,6 +193,20 @@ std::string FakeGate::add_foreign(const std::string& parent, const std::string& 
   return path.substr(path.rfind('/') + 1);
 }
 
+void FakeGate::put(const std::string& path, const std::string& data) {
+  Lock lk(m_mutex);
+  const auto it = m_nodes.find(path);
+  if (it == m_nodes.end()) {
+    (void)do_create(lk, path, data, zk::CreateMode::persistent, 0).value();
+    fire(lk, path, zk::EventType::created);
+    return;
+  }
+  it->second.data = data;
+  it->second.stat.mzxid = ++m_zxid;
+  ++it->second.stat.version;
+  fire(lk, path, zk::EventType::changed);
+}
+
 void FakeGate::delete_node(const std::string& path) {
   Lock lk(m_mutex);
   (void)do_remove(lk, path, zk::any_version);
@@ -300,6 +324,18 @@ void FakeGate::get_async(const std::string& path, std::function<void(Result<zk::
   ++m_requests["get"];
   auto r = do_get(path);
   if (r.ok() && watch) m_watches.emplace(path, std::make_pair(m_next_id++, std::move(watch)));
+  reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
+void FakeGate::exists_async(const std::string& path,
+                            std::function<void(Result<std::optional<zk::Stat>>)> done,
+                            zk::Watcher watch) {
+  Lock lk(m_mutex);
+  ++m_requests["exists"];
+  const auto it = m_nodes.find(path);
+  Result<std::optional<zk::Stat>> r =
+      it == m_nodes.end() ? std::optional<zk::Stat>() : std::optional<zk::Stat>(it->second.stat);
+  if (watch) m_watches.emplace(path, std::make_pair(m_next_id++, std::move(watch)));
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 

@@ -35,6 +35,8 @@ public:
   /// Creates a sequential ephemeral child `prefix<seq>` of `parent` for another session; returns
   /// its name.
   std::string add_foreign(const std::string& parent, const std::string& prefix);
+  /// Creates or overwrites a persistent node as another client (its watches fire).
+  void put(const std::string& path, const std::string& data);
   /// Deletes a node as another client (its watches fire).
   void delete_node(const std::string& path);
   /// The children's names of `parent` (sorted), and whether `path` exists.
@@ -73,6 +75,9 @@ public:
                     std::function<void(zk::Result<zk::Created>)> done) override;
   void get_async(const std::string& path, std::function<void(zk::Result<zk::NodeData>)> done,
                  zk::Watcher watch) override;
+  void exists_async(const std::string& path,
+                    std::function<void(zk::Result<std::optional<zk::Stat>>)> done,
+                    zk::Watcher watch) override;
   void children_async(const std::string& path,
                       std::function<void(zk::Result<zk::Children>)> done) override;
   void remove_async(const std::string& path, std::int32_t version,
@@ -150,5 +155,16 @@ private:
   bool m_stop = false;
   std::thread m_thread; // last: started after everything above exists
 };
+
+// Polls `pred` until it holds or `timeout` passes (the fake's events arrive on its own thread).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto until = zk::Clock::now() + timeout;
+  while (!pred()) {
+    if (zk::Clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 } // namespace zkt

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -25,22 +26,18 @@ using zk::detail::core::QueueOptions;
 // Another client's contender, in Curator's form, ordered by the server's sequence like ours.
 const std::string foreign_prefix = "_c_00000000-0000-4000-8000-000000000000-lock-";
 
-// Polls `pred` until it holds or `timeout` passes (the fake's events arrive on its own thread).
-template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  const auto until = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
 class QueueEngineTest : public ::testing::Test {
 protected:
   std::shared_ptr<zkt::FakeGate> gate = std::make_shared<zkt::FakeGate>();
   const std::string path = "/app/lock";
 
   QueueEngineTest() { gate->make_path(path); }
+  // The janitor's retries and replies still queued hold the gate: let them finish, so that the
+  // fake is destroyed here and not on its own callback thread.
+  void TearDown() override {
+    gate->drain();
+    EXPECT_TRUE(zkt::eventually([&] { return gate.use_count() == 1; }));
+  }
 
   std::unique_ptr<Hold> hold(QueueOptions options = {}) {
     auto h = std::make_unique<Hold>();
@@ -113,10 +110,10 @@ TEST_F(QueueEngineTest, AWaiterRequeuesOnTheNewSessionAfterAnExpiry) {
   auto h = hold();
   auto got = std::async(std::launch::async,
                         [&] { return h->contender->acquire(*h, Clock::now() + 10s, false); });
-  ASSERT_TRUE(eventually([&] { return ours().size() == 1; }));
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1; }));
   const auto first_session = gate->session_id();
   gate->expire(); // our node goes with the session; the holder's does not
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(zkt::eventually([&] {
     const auto mine = ours();
     return mine.size() == 1 && gate->owner_of(path + "/" + mine.front()) != first_session;
   })) << "the waiter did not queue again on the new session";
@@ -138,7 +135,7 @@ TEST_F(QueueEngineTest, AnExpiryWhileHoldingIsReportedOnceAndByRelease) {
   auto h = hold(o);
   ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
   gate->expire();
-  ASSERT_TRUE(eventually([&] { return !held(*h); }));
+  ASSERT_TRUE(zkt::eventually([&] { return !held(*h); }));
   gate->drain();
   EXPECT_EQ(lost.load(), 1);
   EXPECT_EQ(static_cast<Errc>(why.load()), Errc::session_lost);
@@ -160,7 +157,7 @@ TEST_F(QueueEngineTest, ADeadlineDuringTheCreateReturnsFalseAndLeavesNoNode) {
   // The deadline, plus the cleanup bounded by the operation timeout (the fake's: 500 ms).
   EXPECT_LT(Clock::now() - start, 200ms + 2 * gate->op_timeout + 500ms);
   gate->release_replies();
-  EXPECT_TRUE(eventually([&] { return gate->children_of(path).empty(); }))
+  EXPECT_TRUE(zkt::eventually([&] { return gate->children_of(path).empty(); }))
       << "the node created after the deadline was not deleted";
   EXPECT_FALSE(held(*h));
 }
@@ -177,7 +174,7 @@ TEST_F(QueueEngineTest, ACancelFromAnotherThreadEndsTheWaitAndLeavesNothingBehin
       return e.errc();
     }
   });
-  ASSERT_TRUE(eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
   const auto start = Clock::now();
   cancel.cancel();
   ASSERT_EQ(got.wait_for(2s), std::future_status::ready) << "the cancel did not wake the waiter";

@@ -145,8 +145,9 @@ int run_counter(const Parsed& p, zk::Session& session) {
     counter.set(c.value);
     value = c.value;
   } else { // cas
-    if (!counter.compare_and_set(c.value, c.desired)) {
-      std::cout << counter.get() << '\n';
+    const zk::CasResult r = counter.compare_and_exchange(c.value, c.desired);
+    if (!r.swapped) {
+      std::cout << r.after << '\n'; // the value found instead
       return exit_cas_failed;
     }
     value = c.desired;

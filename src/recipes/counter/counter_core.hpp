@@ -24,7 +24,7 @@ public:
 
   AddResult add(std::int64_t delta, Deadline deadline);
   std::int64_t get(Deadline deadline);
-  bool compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline);
+  CasResult compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline);
   void set(std::int64_t value, Deadline deadline);
 
   const std::string& path() const noexcept { return m_path; }

@@ -115,7 +115,8 @@ std::int64_t CounterCore::get(Deadline deadline) {
   return outcome.base.value;
 }
 
-bool CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline) {
+CasResult CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired,
+                                       Deadline deadline) {
   m_session->check_blocking_call("DistributedCounter::compare_and_set");
   if (desired < counter::min_value(m_options.codec) ||
       desired > counter::max_value(m_options.codec)) {
@@ -130,7 +131,8 @@ bool CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired, D
         return fresh ? Decision{Decision::stop, 0} : Decision{Decision::refresh, 0};
       },
       at);
-  return outcome.wrote;
+  if (outcome.wrote) return CasResult{true, outcome.base.value, desired};
+  return CasResult{false, outcome.base.value, outcome.base.value};
 }
 
 void CounterCore::set(std::int64_t value, Deadline deadline) {
@@ -172,6 +174,10 @@ std::int64_t DistributedCounter::get(Deadline deadline) {
 }
 bool DistributedCounter::compare_and_set(std::int64_t expected, std::int64_t desired,
                                          Deadline deadline) {
+  return core().compare_and_set(expected, desired, deadline).swapped;
+}
+CasResult DistributedCounter::compare_and_exchange(std::int64_t expected, std::int64_t desired,
+                                                   Deadline deadline) {
   return core().compare_and_set(expected, desired, deadline);
 }
 void DistributedCounter::set(std::int64_t value, Deadline deadline) {

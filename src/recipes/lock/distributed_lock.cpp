@@ -156,6 +156,7 @@ std::vector<LockContender> DistributedLock::contenders(Session& session, std::st
 
   const std::string base(path);
   std::vector<std::string> paths;
+  paths.reserve(out.size());
   for (const auto& c : out)
     paths.push_back(base + "/" + c.name);
   const auto data = detail::core::read_all(impl, paths, until, "contenders " + base);
