@@ -314,16 +314,26 @@ public:
                    Deadline deadline = {});
 
   // --- Asynchronous calls: never block; the callback runs once on the callback thread. ---
+  // The same parameters in the same order as the blocking calls, the callback last in place of
+  // the deadline.
   void create_async(std::string_view path, std::string_view data, CreateOptions options,
                     std::function<void(Result<Created>)> done);
-  void get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
-                 Watcher watch = {});
+  void get_async(std::string_view path, Watcher watch, std::function<void(Result<NodeData>)> done);
+  void get_async(std::string_view path, std::function<void(Result<NodeData>)> done) {
+    get_async(path, Watcher{}, std::move(done));
+  }
   void set_async(std::string_view path, std::string_view data, std::int32_t version,
                  std::function<void(Result<Stat>)> done);
-  void exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
-                    Watcher watch = {});
-  void children_async(std::string_view path, std::function<void(Result<Children>)> done,
-                      Watcher watch = {});
+  void exists_async(std::string_view path, Watcher watch,
+                    std::function<void(Result<std::optional<Stat>>)> done);
+  void exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done) {
+    exists_async(path, Watcher{}, std::move(done));
+  }
+  void children_async(std::string_view path, Watcher watch,
+                      std::function<void(Result<Children>)> done);
+  void children_async(std::string_view path, std::function<void(Result<Children>)> done) {
+    children_async(path, Watcher{}, std::move(done));
+  }
   void remove_async(std::string_view path, std::int32_t version,
                     std::function<void(Result<Done>)> done);
   void multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);

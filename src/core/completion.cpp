@@ -8,7 +8,7 @@ std::vector<std::optional<NodeData>> read_all(Gate& gate, const std::vector<std:
   replies.reserve(paths.size());
   for (const auto& path : paths) { // all requests go out before the first answer is awaited
     replies.push_back(Completion<NodeData>::make());
-    gate.get_async(path, replies.back()->callback(), {});
+    gate.get_async(path, {}, replies.back()->callback());
   }
   std::vector<std::optional<NodeData>> out(paths.size());
   for (std::size_t i = 0; i < replies.size(); ++i) {

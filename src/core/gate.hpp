@@ -33,13 +33,12 @@ public:
   // Asynchronous operations.
   virtual void create_async(const std::string& path, const std::string& data, CreateMode mode,
                             std::function<void(Result<Created>)> done) = 0;
-  virtual void get_async(const std::string& path, std::function<void(Result<NodeData>)> done,
-                         Watcher watch) = 0;
+  virtual void get_async(const std::string& path, Watcher watch,
+                         std::function<void(Result<NodeData>)> done) = 0;
   /// The Stat or nullopt; the watch (if any) is set either way: creation, change and deletion fire
   /// it.
-  virtual void exists_async(const std::string& path,
-                            std::function<void(Result<std::optional<Stat>>)> done,
-                            Watcher watch) = 0;
+  virtual void exists_async(const std::string& path, Watcher watch,
+                            std::function<void(Result<std::optional<Stat>>)> done) = 0;
   virtual void children_async(const std::string& path,
                               std::function<void(Result<Children>)> done) = 0;
   virtual void remove_async(const std::string& path, std::int32_t version,

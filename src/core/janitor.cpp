@@ -28,17 +28,14 @@ void delete_attempt(const GatePtr& gate, const std::string& node, std::int32_t v
 void recheck_owner(const GatePtr& gate, const std::string& node, std::int64_t owner, int attempt) {
   if (!worth_trying(gate, owner)) return;
   try {
-    gate->get_async(node,
-                    [gate, node, owner, attempt](Result<NodeData> r) {
-                      if (r.ok()) {
-                        if (r.value().stat.ephemeral_owner == owner)
-                          delete_attempt(gate, node, r.value().stat.version, owner, attempt + 1);
-                      } else if (transient(r.error())) {
-                        retry_later(gate, attempt,
-                                    [=] { recheck_owner(gate, node, owner, attempt + 1); });
-                      }
-                    },
-                    {});
+    gate->get_async(node, {}, [gate, node, owner, attempt](Result<NodeData> r) {
+      if (r.ok()) {
+        if (r.value().stat.ephemeral_owner == owner)
+          delete_attempt(gate, node, r.value().stat.version, owner, attempt + 1);
+      } else if (transient(r.error())) {
+        retry_later(gate, attempt, [=] { recheck_owner(gate, node, owner, attempt + 1); });
+      }
+    });
   } catch (const Error&) { // closed meanwhile: the node went with the session
   }
 }

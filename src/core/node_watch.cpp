@@ -46,11 +46,11 @@ void NodeWatch::arm() {
   try {
     m_gate->exists_async(
         m_path,
-        [weak, round](Result<std::optional<Stat>> r) {
-          if (const auto self = weak.lock()) self->on_exists(round, std::move(r));
-        },
         [weak](const WatchEvent&) {
           if (const auto self = weak.lock()) self->arm();
+        },
+        [weak, round](Result<std::optional<Stat>> r) {
+          if (const auto self = weak.lock()) self->on_exists(round, std::move(r));
         });
   } catch (const Error& e) {
     if (worth_retrying(e.errc())) retry(round);
@@ -62,11 +62,10 @@ void NodeWatch::on_exists(std::uint64_t round, Result<std::optional<Stat>> r) {
   if (!r.value()) return report(round, std::nullopt);
   const std::weak_ptr<NodeWatch> weak = weak_from_this();
   try {
-    m_gate->get_async(m_path,
-                      [weak, round](Result<NodeData> d) {
-                        if (const auto self = weak.lock()) self->on_data(round, std::move(d));
-                      },
-                      {}); // the exists watch already covers this node
+    // No watch of its own: the exists watch already covers this node.
+    m_gate->get_async(m_path, {}, [weak, round](Result<NodeData> d) {
+      if (const auto self = weak.lock()) self->on_data(round, std::move(d));
+    });
   } catch (const Error& e) {
     if (worth_retrying(e.errc())) retry(round);
   }

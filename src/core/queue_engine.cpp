@@ -346,11 +346,13 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
     m_phase = Phase::watching;
     try {
       const auto epoch = m_epoch;
-      m_impl->get_async(full(m_pred), m_pred_get->callback(wake()),
-                        [weak = weak_from_this(), epoch](const WatchEvent& e) {
-                          if (auto self = weak.lock())
-                            self->on_predecessor_event(epoch, e.type == EventType::deleted);
-                        });
+      m_impl->get_async(
+          full(m_pred),
+          [weak = weak_from_this(), epoch](const WatchEvent& e) {
+            if (auto self = weak.lock())
+              self->on_predecessor_event(epoch, e.type == EventType::deleted);
+          },
+          m_pred_get->callback(wake()));
     } catch (...) {
       m_pred_get.reset(); // never sent: nothing to wait for or remove
       m_phase = Phase::listing;

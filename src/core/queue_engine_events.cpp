@@ -111,11 +111,11 @@ void QueueEngine::watch_own_node(std::uint64_t epoch) {
   try {
     m_impl->get_async(
         full(m_node),
-        [weak = weak_from_this(), epoch](Result<NodeData> r) {
-          if (auto self = weak.lock()) self->on_own_node(epoch, r);
-        },
         [weak = weak_from_this(), epoch](const WatchEvent& e) {
           if (auto self = weak.lock()) self->on_own_event(epoch, e);
+        },
+        [weak = weak_from_this(), epoch](Result<NodeData> r) {
+          if (auto self = weak.lock()) self->on_own_node(epoch, r);
         });
   } catch (const Error&) { // closed: the closed event reports the loss
   }

@@ -15,17 +15,17 @@ public:
                     std::function<void(Result<Created>)> done) override {
     m_impl->create_async(path, data, mode, std::move(done));
   }
-  void get_async(const std::string& path, std::function<void(Result<NodeData>)> done,
-                 Watcher watch) override {
-    m_impl->get_async(path, std::move(done), std::move(watch));
+  void get_async(const std::string& path, Watcher watch,
+                 std::function<void(Result<NodeData>)> done) override {
+    m_impl->get_async(path, std::move(watch), std::move(done));
   }
-  void exists_async(const std::string& path, std::function<void(Result<std::optional<Stat>>)> done,
-                    Watcher watch) override {
-    m_impl->exists_async(path, std::move(done), std::move(watch));
+  void exists_async(const std::string& path, Watcher watch,
+                    std::function<void(Result<std::optional<Stat>>)> done) override {
+    m_impl->exists_async(path, std::move(watch), std::move(done));
   }
   void children_async(const std::string& path,
                       std::function<void(Result<Children>)> done) override {
-    m_impl->children_async(path, std::move(done), {});
+    m_impl->children_async(path, {}, std::move(done));
   }
   void remove_async(const std::string& path, std::int32_t version,
                     std::function<void(Result<Done>)> done) override {

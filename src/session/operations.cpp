@@ -511,21 +511,20 @@ void SessionImpl::create_async(std::string_view path, std::string_view data, Cre
                                std::function<void(Result<Created>)> done) {
   start_create(path, data, std::move(options), to_dispatcher(std::move(done)));
 }
-void SessionImpl::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
-                            Watcher watch) {
+void SessionImpl::get_async(std::string_view path, Watcher watch,
+                            std::function<void(Result<NodeData>)> done) {
   start_get(path, std::move(watch), to_dispatcher(std::move(done)));
 }
 void SessionImpl::set_async(std::string_view path, std::string_view data, std::int32_t version,
                             std::function<void(Result<Stat>)> done) {
   start_set(path, data, version, to_dispatcher(std::move(done)));
 }
-void SessionImpl::exists_async(std::string_view path,
-                               std::function<void(Result<std::optional<Stat>>)> done,
-                               Watcher watch) {
+void SessionImpl::exists_async(std::string_view path, Watcher watch,
+                               std::function<void(Result<std::optional<Stat>>)> done) {
   start_exists(path, std::move(watch), to_dispatcher(std::move(done)));
 }
-void SessionImpl::children_async(std::string_view path, std::function<void(Result<Children>)> done,
-                                 Watcher watch) {
+void SessionImpl::children_async(std::string_view path, Watcher watch,
+                                 std::function<void(Result<Children>)> done) {
   start_children(path, std::move(watch), to_dispatcher(std::move(done)));
 }
 void SessionImpl::remove_async(std::string_view path, std::int32_t version,

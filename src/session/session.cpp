@@ -162,21 +162,21 @@ void Session::create_async(std::string_view path, std::string_view data, CreateO
                            std::function<void(Result<Created>)> done) {
   impl_of(*this).create_async(path, data, std::move(options), std::move(done));
 }
-void Session::get_async(std::string_view path, std::function<void(Result<NodeData>)> done,
-                        Watcher watch) {
-  impl_of(*this).get_async(path, std::move(done), std::move(watch));
+void Session::get_async(std::string_view path, Watcher watch,
+                        std::function<void(Result<NodeData>)> done) {
+  impl_of(*this).get_async(path, std::move(watch), std::move(done));
 }
 void Session::set_async(std::string_view path, std::string_view data, std::int32_t version,
                         std::function<void(Result<Stat>)> done) {
   impl_of(*this).set_async(path, data, version, std::move(done));
 }
-void Session::exists_async(std::string_view path,
-                           std::function<void(Result<std::optional<Stat>>)> done, Watcher watch) {
-  impl_of(*this).exists_async(path, std::move(done), std::move(watch));
+void Session::exists_async(std::string_view path, Watcher watch,
+                           std::function<void(Result<std::optional<Stat>>)> done) {
+  impl_of(*this).exists_async(path, std::move(watch), std::move(done));
 }
-void Session::children_async(std::string_view path, std::function<void(Result<Children>)> done,
-                             Watcher watch) {
-  impl_of(*this).children_async(path, std::move(done), std::move(watch));
+void Session::children_async(std::string_view path, Watcher watch,
+                             std::function<void(Result<Children>)> done) {
+  impl_of(*this).children_async(path, std::move(watch), std::move(done));
 }
 void Session::remove_async(std::string_view path, std::int32_t version,
                            std::function<void(Result<Done>)> done) {

@@ -54,13 +54,13 @@ public:
   // Asynchronous operations; `done` runs on the dispatcher thread.
   void create_async(std::string_view path, std::string_view data, CreateOptions options,
                     std::function<void(Result<Created>)> done);
-  void get_async(std::string_view path, std::function<void(Result<NodeData>)> done, Watcher watch);
+  void get_async(std::string_view path, Watcher watch, std::function<void(Result<NodeData>)> done);
   void set_async(std::string_view path, std::string_view data, std::int32_t version,
                  std::function<void(Result<Stat>)> done);
-  void exists_async(std::string_view path, std::function<void(Result<std::optional<Stat>>)> done,
-                    Watcher watch);
-  void children_async(std::string_view path, std::function<void(Result<Children>)> done,
-                      Watcher watch);
+  void exists_async(std::string_view path, Watcher watch,
+                    std::function<void(Result<std::optional<Stat>>)> done);
+  void children_async(std::string_view path, Watcher watch,
+                      std::function<void(Result<Children>)> done);
   void remove_async(std::string_view path, std::int32_t version,
                     std::function<void(Result<Done>)> done);
   void multi_async(const std::vector<Op>& ops, std::function<void(Result<MultiResult>)> done);

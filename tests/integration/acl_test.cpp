@@ -13,14 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-zk::Errc code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const zk::Error& e) {
-    return e.errc();
-  }
-  return zk::Errc::ok;
-}
+using zkt::code_of;
 
 zk::SessionOptions with_digest(const std::string& user) {
   zk::SessionOptions o = zkt::options();

@@ -26,15 +26,7 @@ std::string be64(std::int64_t v) {
   return s;
 }
 
-zk::Errc code_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const zk::Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.errc();
-  }
-  return zk::Errc::ok;
-}
+using zkt::code_of;
 
 // Releases all parties together, round after round (a reusable barrier).
 class Barrier {

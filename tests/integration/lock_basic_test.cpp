@@ -15,15 +15,6 @@ using zk::Errc;
 
 namespace {
 
-template <class F> Errc error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const zk::Error& e) {
-    return e.errc();
-  }
-  return Errc::ok;
-}
-
 std::size_t child_count(zk::Session& s, const std::string& path) {
   return zkt::lock::children(s, path).size();
 }
@@ -46,7 +37,7 @@ TEST(Lock, LockAndUnlock) {
   lock.unlock();
   EXPECT_FALSE(lock.owns_lock());
   EXPECT_FALSE(root.session().exists(node)); // deleted before unlock() returned
-  EXPECT_EQ(error_of([&] { (void)lock.fencing_token(); }), Errc::lock_not_held);
+  EXPECT_EQ(zkt::code_of([&] { (void)lock.fencing_token(); }), Errc::lock_not_held);
 }
 
 TEST(Lock, TryLockOnAHeldLockFailsAndLeavesNothing) {
@@ -161,7 +152,7 @@ TEST(Lock, FencedWritesCommitOnlyWhileHeld) {
   zk::LockOptions o;
   o.on_lost = [&](const zk::Error& e) { lost.push(e.errc()); };
   DistributedLock lock(root.session(), path, o);
-  EXPECT_EQ(error_of([&] { (void)lock.fenced({zk::Op::set(resource, "x")}); }),
+  EXPECT_EQ(zkt::code_of([&] { (void)lock.fenced({zk::Op::set(resource, "x")}); }),
             Errc::lock_not_held);
   lock.lock();
   const auto r = lock.fenced({zk::Op::set(resource, std::to_string(lock.fencing_token()))});
@@ -180,37 +171,37 @@ TEST(Lock, FencedWritesCommitOnlyWhileHeld) {
   ASSERT_TRUE(lost.wait_count(1, 10s));
   EXPECT_EQ(lost.items().front(), Errc::lock_lost);
   EXPECT_FALSE(lock.owns_lock());
-  EXPECT_EQ(error_of([&] { (void)lock.fenced({zk::Op::set(resource, "stale")}); }),
+  EXPECT_EQ(zkt::code_of([&] { (void)lock.fenced({zk::Op::set(resource, "stale")}); }),
             Errc::lock_lost);
-  EXPECT_EQ(error_of([&] { lock.release(); }), Errc::lock_lost); // acknowledged once
-  EXPECT_EQ(error_of([&] { lock.release(); }), Errc::lock_not_held);
+  EXPECT_EQ(zkt::code_of([&] { lock.release(); }), Errc::lock_lost); // acknowledged once
+  EXPECT_EQ(zkt::code_of([&] { lock.release(); }), Errc::lock_not_held);
   EXPECT_NE(root.session().get(resource)->data, "stale");
 }
 
 TEST(Lock, BadInputIsTyped) {
   zkt::RootGuard root("lock-bad");
   auto& s = root.session();
-  EXPECT_EQ(error_of([&] { DistributedLock l(s, "no-slash"); }), Errc::invalid_argument);
-  EXPECT_EQ(error_of([&] { DistributedLock l(s, "/trailing/"); }), Errc::invalid_argument);
-  EXPECT_EQ(error_of([&] { DistributedLock l(s, "/"); }), Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { DistributedLock l(s, "no-slash"); }), Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { DistributedLock l(s, "/trailing/"); }), Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { DistributedLock l(s, "/"); }), Errc::invalid_argument);
   DistributedLock lock(s, root.path() + "/l");
-  EXPECT_EQ(error_of([&] { lock.release(); }), Errc::lock_not_held);
+  EXPECT_EQ(zkt::code_of([&] { lock.release(); }), Errc::lock_not_held);
   lock.unlock(); // not held: nothing happens
   lock.lock();
-  EXPECT_EQ(error_of([&] { lock.lock(); }), Errc::would_deadlock);
-  EXPECT_EQ(error_of([&] { (void)lock.try_lock(); }), Errc::would_deadlock);
+  EXPECT_EQ(zkt::code_of([&] { lock.lock(); }), Errc::would_deadlock);
+  EXPECT_EQ(zkt::code_of([&] { (void)lock.try_lock(); }), Errc::would_deadlock);
   DistributedLock same_path(s, root.path() + "/l"); // this thread holds the path already
-  EXPECT_EQ(error_of([&] { (void)same_path.try_lock_for(1s); }), Errc::would_deadlock);
+  EXPECT_EQ(zkt::code_of([&] { (void)same_path.try_lock_for(1s); }), Errc::would_deadlock);
   lock.release();
 
   zk::Session closing(zkt::options());
   DistributedLock orphan(closing, root.path() + "/l");
   closing.close();
-  EXPECT_EQ(error_of([&] { orphan.lock(); }), Errc::session_closed);
-  EXPECT_EQ(error_of([&] { DistributedLock l(closing, root.path() + "/l"); }),
+  EXPECT_EQ(zkt::code_of([&] { orphan.lock(); }), Errc::session_closed);
+  EXPECT_EQ(zkt::code_of([&] { DistributedLock l(closing, root.path() + "/l"); }),
             Errc::session_closed);
   DistributedLock moved(std::move(lock));
-  EXPECT_EQ(error_of([&] { lock.lock(); }),
+  EXPECT_EQ(zkt::code_of([&] { lock.lock(); }),
             Errc::invalid_argument); // NOLINT(bugprone-use-after-move)
 }
 
@@ -219,7 +210,7 @@ TEST(Lock, BlockingFromTheCallbackThreadIsRefused) {
   DistributedLock lock(root.session(), root.path() + "/l");
   std::promise<Errc> result;
   root.session().get_async(root.path(), [&](zk::Result<zk::NodeData>) {
-    result.set_value(error_of([&] { lock.lock(); }));
+    result.set_value(zkt::code_of([&] { lock.lock(); }));
   });
   auto f = result.get_future();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);

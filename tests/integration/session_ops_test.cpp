@@ -317,14 +317,7 @@ TEST(SessionLifecycle, LogSinkReceivesTheCClientLog) {
 
 namespace {
 
-zk::Errc code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const zk::Error& e) {
-    return e.errc();
-  }
-  return zk::Errc::ok;
-}
+using zkt::code_of;
 
 // One moved-from state for every handle: empty accessors, invalid_argument for everything else.
 // NOLINTBEGIN(bugprone-use-after-move)

@@ -103,6 +103,16 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return pred();
 }
 
+zk::Errc code_of(const std::function<void()>& fn, std::string* message) {
+  try {
+    fn();
+  } catch (const zk::Error& e) {
+    if (message != nullptr) *message = e.what();
+    return e.errc();
+  }
+  return zk::Errc::ok;
+}
+
 void remove_tree(zk::Session& s, const std::string& path) {
   // Ephemeral nodes of a session closed a moment ago may still be on their way out: retry briefly.
   wait_until(

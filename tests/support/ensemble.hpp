@@ -27,6 +27,8 @@ std::string unique_path(const std::string& name);
 zk::SessionOptions options(std::chrono::milliseconds session_timeout = std::chrono::seconds(6));
 /// Waits until pred() is true or the timeout passes; returns pred().
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+/// The Errc of the zk::Error that fn() throws (its what() into `message` if given), ok if none.
+zk::Errc code_of(const std::function<void()>& fn, std::string* message = nullptr);
 /// Deletes a subtree (best effort).
 void remove_tree(zk::Session& s, const std::string& path);
 /// Forces a real server-side expiry of the session behind `id` (open a second handle, close it).

@@ -318,8 +318,8 @@ void FakeGate::create_async(const std::string& path, const std::string& data, zk
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
-void FakeGate::get_async(const std::string& path, std::function<void(Result<zk::NodeData>)> done,
-                         zk::Watcher watch) {
+void FakeGate::get_async(const std::string& path, zk::Watcher watch,
+                         std::function<void(Result<zk::NodeData>)> done) {
   Lock lk(m_mutex);
   ++m_requests["get"];
   auto r = do_get(path);
@@ -327,9 +327,8 @@ void FakeGate::get_async(const std::string& path, std::function<void(Result<zk::
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
-void FakeGate::exists_async(const std::string& path,
-                            std::function<void(Result<std::optional<zk::Stat>>)> done,
-                            zk::Watcher watch) {
+void FakeGate::exists_async(const std::string& path, zk::Watcher watch,
+                            std::function<void(Result<std::optional<zk::Stat>>)> done) {
   Lock lk(m_mutex);
   ++m_requests["exists"];
   const auto it = m_nodes.find(path);

@@ -73,11 +73,10 @@ public:
   // --- core::Gate ---
   void create_async(const std::string& path, const std::string& data, zk::CreateMode mode,
                     std::function<void(zk::Result<zk::Created>)> done) override;
-  void get_async(const std::string& path, std::function<void(zk::Result<zk::NodeData>)> done,
-                 zk::Watcher watch) override;
-  void exists_async(const std::string& path,
-                    std::function<void(zk::Result<std::optional<zk::Stat>>)> done,
-                    zk::Watcher watch) override;
+  void get_async(const std::string& path, zk::Watcher watch,
+                 std::function<void(zk::Result<zk::NodeData>)> done) override;
+  void exists_async(const std::string& path, zk::Watcher watch,
+                    std::function<void(zk::Result<std::optional<zk::Stat>>)> done) override;
   void children_async(const std::string& path,
                       std::function<void(zk::Result<zk::Children>)> done) override;
   void remove_async(const std::string& path, std::int32_t version,
