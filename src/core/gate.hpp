@@ -44,6 +44,15 @@ public:
   virtual void remove_async(const std::string& path, std::int32_t version,
                             std::function<void(Result<Done>)> done) = 0;
 
+  // Writes for a caller that waits for the reply itself: `done` runs on the C client's completion
+  // thread (or at once on the calling thread if the call is refused before it is sent), saving the
+  // hop to the callback thread. It must only record the result and wake the waiter: no user code,
+  // no blocking, no mutex the caller holds while issuing the call.
+  virtual void create_direct(const std::string& path, const std::string& data, CreateMode mode,
+                             std::function<void(Result<Created>)> done) = 0;
+  virtual void set_direct(const std::string& path, const std::string& data, std::int32_t version,
+                          std::function<void(Result<Stat>)> done) = 0;
+
   // Blocking operations (throw zk::Error; Errc::deadline_exceeded once `until` passes).
   virtual Created create(const std::string& path, const std::string& data, CreateMode mode,
                          Clock::time_point until) = 0;
@@ -81,9 +90,5 @@ public:
 /// session's shared state alive, so a recipe's background work outlives a moved or destroyed
 /// Session and then fails with session_closed.
 std::shared_ptr<Gate> gate_of(const Session& s);
-
-/// The session's shared state itself, for the recipes not yet moved onto the gate (the counters,
-/// which use the session's completion-thread calls). Throws as gate_of does.
-std::shared_ptr<SessionImpl> shared_impl(const Session& s);
 
 } // namespace zk::detail::core

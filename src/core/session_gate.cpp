@@ -32,6 +32,15 @@ public:
     m_impl->remove_async(path, version, std::move(done));
   }
 
+  void create_direct(const std::string& path, const std::string& data, CreateMode mode,
+                     std::function<void(Result<Created>)> done) override {
+    m_impl->start_create(path, data, mode, std::move(done));
+  }
+  void set_direct(const std::string& path, const std::string& data, std::int32_t version,
+                  std::function<void(Result<Stat>)> done) override {
+    m_impl->start_set(path, data, version, std::move(done));
+  }
+
   Created create(const std::string& path, const std::string& data, CreateMode mode,
                  Clock::time_point until) override {
     return m_impl->create(path, data, mode, until);
@@ -87,11 +96,7 @@ private:
 } // namespace
 
 std::shared_ptr<Gate> gate_of(const Session& s) {
-  return std::make_shared<LiveGate>(shared_impl(s));
-}
-
-std::shared_ptr<SessionImpl> shared_impl(const Session& s) {
-  return impl_of(s).shared_from_this();
+  return std::make_shared<LiveGate>(impl_of(s).shared_from_this());
 }
 
 } // namespace zk::detail::core

@@ -359,6 +359,24 @@ void FakeGate::remove_async(const std::string& path, std::int32_t version,
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
+void FakeGate::set_direct(const std::string& path, const std::string& data, std::int32_t version,
+                          std::function<void(Result<zk::Stat>)> done) {
+  Lock lk(m_mutex);
+  ++m_requests["set"];
+  Result<zk::Stat> r(Errc::no_node, "set " + path);
+  const auto it = m_nodes.find(path);
+  if (it != m_nodes.end() && version != zk::any_version && version != it->second.stat.version) {
+    r = Result<zk::Stat>(Errc::bad_version, "set " + path);
+  } else if (it != m_nodes.end()) {
+    it->second.data = data;
+    it->second.stat.mzxid = ++m_zxid;
+    ++it->second.stat.version;
+    r = it->second.stat;
+    fire(lk, path, zk::EventType::changed);
+  }
+  reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
 zk::Created FakeGate::create(const std::string& path, const std::string& data, zk::CreateMode mode,
                              Clock::time_point until) {
   Lock lk(m_mutex);

@@ -81,6 +81,12 @@ public:
                       std::function<void(zk::Result<zk::Children>)> done) override;
   void remove_async(const std::string& path, std::int32_t version,
                     std::function<void(zk::Result<zk::Done>)> done) override;
+  void create_direct(const std::string& path, const std::string& data, zk::CreateMode mode,
+                     std::function<void(zk::Result<zk::Created>)> done) override {
+    create_async(path, data, mode, std::move(done));
+  }
+  void set_direct(const std::string& path, const std::string& data, std::int32_t version,
+                  std::function<void(zk::Result<zk::Stat>)> done) override;
   zk::Created create(const std::string& path, const std::string& data, zk::CreateMode mode,
                      zk::Clock::time_point until) override;
   std::optional<zk::NodeData> get(const std::string& path, zk::Clock::time_point until) override;

@@ -33,7 +33,7 @@ std::string describe(const Snapshot& s) {
 
 } // namespace
 
-CounterCore::CounterCore(std::shared_ptr<SessionImpl> session, std::string path,
+CounterCore::CounterCore(std::shared_ptr<core::Gate> session, std::string path,
                          CounterOptions options)
     : m_session(std::move(session)), m_path(std::move(path)), m_options(options) {
   if (!m_session) throw Error(Errc::session_closed, "DistributedCounter: no session");
@@ -71,12 +71,12 @@ void CounterCore::forget() {
 }
 
 Clock::time_point CounterCore::request_deadline(Clock::time_point deadline) const {
-  return std::min(deadline, m_session->resolve(Deadline{}));
+  return std::min(deadline, Clock::now() + m_session->operation_timeout());
 }
 
 Snapshot CounterCore::read(Clock::time_point deadline) {
   Snapshot s;
-  const auto node = m_session->get(m_path, Watcher{}, Deadline(request_deadline(deadline)));
+  const auto node = m_session->get(m_path, request_deadline(deadline));
   if (!node) {
     s.value = m_options.initial_value;
     return s;
@@ -95,7 +95,7 @@ Snapshot CounterCore::read(Clock::time_point deadline) {
 std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w) {
   auto f = Flight::make();
   if (w.create) {
-    m_session->start_create(
+    m_session->create_direct(
         m_path, w.data, CreateMode::persistent, [land = f->callback()](Result<Created> r) {
           if (r.ok()) return land(r.value().stat);
           land(Result<Stat>(r.error(), "create " + std::string(to_string(r.error()))));
@@ -106,7 +106,7 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
   // change may ever let an unconditional write through.
   if (w.expected_version == any_version)
     throw Error(Errc::runtime_inconsistency, "counter " + m_path + ": refusing a blind write");
-  m_session->start_set(m_path, w.data, w.expected_version, [land = f->callback()](Result<Stat> r) {
+  m_session->set_direct(m_path, w.data, w.expected_version, [land = f->callback()](Result<Stat> r) {
     if (r.ok()) return land(std::move(r));
     land(Result<Stat>(r.error(), "set " + std::string(to_string(r.error()))));
   });
@@ -265,8 +265,7 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
       const std::string parent = parent_of(m_path);
       try {
         if (!parent.empty()) {
-          m_session->ensure_path(parent, CreateMode::persistent,
-                                 Deadline(request_deadline(deadline)));
+          m_session->ensure_path(parent, CreateMode::persistent, request_deadline(deadline));
         }
       } catch (const Error& pe) {
         if (!core::worth_retrying(pe.errc())) throw;

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "core/completion.hpp"
+#include "core/gate.hpp"
 #include "recipes/counter/decisions.hpp"
-#include "session/session_impl.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -20,7 +20,7 @@ namespace zk::detail {
 
 class CounterCore {
 public:
-  CounterCore(std::shared_ptr<SessionImpl> session, std::string path, CounterOptions options);
+  CounterCore(std::shared_ptr<core::Gate> session, std::string path, CounterOptions options);
 
   AddResult add(std::int64_t delta, Deadline deadline);
   std::int64_t get(Deadline deadline);
@@ -87,7 +87,7 @@ private:
   void forget();
   counter::Tag next_tag() noexcept;
 
-  std::shared_ptr<SessionImpl> m_session;
+  std::shared_ptr<core::Gate> m_session;
   std::string m_path;
   CounterOptions m_options;
   std::uint64_t m_writer;

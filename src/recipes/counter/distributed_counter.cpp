@@ -146,8 +146,8 @@ void CounterCore::set(std::int64_t value, Deadline deadline) {
 namespace zk {
 
 DistributedCounter::DistributedCounter(Session& session, std::string path, CounterOptions options)
-    : m_core(std::make_unique<detail::CounterCore>(detail::core::shared_impl(session),
-                                                   std::move(path), options)) {}
+    : m_core(std::make_unique<detail::CounterCore>(detail::core::gate_of(session), std::move(path),
+                                                   options)) {}
 DistributedCounter::~DistributedCounter() = default;
 DistributedCounter::DistributedCounter(DistributedCounter&&) noexcept = default;
 DistributedCounter& DistributedCounter::operator=(DistributedCounter&&) noexcept = default;

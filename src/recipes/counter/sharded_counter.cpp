@@ -13,7 +13,6 @@ namespace zk {
 
 struct ShardedCounter::Impl {
   std::shared_ptr<detail::core::Gate> gate;
-  std::shared_ptr<detail::SessionImpl> session; // for the shards' CounterCores
   std::string path;
   ShardedCounterOptions options;
   std::vector<std::unique_ptr<detail::CounterCore>> shards;
@@ -113,12 +112,11 @@ ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounte
                 "ShardedCounterOptions: counter.initial_value must be 0 (missing shards count 0)");
   }
   m_impl->gate = detail::core::gate_of(session);
-  m_impl->session = detail::core::shared_impl(session);
   m_impl->path = std::move(path);
   m_impl->options = options;
   for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
     m_impl->shards.push_back(std::make_unique<detail::CounterCore>(
-        m_impl->session, m_impl->path + "/" + shard_name(i), m_impl->options.counter));
+        m_impl->gate, m_impl->path + "/" + shard_name(i), m_impl->options.counter));
   }
 }
 
