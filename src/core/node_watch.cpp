@@ -27,11 +27,24 @@ NodeWatch::~NodeWatch() {
 
 void NodeWatch::stop() {
   {
-    std::lock_guard<std::mutex> lk(m_mutex);
+    std::unique_lock<std::mutex> lk(m_mutex);
     m_stopped = true;
     ++m_round;
+    if (!m_gate->on_callback_thread()) m_idle.wait(lk, [&] { return !m_reporting; });
   }
   m_gate->remove_listener(m_listener);
+}
+
+void NodeWatch::rearm_if(std::uint64_t round) {
+  {
+    std::lock_guard<std::mutex> lk(m_mutex);
+    if (round != m_round) return;
+  }
+  arm();
+}
+
+bool NodeWatch::retry_helps(Errc e) const {
+  return worth_retrying(e) && (classify(e) != ErrorClass::lost || m_gate->renews_after_expiry());
 }
 
 // exists() sets its watch whether or not the node exists: creation, change and deletion all fire.
@@ -46,19 +59,19 @@ void NodeWatch::arm() {
   try {
     m_gate->exists_async(
         m_path,
-        [weak](const WatchEvent&) {
-          if (const auto self = weak.lock()) self->arm();
+        [weak, round](const WatchEvent&) {
+          if (const auto self = weak.lock()) self->rearm_if(round);
         },
         [weak, round](Result<std::optional<Stat>> r) {
           if (const auto self = weak.lock()) self->on_exists(round, std::move(r));
         });
   } catch (const Error& e) {
-    if (worth_retrying(e.errc())) retry(round);
+    if (retry_helps(e.errc())) retry(round);
   }
 }
 
 void NodeWatch::on_exists(std::uint64_t round, Result<std::optional<Stat>> r) {
-  if (!r.ok()) return worth_retrying(r.error()) ? retry(round) : void();
+  if (!r.ok()) return retry_helps(r.error()) ? retry(round) : void();
   if (!r.value()) return report(round, std::nullopt);
   const std::weak_ptr<NodeWatch> weak = weak_from_this();
   try {
@@ -67,14 +80,14 @@ void NodeWatch::on_exists(std::uint64_t round, Result<std::optional<Stat>> r) {
       if (const auto self = weak.lock()) self->on_data(round, std::move(d));
     });
   } catch (const Error& e) {
-    if (worth_retrying(e.errc())) retry(round);
+    if (retry_helps(e.errc())) retry(round);
   }
 }
 
 void NodeWatch::on_data(std::uint64_t round, Result<NodeData> r) {
   if (r.ok()) return report(round, r.value());
   if (r.error() == Errc::no_node) return report(round, std::nullopt); // gone since exists()
-  if (worth_retrying(r.error())) retry(round);
+  if (retry_helps(r.error())) retry(round);
 }
 
 void NodeWatch::report(std::uint64_t round, const std::optional<NodeData>& node) {
@@ -88,7 +101,23 @@ void NodeWatch::report(std::uint64_t round, const std::optional<NodeData>& node)
     if (m_reported && mzxid == m_last_mzxid) return;
     m_reported = true;
     m_last_mzxid = mzxid;
+    m_reporting = true;
   }
+  // stop() waits for the end of this report (unless it is called from it).
+  struct Done {
+    NodeWatch& w;
+    Done(const Done&) = delete;
+    Done& operator=(const Done&) = delete;
+    Done(Done&&) = delete;
+    Done& operator=(Done&&) = delete;
+    ~Done() {
+      {
+        std::lock_guard<std::mutex> lk(w.m_mutex);
+        w.m_reporting = false;
+      }
+      w.m_idle.notify_all();
+    }
+  } done{*this};
   m_on_change(node);
 }
 
@@ -99,8 +128,8 @@ void NodeWatch::retry(std::uint64_t round) {
     if (m_stopped || round != m_round) return;
     retries = ++m_retries;
   }
-  m_gate->post_at(Clock::now() + recovery_delay(retries), [weak = weak_from_this()] {
-    if (const auto self = weak.lock()) self->arm();
+  m_gate->post_at(Clock::now() + recovery_delay(retries), [weak = weak_from_this(), round] {
+    if (const auto self = weak.lock()) self->rearm_if(round);
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/gate.hpp"
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,7 +33,8 @@ public:
   NodeWatch(NodeWatch&&) = delete;
   NodeWatch& operator=(NodeWatch&&) = delete;
 
-  /// No report starts after this returns (one already running on the callback thread may finish).
+  /// No report runs after this returns (called from a report itself, on the callback thread, it
+  /// does not wait for that report to end).
   void stop();
 
 private:
@@ -43,6 +45,11 @@ public:
 
 private:
   void arm();
+  /// arm() if `round` is still the current one: a watch or retry of an older round is dropped, so
+  /// exactly one watch re-arms (a stale one fires once and is gone).
+  void rearm_if(std::uint64_t round);
+  /// Whether an error may go away by retrying: transient trouble, or an expiry the session renews.
+  bool retry_helps(Errc e) const;
   void on_exists(std::uint64_t round, Result<std::optional<Stat>> r);
   void on_data(std::uint64_t round, Result<NodeData> r);
   void report(std::uint64_t round, const std::optional<NodeData>& node);
@@ -54,7 +61,9 @@ private:
   std::uint64_t m_listener = 0;
 
   std::mutex m_mutex;
+  std::condition_variable m_idle; ///< notified when a report ends (stop() waits for it)
   bool m_stopped = false;
+  bool m_reporting = false;
   std::uint64_t m_round = 0; ///< one per arm(): replies of an older round are ignored
   int m_retries = 0;
   bool m_reported = false;

@@ -273,6 +273,11 @@ void FakeGate::lose_next_create_reply() {
   m_lose_create_reply = true;
 }
 
+void FakeGate::fail_next_get(zk::Errc e) {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  m_fail_get = e;
+}
+
 void FakeGate::hold_replies() {
   std::lock_guard<std::mutex> lk(m_mutex);
   m_holding = true;
@@ -323,6 +328,10 @@ void FakeGate::get_async(const std::string& path, zk::Watcher watch,
   Lock lk(m_mutex);
   ++m_requests["get"];
   auto r = do_get(path);
+  if (m_fail_get != Errc::ok) {
+    r = Result<zk::NodeData>(m_fail_get, "get " + path);
+    m_fail_get = Errc::ok;
+  }
   if (r.ok() && watch) m_watches.emplace(path, std::make_pair(m_next_id++, std::move(watch)));
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -65,6 +66,37 @@ TEST_F(NodeWatchTest, SurvivesASessionExpiryAndStopsForGood) {
   gate->drain();
   std::lock_guard<std::mutex> lk(m);
   EXPECT_EQ(seen, (std::vector<std::string>{"v1", "v2"})) << "a report after stop()";
+}
+
+TEST_F(NodeWatchTest, ATransientErrorBetweenExistsAndGetLeavesOneReArmingWatch) {
+  gate->make_path("/app");
+  gate->put("/app/config", "v1");
+  gate->fail_next_get(zk::Errc::connection_loss); // exists (and its watch) went through
+  const auto w = watch("/app/config");
+  ASSERT_TRUE(saw({"v1"}));
+  gate->drain();
+  gate->put("/app/config", "v2"); // fires the first round's watch and the retry's
+  ASSERT_TRUE(saw({"v1", "v2"}));
+  gate->drain();
+  const int before = gate->requests("exists");
+  gate->put("/app/config", "v3");
+  ASSERT_TRUE(saw({"v1", "v2", "v3"}));
+  gate->drain();
+  EXPECT_EQ(gate->requests("exists") - before, 1) << "stale watches re-arm too: they pile up";
+}
+
+TEST_F(NodeWatchTest, StopWaitsForARunningReport) {
+  gate->make_path("/app");
+  std::atomic<bool> in_report{false};
+  std::atomic<bool> finished{false};
+  const auto w = zk::detail::core::NodeWatch::start(gate, "/app/config", [&](const auto&) {
+    in_report = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // a slow report
+    finished = true;
+  });
+  ASSERT_TRUE(zkt::eventually([&] { return in_report.load(); }));
+  w->stop();
+  EXPECT_TRUE(finished.load()) << "stop() returned while a report was running";
 }
 
 } // namespace
