@@ -12,11 +12,6 @@ bool worth_trying(const GatePtr& gate, std::int64_t owner) {
   return gate && !gate->is_closed() && gate->session_id() == owner;
 }
 
-bool transient(Errc e) {
-  const ErrorClass c = classify(e);
-  return c == ErrorClass::retry || c == ErrorClass::in_doubt;
-}
-
 void retry_later(const GatePtr& gate, int attempt, std::function<void()> fn) {
   gate->post_at(Clock::now() + recovery_delay(attempt + 1), std::move(fn));
 }

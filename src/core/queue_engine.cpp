@@ -202,14 +202,15 @@ void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline)
     return;
   }
   const Error e = created.failure();
-  switch (e.errc()) {
-  case Errc::no_node: // the lock path does not exist (yet, or any more: containers are reaped)
+  if (e.errc() == Errc::no_node) { // the path does not exist (yet, or any more: containers go)
     m_indeterminate = false;
     m_phase = Phase::idle;
     ensure_parent(lk, deadline);
     return;
-  case Errc::connection_loss:
-  case Errc::operation_timeout:
+  }
+  switch (classify(e.errc())) {
+  case ErrorClass::retry:
+  case ErrorClass::in_doubt:                // the create may have been applied
     if (g_protected_create_broken.load()) { // the negative control: create again, blind
       m_indeterminate = false;
       reset_attempt(false);
@@ -217,11 +218,12 @@ void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline)
     }
     m_phase = Phase::listing; // find our guid among the children once connected again
     return backoff();
-  case Errc::session_expired: // the node cannot outlive the session; a new one is on its way
+  case ErrorClass::lost: // the node cannot outlive the session; a new one is on its way
     m_indeterminate = false;
     m_phase = Phase::idle;
     return backoff();
-  default:
+  case ErrorClass::conflict:
+  case ErrorClass::fatal:
     m_indeterminate = false;
     m_phase = Phase::idle;
     throw e;

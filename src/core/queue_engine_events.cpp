@@ -5,6 +5,7 @@
 
 #include "core/attachments.hpp"
 #include "core/janitor.hpp"
+#include "core/retry.hpp"
 
 #include <unistd.h>
 
@@ -131,7 +132,7 @@ void QueueEngine::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
   }
   if (r.error() == Errc::no_node)
     return lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
-  if (r.error() == Errc::connection_loss || r.error() == Errc::operation_timeout) {
+  if (transient(r.error())) {
     // Try again later: while disconnected, the session events report what matters.
     m_impl->post_at(Clock::now() + std::chrono::milliseconds(200),
                     [weak = weak_from_this(), epoch] {

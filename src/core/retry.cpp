@@ -73,9 +73,13 @@ std::optional<std::chrono::nanoseconds> Backoff::next_delay(Clock::time_point no
 
 namespace detail::core {
 
-bool worth_retrying(Errc e) noexcept {
+bool transient(Errc e) noexcept {
   const ErrorClass c = classify(e);
-  return c == ErrorClass::retry || c == ErrorClass::in_doubt || c == ErrorClass::lost;
+  return c == ErrorClass::retry || c == ErrorClass::in_doubt;
+}
+
+bool worth_retrying(Errc e) noexcept {
+  return transient(e) || classify(e) == ErrorClass::lost;
 }
 
 const RetryPolicy& recovery_retry() noexcept {

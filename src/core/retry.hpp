@@ -6,6 +6,9 @@
 
 namespace zk::detail::core {
 
+/// Trouble that passes with time, whatever became of the session: retry or in_doubt.
+[[nodiscard]] bool transient(Errc e) noexcept;
+
 /// Whether an operation that failed with `e` may succeed if tried again after a pause: transient
 /// trouble (retry, in_doubt), or an expired session, which the session renews (lost). For reads and
 /// for protocol steps that prove their writes (a protected create); conflicts and fatal errors are
