@@ -119,16 +119,18 @@ public:
   /// operation timeout.
   [[nodiscard]] bool try_lock();
   /// Waits at most `timeout`. On false our node is gone (see try_lock_until for the fine print).
+  /// Like std::timed_mutex, a zero or negative timeout is try_lock(); a huge one waits forever.
   template <class Rep, class Period>
   [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
-    return try_lock_until(Clock::now() + timeout);
+    return acquire_until(saturating_add(Clock::now(), timeout));
   }
-  /// Waits until `at`. On false, our node is deleted before the call returns; this cleanup may add
-  /// up to one round trip (bounded by the operation timeout) after `at`. If the server cannot be
-  /// reached in that time, the deletion finishes in the background while the session lives.
+  /// Waits until `at`; a time already passed is try_lock(). On false, our node is deleted before
+  /// the call returns; this cleanup may add up to one round trip (bounded by the operation timeout)
+  /// after `at`. If the server cannot be reached in that time, the deletion finishes in the
+  /// background while the session lives.
   template <class C, class D>
   [[nodiscard]] bool try_lock_until(const std::chrono::time_point<C, D>& at) {
-    return acquire_until(to_steady(at), false);
+    return acquire_until(to_steady(at));
   }
 
   /// Releases the lock (or hands it to a waiting thread of this process). Does nothing if *this
@@ -165,14 +167,13 @@ public:
                                                Deadline deadline = {});
 
 private:
-  bool acquire_until(Clock::time_point at, bool try_only, const CancelToken* cancel = nullptr);
+  bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
   template <class C, class D>
   static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
     if constexpr (std::is_same_v<C, Clock>) {
       return std::chrono::time_point_cast<Clock::duration>(at);
     } else {
-      const auto left = at - C::now();
-      return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
+      return saturating_add(Clock::now(), at - C::now());
     }
   }
 

@@ -47,15 +47,35 @@ namespace zk {
 
 using Clock = std::chrono::steady_clock;
 
+/// The latest time point the library waits for: "wait forever" saturates here (146 years after
+/// boot), a century away from time_point::max(), so adding a timeout to it never overflows.
+inline constexpr Clock::time_point far_future{Clock::duration::max() / 2};
+
+/// `from + timeout` for a timeout of any representation (hours::max(), a double of seconds, …),
+/// saturated at far_future instead of overflowing; a negative timeout gives at most `from`.
+template <class Rep, class Period>
+[[nodiscard]] Clock::time_point saturating_add(Clock::time_point from,
+                                               std::chrono::duration<Rep, Period> timeout) {
+  using Seconds = std::chrono::duration<long double>;
+  const Seconds room = far_future - from;
+  const Seconds wanted = std::chrono::duration_cast<Seconds>(timeout);
+  if (!(wanted < room)) return far_future; // also a NaN
+  const Seconds back = from.time_since_epoch();
+  if (-wanted >= back) return Clock::time_point{};
+  return from + std::chrono::duration_cast<Clock::duration>(wanted);
+}
+
 /// When a blocking call gives up. Default: the session's operation timeout. A duration must be
-/// positive.
+/// positive; a very long one (up to duration::max() of any type) saturates at far_future.
 class Deadline {
 public:
   Deadline() = default;
   Deadline(Clock::time_point at) : m_at(at), m_set(true) {} // NOLINT(google-explicit-constructor)
   template <class Rep, class Period>
   Deadline(std::chrono::duration<Rep, Period> timeout) // NOLINT(google-explicit-constructor)
-      : m_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)), m_relative(true) {
+      : m_positive(timeout > timeout.zero()), m_relative(true) {
+    // Resolved against now later; kept as the offset from the epoch it would give, saturated.
+    m_timeout = saturating_add(Clock::time_point{}, timeout).time_since_epoch();
   }
 
   /// The absolute time point, resolving a default deadline to now + fallback. Throws
@@ -65,7 +85,8 @@ public:
 
 private:
   Clock::time_point m_at{};
-  std::chrono::nanoseconds m_timeout{};
+  Clock::duration m_timeout{};
+  bool m_positive = false;
   bool m_set = false;
   bool m_relative = false;
 };

@@ -9,13 +9,12 @@ namespace zk {
 Clock::time_point Deadline::resolve(std::chrono::milliseconds fallback) const {
   if (m_set) return m_at;
   if (m_relative) {
-    if (m_timeout.count() <= 0) {
-      throw Error(Errc::invalid_argument,
-                  "timeout must be positive, got " + std::to_string(m_timeout.count()) + " ns");
+    if (!m_positive) {
+      throw Error(Errc::invalid_argument, "a Deadline's timeout must be positive");
     }
-    return Clock::now() + m_timeout;
+    return saturating_add(Clock::now(), m_timeout);
   }
-  return Clock::now() + fallback;
+  return saturating_add(Clock::now(), fallback);
 }
 
 Op Op::create(std::string path, std::string data, CreateMode mode) {

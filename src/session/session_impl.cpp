@@ -78,7 +78,7 @@ void SessionImpl::start() {
       m_zh = zh;
     }
     std::unique_lock<std::mutex> lock(m_mutex);
-    const auto deadline = Clock::now() + m_options.connect_timeout;
+    const auto deadline = saturating_add(Clock::now(), m_options.connect_timeout);
     const bool ok = m_cv.wait_until(lock, deadline, [&] {
       return m_state == SessionState::connected || m_state == SessionState::lost;
     });

@@ -40,6 +40,41 @@ TEST(Lock, LockAndUnlock) {
   EXPECT_EQ(zkt::code_of([&] { (void)lock.fencing_token(); }), Errc::lock_not_held);
 }
 
+TEST(Lock, ZeroAndForeverTimeoutsBehaveLikeStdTimedMutex) {
+  using namespace std::chrono;
+  zkt::RootGuard root("lock-timeouts");
+  DistributedLock lock(root.session(), root.path() + "/l");
+  // A non-positive timeout, or a time already passed, is one try_lock(), not a refusal.
+  EXPECT_TRUE(lock.try_lock_for(0ms));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_for(-1s));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_until(steady_clock::now()));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_until(system_clock::now() - 1s));
+  lock.unlock();
+  {
+    std::unique_lock<DistributedLock> guard(lock, 0ms);
+    EXPECT_TRUE(guard.owns_lock());
+  }
+  // "Forever" in any representation waits (here: acquires a free lock), never expires at once.
+  EXPECT_TRUE(lock.try_lock_for(hours::max()));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_for(nanoseconds::max()));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_for(duration<double>(1e10)));
+  lock.unlock();
+  EXPECT_TRUE(lock.try_lock_until(system_clock::time_point::max()));
+  lock.unlock();
+
+  // On a held lock, a zero timeout fails at once and leaves no node behind.
+  zk::Session other(zkt::options());
+  DistributedLock b(other, root.path() + "/l");
+  ASSERT_TRUE(lock.try_lock());
+  EXPECT_FALSE(b.try_lock_for(0ms));
+  EXPECT_EQ(child_count(root.session(), root.path() + "/l"), 1U);
+}
+
 TEST(Lock, TryLockOnAHeldLockFailsAndLeavesNothing) {
   zkt::RootGuard root("lock-try");
   const std::string path = root.path() + "/l";

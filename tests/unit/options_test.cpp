@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -85,6 +86,25 @@ TEST(Deadline, RefusesZeroAndNegativeDurations) {
   } catch (const zk::Error& e) {
     EXPECT_EQ(e.errc(), zk::Errc::invalid_argument);
   }
+}
+
+TEST(Deadline, ForeverSaturatesInsteadOfOverflowing) {
+  using namespace std::chrono;
+  const auto now = zk::Clock::now();
+  const auto century = now + hours(24 * 365 * 100);
+  // Each of these overflowed into the past, so the call "timed out" at once.
+  EXPECT_GT(zk::Deadline(nanoseconds::max()).resolve(1s), century);
+  EXPECT_GT(zk::Deadline(hours::max()).resolve(1s), century);
+  EXPECT_GT(zk::Deadline(duration<double>(1e99)).resolve(1s), century);
+  EXPECT_EQ(zk::Deadline(hours::max()).resolve(1s), zk::far_future);
+  EXPECT_EQ(zk::saturating_add(now, hours::max()), zk::far_future);
+  EXPECT_EQ(zk::saturating_add(zk::far_future, 1h), zk::far_future);
+  EXPECT_EQ(zk::saturating_add(now, duration<double>(std::nan(""))), zk::far_future);
+  EXPECT_EQ(zk::saturating_add(now, 5s), now + 5s);
+  EXPECT_EQ(zk::saturating_add(now, -5s), now - 5s);
+  EXPECT_EQ(zk::saturating_add(now, -hours::max()), zk::Clock::time_point{});
+  // A century more still does not wrap around.
+  EXPECT_LT(zk::far_future, zk::far_future + hours(24 * 365 * 100));
 }
 
 TEST(ConnectTimeout, NothingListeningThrowsByTheDeadlineAndLeavesNoThread) {

@@ -91,6 +91,13 @@ int exit_for(zk::Errc e) {
   return zkr::exit_code_for(zk::Error(e, "test"));
 }
 
+TEST(ZkrArgs, LongDurationsSaturate) {
+  using Ms = std::chrono::milliseconds;
+  EXPECT_EQ(zkr::parse_duration("1e10", "--timeout"), Ms(10'000'000'000'000LL));
+  EXPECT_EQ(zkr::parse_duration("1e99", "--connect-timeout"), Ms::max());
+  EXPECT_EQ(zkr::parse_duration("0.0001", "--timeout"), Ms(1)) << "positive stays positive";
+}
+
 TEST(ZkrExitCodes, ContentionIsNotAnUnreachableEnsemble) {
   // A counter update that kept losing to other writers: try again later, the ensemble is fine.
   EXPECT_EQ(exit_for(zk::Errc::retries_exhausted), zkr::exit_contended);

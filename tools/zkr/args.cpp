@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -76,7 +77,11 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
   const double v = std::strtod(number.c_str(), &end);
   if (number.empty() || end == nullptr || *end != '\0' || errno != 0 || !std::isfinite(v) || v <= 0)
     usage(option + ": expected a positive duration like 5, 2.5s or 300ms, got \"" + text + "\"");
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * scale)));
+  // "Forever" saturates; a positive duration never rounds down to zero.
+  const double ms = v * scale;
+  using Ms = std::chrono::milliseconds;
+  if (ms >= static_cast<double>(Ms::max().count() / 2)) return Ms::max();
+  return Ms(std::max<std::int64_t>(1, std::llround(ms)));
 }
 
 Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {

@@ -55,12 +55,11 @@ DistributedLock& DistributedLock::operator=(DistributedLock&& other) noexcept {
 }
 
 void DistributedLock::lock() {
-  // "Forever", kept far from time_point::max() so that no clock arithmetic overflows.
-  acquire_until(Clock::now() + std::chrono::hours(24 * 365 * 100), false);
+  acquire_until(far_future);
 }
 
 void DistributedLock::lock(const CancelToken& cancel) {
-  acquire_until(Clock::now() + std::chrono::hours(24 * 365 * 100), false, &cancel);
+  acquire_until(far_future, &cancel);
 }
 
 bool DistributedLock::try_lock() {
@@ -68,10 +67,11 @@ bool DistributedLock::try_lock() {
   return h.contender->acquire(h, Clock::now() + h.contender->gate().operation_timeout(), true);
 }
 
-bool DistributedLock::acquire_until(Clock::time_point at, bool try_only,
-                                    const CancelToken* cancel) {
+bool DistributedLock::acquire_until(Clock::time_point at, const CancelToken* cancel) {
   auto& h = handle_of(m_handle);
-  return h.contender->acquire(h, at, try_only, cancel);
+  // std::timed_mutex: a deadline already passed means one try without waiting.
+  if (at <= Clock::now()) return try_lock();
+  return h.contender->acquire(h, at, false, cancel);
 }
 
 void DistributedLock::unlock() noexcept {
