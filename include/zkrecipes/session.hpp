@@ -269,6 +269,11 @@ struct SessionOptions {
   std::chrono::milliseconds connect_timeout{15000};   ///< the constructor throws after this
   std::chrono::milliseconds operation_timeout{15000}; ///< default deadline of blocking calls
   std::string chroot;                                 ///< e.g. "/app": all paths are relative to it
+  /// The server's jute.maxbuffer (its default: 1 MiB - 1). It bounds a whole request, framing
+  /// included: a larger one would make the server drop the connection, so it is refused before it
+  /// is sent with Errc::invalid_argument. A create of "/a" with the open ACL may carry up to
+  /// 1 MiB - 50 bytes of data, less one per extra byte of path. Raise it only with the servers'.
+  std::size_t max_request_size = 0xfffff;
   std::optional<DigestAuth> digest; ///< adds "digest" auth on every (re)connection
   /// The ACL of every node this session creates, the recipes' nodes and created ancestors
   /// included. Unset: creator_all_acl() when `digest` is set (other identities can then neither
@@ -389,7 +394,5 @@ private:
 
 /// Checks a znode path; throws Errc::invalid_argument naming the path and what is wrong.
 void validate_path(std::string_view path);
-/// The largest data a znode may hold (the server's default jute.maxbuffer).
-inline constexpr std::size_t max_data_size = std::size_t{1024} * 1024;
 
 } // namespace zk

@@ -64,6 +64,9 @@ public:
   virtual std::size_t remove_watches(const std::string& path, WatchKind kind,
                                      Clock::time_point until) = 0;
 
+  /// Throws Errc::invalid_argument if a create of `path` with `data` could not be sent (too large).
+  virtual void check_create(const std::string& path, const std::string& data) const = 0;
+
   // State and services.
   [[nodiscard]] virtual std::int64_t session_id() const = 0;
   [[nodiscard]] virtual SessionState state() const = 0;

@@ -3,6 +3,7 @@
 // Result to a continuation. Blocking calls wait for that Result with a deadline; *_async calls post
 // it to the dispatcher thread, where user callbacks run.
 #include "session/c_client.hpp"
+#include "session/request_size.hpp"
 #include "session/session_impl.hpp"
 
 #include <memory>
@@ -46,14 +47,6 @@ template <class T> Result<T> failure(int rc, const std::string& what, const std:
 
 template <class T> std::unique_ptr<Call<T>> take(const void* data) {
   return std::unique_ptr<Call<T>>(static_cast<Call<T>*>(const_cast<void*>(data)));
-}
-
-void check_data(std::string_view data, const std::string& what, std::string_view path) {
-  if (data.size() > max_data_size) {
-    throw Error(Errc::invalid_argument, what + " " + std::string(path) + ": data of " +
-                                            std::to_string(data.size()) + " bytes exceeds the " +
-                                            std::to_string(max_data_size) + "-byte limit");
-  }
 }
 
 void on_created(int rc, const char* value, const struct ::Stat* stat, const void* data) {
@@ -224,7 +217,9 @@ std::function<void(Result<T>)> SessionImpl::to_dispatcher(std::function<void(Res
 void SessionImpl::start_create(std::string_view path, std::string_view data, CreateOptions options,
                                std::function<void(Result<Created>)> done) {
   validate_path(path);
-  check_data(data, "create", path);
+  check_size(wire::create(m_options.chroot.size() + path.size(), data.size(), acl_for(options),
+                          is_ttl(options.mode)),
+             "create", path);
   if (is_ttl(options.mode) && options.ttl.count() <= 0) {
     throw Error(Errc::invalid_argument,
                 "create " + std::string(path) + ": a TTL mode needs a positive ttl");
@@ -249,6 +244,7 @@ void SessionImpl::start_create(std::string_view path, std::string_view data, Cre
 void SessionImpl::start_get(std::string_view path, Watcher watch,
                             std::function<void(Result<NodeData>)> done) {
   validate_path(path);
+  check_size(wire::read(m_options.chroot.size() + path.size()), "get", path);
   auto* call = new_call<NodeData>(this, "get", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -263,7 +259,7 @@ void SessionImpl::start_get(std::string_view path, Watcher watch,
 void SessionImpl::start_set(std::string_view path, std::string_view data, std::int32_t version,
                             std::function<void(Result<Stat>)> done) {
   validate_path(path);
-  check_data(data, "set", path);
+  check_size(wire::set(m_options.chroot.size() + path.size(), data.size()), "set", path);
   auto* call = new_call<Stat>(this, "set", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -277,6 +273,7 @@ void SessionImpl::start_set(std::string_view path, std::string_view data, std::i
 void SessionImpl::start_exists(std::string_view path, Watcher watch,
                                std::function<void(Result<std::optional<Stat>>)> done) {
   validate_path(path);
+  check_size(wire::read(m_options.chroot.size() + path.size()), "exists", path);
   auto* call = new_call<std::optional<Stat>>(this, "exists", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -291,6 +288,7 @@ void SessionImpl::start_exists(std::string_view path, Watcher watch,
 void SessionImpl::start_children(std::string_view path, Watcher watch,
                                  std::function<void(Result<Children>)> done) {
   validate_path(path);
+  check_size(wire::read(m_options.chroot.size() + path.size()), "children", path);
   auto* call = new_call<Children>(this, "children", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -305,6 +303,7 @@ void SessionImpl::start_children(std::string_view path, Watcher watch,
 void SessionImpl::start_remove(std::string_view path, std::int32_t version,
                                std::function<void(Result<Done>)> done) {
   validate_path(path);
+  check_size(wire::remove(m_options.chroot.size() + path.size()), "remove", path);
   auto* call = new_call<Done>(this, "remove", path, std::move(done));
   issue(call, [&] {
     return with_handle(
@@ -314,6 +313,7 @@ void SessionImpl::start_remove(std::string_view path, std::int32_t version,
 
 void SessionImpl::start_sync(std::string_view path, std::function<void(Result<Done>)> done) {
   validate_path(path);
+  check_size(wire::sync(m_options.chroot.size() + path.size()), "sync", path);
   auto* call = new_call<Done>(this, "sync", path, std::move(done));
   issue(call, [&] {
     return with_handle(
@@ -326,12 +326,12 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
   if (ops.empty()) throw Error(Errc::invalid_argument, "multi: no operations");
   for (const Op& op : ops) {
     validate_path(op.path);
-    check_data(op.data, "multi", op.path);
     if (op.type == Op::Type::create && is_ttl(op.mode)) {
       throw Error(Errc::invalid_argument,
                   "multi: create " + op.path + ": TTL modes are not supported in a multi");
     }
   }
+  check_size(wire::multi(ops, m_options.chroot.size(), m_default_acl), "multi", ops.front().path);
   auto call = std::make_unique<MultiCall>();
   call->impl = this;
   call->what = "multi";
@@ -378,6 +378,21 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
                         raw);
     });
   });
+}
+
+void SessionImpl::check_size(std::size_t bytes, const char* what, std::string_view path) const {
+  if (bytes <= m_options.max_request_size) return;
+  std::string shown(path.substr(0, 200));
+  if (path.size() > shown.size()) shown += "... (" + std::to_string(path.size()) + " bytes)";
+  throw Error(Errc::invalid_argument,
+              std::string(what) + " " + shown + ": the request is " + std::to_string(bytes) +
+                  " bytes, over the " + std::to_string(m_options.max_request_size) +
+                  "-byte limit of the server (SessionOptions::max_request_size, jute.maxbuffer)");
+}
+
+void SessionImpl::check_create(std::string_view path, std::string_view data) const {
+  check_size(wire::create(m_options.chroot.size() + path.size(), data.size(), m_default_acl, false),
+             "create", path);
 }
 
 // --- Blocking calls. ---

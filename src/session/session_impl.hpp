@@ -117,6 +117,10 @@ public:
   /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking
   /// calls).
   void check_blocking_call(const char* what) const;
+  /// Throws Errc::invalid_argument if a request of `bytes` (wire::) would exceed the server's limit.
+  void check_size(std::size_t bytes, const char* what, std::string_view path) const;
+  /// check_size for a create of `path` with `data` and the default ACL.
+  void check_create(std::string_view path, std::string_view data) const;
   /// Resolves a Deadline with the session's operation timeout.
   Clock::time_point resolve(Deadline d) const;
 

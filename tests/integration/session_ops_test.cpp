@@ -6,6 +6,7 @@
 
 #include <zkrecipes/zkrecipes.hpp>
 
+#include <atomic>
 #include <functional>
 #include <future>
 
@@ -251,12 +252,60 @@ TEST_F(SessionOps, BadInputIsRefusedBeforeAnythingIsSent) {
   expect_invalid([&] { s.create(p("a//b")); }, "//");
   expect_invalid([&] { s.set(p("x/"), ""); }, "end with");
   expect_invalid([&] { s.exists(p("..")); }, "..");
-  expect_invalid([&] { s.create(p("big"), std::string(zk::max_data_size + 1, 'x')); },
-                 "1048577 bytes");
   expect_invalid([&] { s.get(root.path(), {}, 0ms); }, "timeout must be positive");
   expect_invalid([&] { s.get(root.path(), {}, -1s); }, "timeout must be positive");
   expect_invalid([&] { (void)s.multi({}); }, "no operations");
   EXPECT_TRUE(s.exists(root.path())); // still connected and usable
+}
+
+TEST_F(SessionOps, OversizedRequestsAreRefusedBeforeTheServerDropsTheConnection) {
+  std::atomic<int> suspensions{0};
+  const auto id = s.add_listener([&](const zk::SessionEvent& e) {
+    if (e.state == zk::SessionState::suspended) ++suspensions;
+  });
+  const std::size_t limit = zk::SessionOptions{}.max_request_size;
+  int line = 0;
+  const auto expect_refused = [&](auto&& fn) {
+    ++line;
+    try {
+      fn();
+      ADD_FAILURE() << "oversized request " << line << " was sent";
+    } catch (const zk::Error& e) {
+      EXPECT_EQ(e.errc(), zk::Errc::invalid_argument) << e.what();
+      EXPECT_FALSE(e.is_retryable());
+      EXPECT_NE(std::string(e.what()).find("max_request_size"), std::string::npos) << e.what();
+    }
+  };
+  // Each of these reached the server, which dropped the connection: a retryable connection_loss.
+  const std::string mib(std::size_t{1} << 20, 'x');
+  expect_refused([&] { s.create(p("mib"), mib); });
+  expect_refused([&] { s.create(p("mib-1"), mib.substr(1)); });
+  expect_refused([&] { s.set(root.path(), mib.substr(1)); });
+  expect_refused([&] { (void)s.multi({zk::Op::set(root.path(), mib.substr(0, limit / 2)),
+                                      zk::Op::create(p("m"), mib.substr(0, limit / 2))}); });
+  const std::string long_path = "/" + std::string(std::size_t{2} << 20, 'p');
+  expect_refused([&] { (void)s.get(long_path); });
+  expect_refused([&] { (void)s.exists(long_path); });
+  expect_refused([&] { s.remove(long_path); });
+  zk::LockOptions big_node;
+  big_node.node_data = mib.substr(1);
+  expect_refused([&] { zk::DistributedLock lock(s, p("lock"), big_node); });
+
+  // The largest create that fits is sent and stored: the limit is the server's, framing included
+  // (header, path, data, the ACL and flags), not a guess below it.
+  const std::string path = p("largest");
+  const std::size_t acl = 4 + 4 + (4 + 5) + (4 + 6); // [{31, "world", "anyone"}]
+  const std::size_t largest = limit - (8 + (4 + path.size()) + 4 + acl + 4);
+  s.create(path, mib.substr(0, largest));
+  EXPECT_EQ(s.get(path)->stat.data_length, static_cast<std::int32_t>(largest));
+  const std::size_t largest_set = limit - (8 + (4 + path.size()) + 4 + 4); // no ACL in a set
+  s.set(path, mib.substr(0, largest_set));
+  EXPECT_EQ(s.get(path)->stat.data_length, static_cast<std::int32_t>(largest_set));
+  expect_refused([&] { s.set(path, mib.substr(0, largest_set + 1)); });
+  expect_refused([&] { s.create(p("largest2"), mib.substr(0, largest + 1)); });
+  s.remove(path);
+  EXPECT_EQ(suspensions.load(), 0) << "a request made the server drop the connection";
+  s.remove_listener(id);
 }
 
 TEST_F(SessionOps, DeadlineInThePastFailsTyped) {

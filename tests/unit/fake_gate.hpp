@@ -107,6 +107,8 @@ public:
   [[nodiscard]] bool renews_after_expiry() const override { return true; }
   [[nodiscard]] bool on_callback_thread() const override;
   void check_blocking_call(const char* what) const override;
+  /// The fake has no size limit.
+  void check_create(const std::string& /*path*/, const std::string& /*data*/) const override {}
   std::uint64_t add_listener(zk::Listener listener) override;
   void remove_listener(std::uint64_t id) override;
   void post_at(zk::Clock::time_point at, std::function<void()> fn) override;

@@ -26,8 +26,8 @@ DistributedLock::DistributedLock(Session& session, std::string path, LockOptions
   validate_path(path);
   if (path == "/")
     throw Error(Errc::invalid_argument, "DistributedLock: the lock path cannot be \"/\"");
-  if (options.node_data.size() > max_data_size)
-    throw Error(Errc::invalid_argument, "DistributedLock: LockOptions::node_data is too large");
+  // Our node's name: the prefix, a 36-character guid and a 10-digit sequence.
+  gate->check_create(path + "/" + std::string(64, 'n'), options.node_data);
   m_handle = std::make_unique<Hold>();
   auto& o = m_handle->options;
   o.node_data = std::move(options.node_data);
