@@ -10,7 +10,8 @@ work=$(mktemp -d)
 root=/zkrt/cli-$RANDOM$RANDOM
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  # A holder runs its command in a process group of its own: kill its whole session too.
+  for p in "${pids[@]}"; do pkill -KILL -s "$p" 2>/dev/null; kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -88,6 +89,43 @@ lost)
   [[ $rc -eq 76 ]] || fail "expected exit 76 after the lock was lost, got $rc: $(cat "$work/err")"
   [[ $(cat "$work/term") == term ]] || fail "the command did not get SIGTERM"
   grep -q "lost while the command ran" "$work/err" || fail "no loss message: $(cat "$work/err")"
+  ;;
+group)
+  # The command is a shell whose own children do the work (the nightly-job.sh pattern): losing the
+  # lock, or SIGTERM to zkr, must stop them too, not only the shell; and a background job the command
+  # leaves behind must not outlive the lock.
+  worker='sleep 300 & echo $! > "$0.pid"; echo held > "$0.held"; wait'
+  for how in lost sigterm leftover; do
+    rm -f "$work/g".*
+    if [[ $how == leftover ]]; then
+      "$zkr" lock --grace 1 "$root/l" -- sh -c 'sleep 300 & echo $! > "$0.pid"; echo held > "$0.held"' "$work/g" 2> "$work/err" &
+    else
+      "$zkr" lock --grace 1 "$root/l" -- sh -c "$worker" "$work/g" 2> "$work/err" &
+    fi
+    holder=$!
+    pids+=($holder)
+    for _ in $(seq 100); do [[ -s $work/g.held && -s $work/g.pid ]] && break; sleep 0.1; done
+    [[ -s $work/g.held ]] || fail "$how: never held"
+    grandchild=$(cat "$work/g.pid")
+    case $how in
+    lost) KAZOO="[zk.delete('$root/l/' + c) for c in zk.get_children('$root/l')]" kazoo ;;
+    sigterm) kill -TERM "$holder" ;;
+    esac
+    wait "$holder"
+    rc=$?
+    case $how in
+    lost) [[ $rc -eq 76 ]] || fail "lost: expected exit 76, got $rc: $(cat "$work/err")" ;;
+    sigterm) [[ $rc -eq 143 ]] || fail "sigterm: expected 143 (the shell died of SIGTERM), got $rc" ;;
+    leftover) grep -q "terminated before the lock was released" "$work/err" || fail "leftover: not reported: $(cat "$work/err")" ;;
+    esac
+    # zkr has returned: the command's child must be gone already, not merely on its way.
+    if kill -0 "$grandchild" 2>/dev/null; then
+      kill -9 "$grandchild"
+      fail "$how: the command's child $grandchild outlived zkr (reparented, running without the lock)"
+    fi
+  done
+  [[ -z $(KAZOO="print(','.join(zk.get_children('$root/l')) if zk.exists('$root/l') else '')" kazoo) ]] ||
+    fail "a lock node was left behind"
   ;;
 counter)
   for i in 1 2 3 4; do (for _ in $(seq 10); do "$zkr" counter incr "$root/c" > /dev/null || exit 1; done) & pids+=($!); done

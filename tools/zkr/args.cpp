@@ -198,14 +198,18 @@ std::string lock_help() {
 
 Runs COMMAND while holding the distributed lock PATH, like flock(1) across machines. While waiting, it
 says on stderr whom it is waiting for. The command gets ZKR_FENCING_TOKEN (increases with every
-acquisition: pass it to what you write) and ZKR_LOCK_PATH in its environment. If the lock is lost
-(session expired or lost, node deleted), the command gets SIGTERM, then SIGKILL after the grace period,
-and zkr exits 76. Otherwise zkr exits with the command's exit code.
+acquisition: pass it to what you write) and ZKR_LOCK_PATH in its environment. The command runs in a
+process group of its own, and everything in that group is signalled with it: if the lock is lost
+(session expired or lost, node deleted), the whole group gets SIGTERM, then SIGKILL after the grace
+period, and zkr exits 76; SIGINT, SIGTERM and SIGHUP sent to zkr are passed on to the group. The lock
+is released only once the whole group is gone: processes the command leaves running when it exits
+(background jobs) are terminated the same way first. Otherwise zkr exits with the command's exit
+code.
 
 Options:
   --try, -n        do not wait: exit 75 at once if the lock is held
   --timeout D      wait at most D, then exit 75
-  --grace D        time between SIGTERM and SIGKILL when the lock is lost (default 5s)
+  --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)
   --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand
 )";
 }

@@ -123,6 +123,10 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
     return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" +
                                     loss.why() + "); the command was terminated");
   }
+  if (outcome.leftovers) {
+    std::cerr << "zkr: the command exited leaving processes of its group running; they were "
+                 "terminated before the lock was released\n";
+  }
   lock.unlock();
   return outcome.exit_code;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,26 @@ namespace {
 
 int pidfd_open(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+// True while any process of the group is left (zombies not yet reaped by us included).
+bool group_alive(pid_t group) {
+  return ::kill(-group, 0) == 0 || errno == EPERM;
+}
+
+// Reaps every exited child without blocking: the command itself, and as zkr is the subreaper,
+// orphans of its process group. Returns the command's status once it has exited.
+bool reap(pid_t command, int& status) {
+  bool exited = false;
+  for (;;) {
+    int st = 0;
+    const pid_t p = ::waitpid(-1, &st, WNOHANG);
+    if (p <= 0) return exited;
+    if (p == command) {
+      status = st;
+      exited = true;
+    }
+  }
 }
 
 int decode(int status) {
@@ -67,9 +88,9 @@ SignalForwarder::SignalForwarder(std::function<void(int)> while_no_child)
       timespec tick{0, 100L * 1000 * 1000}; // re-check m_stop ten times a second
       const int sig = ::sigtimedwait(&m_set, nullptr, &tick);
       if (sig <= 0) continue;
-      const pid_t child = m_child.load();
-      if (child > 0) {
-        ::kill(child, sig);
+      const pid_t group = m_group.load();
+      if (group > 0) {
+        ::kill(-group, sig);
       } else {
         m_received.store(sig);
         m_while_no_child(sig);
@@ -103,9 +124,14 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // Orphans of the command (a shell's background jobs) become zkr's children, so that they can be
+  // waited for and reaped here instead of by init.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   const pid_t pid = ::fork();
   if (pid < 0) fail("fork");
   if (pid == 0) {
+    // Its own process group: everything the command starts is signalled, and waited for, with it.
+    ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr); // zkr blocks the signals it forwards
@@ -114,6 +140,7 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     [[maybe_unused]] const auto n = ::write(exec_check[1], &err, sizeof err);
     ::_exit(127);
   }
+  ::setpgid(pid, pid); // also here: whichever of the two runs first, the group exists after it
   ::close(exec_check[1]);
   int exec_errno = 0;
   const auto got = ::read(exec_check[0], &exec_errno, sizeof exec_errno);
@@ -125,43 +152,76 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     fail(("cannot run " + command[0]).c_str());
   }
 
-  // Wakes the poll when the child exits. Kernels before 5.3 have no pidfd_open (-1, ENOSYS): then
-  // the child is checked every 50 ms instead.
+  // The terminal, if zkr has it, goes to the command's group (it may read from it); zkr takes it
+  // back at the end.
+  ForegroundTerminal terminal(pid);
+
+  // Wakes the poll when the command exits. Kernels before 5.3 have no pidfd_open (-1, ENOSYS):
+  // then the command is checked every 50 ms instead, as are leftovers of its group once it exited.
   const int pfd = pidfd_open(pid);
-  const int idle_ms = pfd < 0 ? 50 : -1;
   signals.forward_to(pid);
   ChildOutcome outcome;
+  bool command_done = false;
   bool terminating = false;
   auto kill_at = std::chrono::steady_clock::time_point::max();
+  const auto terminate = [&](std::chrono::steady_clock::time_point now) {
+    terminating = true;
+    ::kill(-pid, SIGTERM);
+    ::kill(-pid, SIGCONT); // a stopped process would not act on the SIGTERM
+    kill_at = now + grace;
+  };
   for (;;) {
-    pollfd fds[2] = {{pfd, POLLIN, 0}, {loss.fd(), POLLIN, 0}};
-    int timeout_ms = idle_ms;
-    if (terminating && kill_at != std::chrono::steady_clock::time_point::max()) {
+    const bool poll_pid = !command_done && pfd >= 0;
+    pollfd fds[2] = {{loss.fd(), POLLIN, 0}, {poll_pid ? pfd : -1, POLLIN, 0}};
+    int timeout_ms = poll_pid ? -1 : 50;
+    if (kill_at != std::chrono::steady_clock::time_point::max()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           kill_at - std::chrono::steady_clock::now());
       const int until_kill = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60000));
-      timeout_ms = idle_ms < 0 ? until_kill : std::min(idle_ms, until_kill);
+      timeout_ms = timeout_ms < 0 ? until_kill : std::min(timeout_ms, until_kill);
     }
     const int n = ::poll(fds, 2, timeout_ms);
     if (n < 0 && errno != EINTR) fail("poll");
+    const auto now = std::chrono::steady_clock::now();
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    if (reap(pid, status)) {
       outcome.exit_code = decode(status);
-      break;
+      command_done = true;
     }
-    if (!terminating && (fds[1].revents & POLLIN) != 0) {
+    if (command_done && !group_alive(pid)) break;
+    if (!terminating && (fds[0].revents & POLLIN) != 0) {
       outcome.lost = true;
-      terminating = true;
-      ::kill(pid, SIGTERM);
-      kill_at = std::chrono::steady_clock::now() + grace;
-    } else if (terminating && std::chrono::steady_clock::now() >= kill_at) {
-      ::kill(pid, SIGKILL);
+      terminate(now);
+    } else if (!terminating && command_done) {
+      // The command exited but left processes of its group running: they must not outlive the
+      // lock, which is released once they are gone.
+      outcome.leftovers = true;
+      terminate(now);
+    } else if (terminating && now >= kill_at) {
+      ::kill(-pid, SIGKILL);
       kill_at = std::chrono::steady_clock::time_point::max();
     }
   }
   signals.forward_to(0);
   if (pfd >= 0) ::close(pfd);
   return outcome;
+}
+
+ForegroundTerminal::ForegroundTerminal(pid_t group) {
+  if (::isatty(STDIN_FILENO) == 0 || ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;
+  if (::tcsetpgrp(STDIN_FILENO, group) == 0) m_owner = ::getpgrp();
+}
+
+ForegroundTerminal::~ForegroundTerminal() {
+  if (m_owner <= 0) return;
+  // zkr is in the background now: taking the terminal back raises SIGTTOU unless it is blocked.
+  sigset_t ttou;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  sigset_t old;
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  ::tcsetpgrp(STDIN_FILENO, m_owner);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 } // namespace zkr

@@ -32,34 +32,49 @@ private:
 };
 
 /// Takes SIGINT, SIGTERM and SIGHUP for the whole process (construct it before any other thread):
-/// while a child runs they are forwarded to it; otherwise `while_no_child(sig)` runs (on the
-/// forwarder's own thread) and received() reports the signal.
+/// while a command runs they are forwarded to its whole process group; otherwise
+/// `while_no_child(sig)` runs (on the forwarder's own thread) and received() reports the signal.
 class SignalForwarder {
 public:
   explicit SignalForwarder(std::function<void(int)> while_no_child);
   ~SignalForwarder();
   SignalForwarder(const SignalForwarder&) = delete;
   SignalForwarder& operator=(const SignalForwarder&) = delete;
-  void forward_to(pid_t child) noexcept { m_child.store(child); }
+  /// The process group to forward to (0: none).
+  void forward_to(pid_t group) noexcept { m_group.store(group); }
   [[nodiscard]] int received() const noexcept { return m_received.load(); }
 
 private:
   sigset_t m_set{};
   std::function<void(int)> m_while_no_child;
-  std::atomic<pid_t> m_child{0};
+  std::atomic<pid_t> m_group{0};
   std::atomic<int> m_received{0};
   std::atomic<bool> m_stop{false};
   std::thread m_thread;
 };
 
 struct ChildOutcome {
-  int exit_code = 0; ///< the command's exit code, or 128+signal
-  bool lost = false; ///< the lock was lost and the command terminated
+  int exit_code = 0;      ///< the command's exit code, or 128+signal
+  bool lost = false;      ///< the lock was lost and the command's process group terminated
+  bool leftovers = false; ///< the command exited, but processes of its group had to be terminated
 };
 
-/// Forks and execs `command` with `extra_env` added and waits for it (signals reach it through
-/// `signals`); terminates it (SIGTERM, then SIGKILL after `grace`) if `loss` is raised. Throws
-/// std::system_error if the command cannot be started.
+/// While it lives, the command's process group is the terminal's foreground group (if zkr was).
+class ForegroundTerminal {
+public:
+  explicit ForegroundTerminal(pid_t group);
+  ~ForegroundTerminal();
+  ForegroundTerminal(const ForegroundTerminal&) = delete;
+  ForegroundTerminal& operator=(const ForegroundTerminal&) = delete;
+
+private:
+  pid_t m_owner = 0;
+};
+
+/// Forks and execs `command` with `extra_env` added, in a process group of its own, and waits until
+/// that whole group is gone (signals reach the group through `signals`). If `loss` is raised, or
+/// the command exits leaving processes of its group behind, the group is terminated: SIGTERM, then
+/// SIGKILL after `grace`. Throws std::system_error if the command cannot be started.
 ChildOutcome run_child(const std::vector<std::string>& command,
                        const std::vector<std::string>& extra_env, LossSignal& loss,
                        SignalForwarder& signals, std::chrono::milliseconds grace);
