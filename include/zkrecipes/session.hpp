@@ -394,5 +394,8 @@ private:
 
 /// Checks a znode path; throws Errc::invalid_argument naming the path and what is wrong.
 void validate_path(std::string_view path);
+/// Checks a connect string ("host:port,[v6::addr]:port", optionally followed by a /chroot); throws
+/// Errc::invalid_argument naming the entry and what is wrong.
+void validate_hosts(std::string_view hosts);
 
 } // namespace zk

@@ -40,8 +40,9 @@ void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void
 }
 
 SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options)) {
-  if (m_options.hosts.empty())
-    throw Error(Errc::invalid_argument, "SessionOptions::hosts is empty");
+  validate_hosts(m_options.hosts);
+  if (!m_options.chroot.empty() && m_options.hosts.find('/') != std::string::npos)
+    throw Error(Errc::invalid_argument, "a chroot both in SessionOptions::hosts and ::chroot");
   const auto positive = [](std::chrono::milliseconds v, const char* name) {
     if (v.count() <= 0) {
       throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name +
@@ -111,7 +112,7 @@ _zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
                                   static_cast<int>(m_options.session_timeout.count()),
                                   resume ? &id : nullptr, this, 0, log_callback_for(m_log_slot));
   if (zh == nullptr) {
-    throw Error(Errc::bad_arguments, "zookeeper_init refused hosts \"" + hosts + "\": " +
+    throw Error(Errc::invalid_argument, "zookeeper_init refused hosts \"" + hosts + "\": " +
                                          std::error_code(errno, std::generic_category()).message());
   }
   m_event_zh = zh;

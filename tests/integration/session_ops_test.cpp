@@ -281,8 +281,10 @@ TEST_F(SessionOps, OversizedRequestsAreRefusedBeforeTheServerDropsTheConnection)
   expect_refused([&] { s.create(p("mib"), mib); });
   expect_refused([&] { s.create(p("mib-1"), mib.substr(1)); });
   expect_refused([&] { s.set(root.path(), mib.substr(1)); });
-  expect_refused([&] { (void)s.multi({zk::Op::set(root.path(), mib.substr(0, limit / 2)),
-                                      zk::Op::create(p("m"), mib.substr(0, limit / 2))}); });
+  expect_refused([&] {
+    (void)s.multi({zk::Op::set(root.path(), mib.substr(0, limit / 2)),
+                   zk::Op::create(p("m"), mib.substr(0, limit / 2))});
+  });
   const std::string long_path = "/" + std::string(std::size_t{2} << 20, 'p');
   expect_refused([&] { (void)s.get(long_path); });
   expect_refused([&] { (void)s.exists(long_path); });

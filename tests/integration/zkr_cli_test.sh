@@ -135,6 +135,11 @@ counter)
   "$zkr" counter cas 40 100 "$root/c" > /dev/null || fail "cas 40->100 refused"
   "$zkr" counter cas 40 0 "$root/c" > /dev/null; [[ $? -eq 1 ]] || fail "a stale cas did not exit 1"
   [[ $("$zkr" counter --codec ascii add -5 "$root/a") == -5 ]] || fail "ascii add"
+  "$zkr" counter set 9223372036854775807 "$root/max" > /dev/null || fail "set INT64_MAX"
+  "$zkr" counter incr "$root/max" > /dev/null 2> "$work/err"
+  rc=$?
+  [[ $rc -eq 65 ]] || fail "an overflowing increment exited $rc, expected 65: $(cat "$work/err")"
+  [[ $("$zkr" counter get "$root/max") == 9223372036854775807 ]] || fail "the overflow changed the value"
   KAZOO="zk.create('$root/g', b'hello', makepath=True)" kazoo
   "$zkr" counter incr "$root/g" > "$work/out" 2> "$work/err"
   rc=$?
@@ -150,6 +155,12 @@ unreachable)
   [[ $(wc -l < "$work/err") -eq 1 ]] || fail "not one line: $(cat "$work/err")"
   (( $(now_ms) - start < 5000 )) || fail "took too long"
   "$zkr" lock 2> "$work/err"; [[ $? -eq 64 ]] || fail "bad arguments did not exit 64"
+  for hosts in garbage 127.0.0.1:abc 127.0.0.1:99999 ,; do
+    "$zkr" --hosts "$hosts" counter get /x 2> "$work/err"
+    rc=$?
+    [[ $rc -eq 64 ]] || fail "--hosts $hosts exited $rc, expected 64: $(cat "$work/err")"
+    [[ $(wc -l < "$work/err") -eq 1 ]] || fail "--hosts $hosts: not one line: $(cat "$work/err")"
+  done
   ;;
 *) fail "unknown case $case_name" ;;
 esac

@@ -39,3 +39,18 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Bad>& i) { return "case" + std::to_string(i.index); });
 
 } // namespace
+
+TEST(Hosts, ConnectStringsAreCheckedEntryByEntry) {
+  for (const char* good : {"127.0.0.1:2181", "a:1,b:65535", "zk-1.example:2181,zk-2:2181/app/x",
+                           "[::1]:2181,127.0.0.11:2181"})
+    EXPECT_NO_THROW(zk::validate_hosts(good)) << good;
+  for (const char* bad : {"", "garbage", "127.0.0.1:abc", "::::", "127.0.0.1:99999", ",", "a:1,",
+                          ":2181", "a:0", "a b:1", "[::1]2181", "[::1", "a:1//x", "a:-1"}) {
+    try {
+      zk::validate_hosts(bad);
+      ADD_FAILURE() << "accepted \"" << bad << '"';
+    } catch (const zk::Error& e) {
+      EXPECT_EQ(e.errc(), zk::Errc::invalid_argument) << bad;
+    }
+  }
+}

@@ -109,8 +109,9 @@ TEST(ZkrExitCodes, FollowTheLibrarysClassification) {
                  zk::Errc::session_lost, zk::Errc::session_closed, zk::Errc::not_readonly})
     EXPECT_EQ(exit_for(e), zkr::exit_unavailable) << zk::to_string(e);
   EXPECT_EQ(exit_for(zk::Errc::bad_data), zkr::exit_bad_data);
+  EXPECT_EQ(exit_for(zk::Errc::overflow), zkr::exit_bad_data);
   EXPECT_EQ(exit_for(zk::Errc::invalid_argument), zkr::exit_usage);
-  for (auto e : {zk::Errc::indeterminate, zk::Errc::no_auth, zk::Errc::overflow, zk::Errc::no_node})
+  for (auto e : {zk::Errc::indeterminate, zk::Errc::no_auth, zk::Errc::no_node})
     EXPECT_EQ(exit_for(e), zkr::exit_error) << zk::to_string(e);
 }
 

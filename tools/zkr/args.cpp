@@ -1,8 +1,8 @@
 #include "args.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -184,8 +184,8 @@ Common options:
 
 Durations: 5 (seconds), 2.5s, 300ms.
 
-Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments; 65 undecodable data in a znode;
-69 ensemble unreachable or session ended; 70 other ZooKeeper error (also a counter update whose
+Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments (a malformed --hosts too); 65 undecodable
+data in a znode, or a counter value that does not fit its encoding (overflow); 69 ensemble unreachable or session ended; 70 other ZooKeeper error (also a counter update whose
 outcome could not be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or
 a counter update that kept losing to other writers until its retries ran out; 76 lock lost while the
 command ran; 126 command could not be run; 127 command not found; otherwise the command's own exit
@@ -240,6 +240,7 @@ holder is marked with '*'; a child of no known lock-node form is marked '?' (it 
 int exit_code_for(const zk::Error& e) {
   switch (e.errc()) {
   case zk::Errc::bad_data:
+  case zk::Errc::overflow: // the value, or the result asked for, does not fit the encoding
     return exit_bad_data;
   case zk::Errc::invalid_argument:
     return exit_usage;

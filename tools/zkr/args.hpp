@@ -17,7 +17,7 @@ enum Exit : int {
   exit_ok = 0,
   exit_cas_failed = 1,    ///< counter cas: the value was not the expected one
   exit_usage = 64,        ///< bad arguments
-  exit_bad_data = 65,     ///< a znode holds bytes that cannot be decoded
+  exit_bad_data = 65,     ///< a znode holds bytes that cannot be decoded, or a value overflows
   exit_unavailable = 69,  ///< the ensemble cannot be reached, or the session ended
   exit_error = 70,        ///< any other ZooKeeper error
   exit_contended = 75,    ///< contended, try again later: lock --try found it held, --timeout ran
