@@ -21,10 +21,15 @@
 // LockOptions::max_local_handoffs times in a row and for at most LockOptions::max_local_hold, then
 // it is released for everybody. Such local holders see the same fencing token.
 //
-// Loss is never silent: when the session expires, is declared lost by the local timer (disconnected
-// longer than the session timeout), is closed, or our node is deleted by someone else, owns_lock()
-// turns false and LockOptions::on_lost is called. A suspended connection only makes the hold
-// uncertain (LockOptions::on_uncertain, uncertain()).
+// Loss is never silent: when the session expires, is declared lost by the local timer
+// (disconnected longer than the session timeout), is closed, or our node is deleted by someone
+// else, owns_lock() turns false and LockOptions::on_lost is called, exactly once per lost hold. A
+// hold is judged more strictly too, at every call: lost once no reply from the server has come to
+// a request sent within the session timeout (an idle session asks for one), on a steady clock. So a
+// process paused past its timeout (SIGSTOP, a long GC or VM stall) sees owns_lock() false and
+// fenced() refused with lock_lost on its first call after resuming, before anything is sent, also
+// if that call is unlock(). A suspended connection only makes the hold uncertain
+// (LockOptions::on_uncertain, uncertain()).
 //
 // Threading (the contract is in session.hpp): lock(), try_lock*(), fenced() and contenders() block
 // and throw Errc::wrong_thread on the session's callback thread. unlock(), release() and the
@@ -66,8 +71,9 @@ struct LockOptions {
   /// to false (or create the path beforehand). Missing ancestors are always created persistent.
   bool container_parent = true;
   /// Called once, on the session's callback thread, when a held lock is lost. The Error says why:
-  /// Errc::session_lost (expired or lost by the local timer), Errc::session_closed, or
-  /// Errc::lock_lost (our node was deleted or changed owner).
+  /// Errc::session_lost (the session expired, or no reply came within the session timeout), also
+  /// when it is learned from our node's deletion by the server; Errc::session_closed; or
+  /// Errc::lock_lost (our node was deleted, or changed owner, by someone else).
   std::function<void(const Error& why)> on_lost;
   /// Called on the session's callback thread with true when the connection is suspended while the
   /// lock is held (it may or may not still be ours), and with false when it is certain again.
@@ -108,8 +114,10 @@ public:
   DistributedLock& operator=(const DistributedLock&) = delete;
 
   /// Waits until the lock is ours. Throws Errc::would_deadlock if the calling thread already holds
-  /// the path (through any DistributedLock of this session), session_closed / session_lost if the
-  /// session ends while waiting.
+  /// the path (through any DistributedLock of this session), session_closed if the session is
+  /// closed while waiting. A session that expires while we wait is no reason to stop: with
+  /// SessionOptions::renew_after_expiry (the default) the wait goes on in the queue of the new
+  /// session (a waiter holds nothing that could be lost); without renewal it throws session_lost.
   void lock();
   /// As lock(), until `cancel` is cancelled (from any thread): then throws Errc::cancelled, with
   /// our node and watch removed as after a timeout. The session stays open.
@@ -143,7 +151,8 @@ public:
   /// Errc::lock_lost (once) if it held it and lost it since.
   void release();
 
-  /// True while *this holds the lock and no loss has been detected.
+  /// True while *this holds the lock and no loss has been detected (judged at the call: false once
+  /// the session timeout has passed without a reply from the server).
   [[nodiscard]] bool owns_lock() const noexcept;
   /// True while held and the connection is suspended: the lock may already be someone else's.
   [[nodiscard]] bool uncertain() const noexcept;

@@ -65,7 +65,7 @@ enum class Errc : int {
   wrong_thread = 3,      ///< a blocking call from the library's callback thread (it would deadlock)
   deadline_exceeded = 4, ///< the call's deadline passed before the server answered
   indeterminate = 5,     ///< a write may or may not have been applied, and it could not be proven
-  session_lost = 6,      ///< the session expired or was declared lost by the local timer
+  session_lost = 6,      ///< the session expired, or no reply came within its timeout (local timer)
   lock_not_held = 7,     ///< unlock or a fenced write without holding the lock
   would_deadlock = 8,    ///< the calling thread already holds this lock object
   bad_data = 9,          ///< a znode holds bytes the recipe cannot decode (nothing was overwritten)

@@ -93,9 +93,11 @@ public:
                const CancelToken* cancel = nullptr);
   /// Ends h's hold: local handoff or global release. `strict`: throw lock_not_held / lock_lost.
   void release(Hold& h, bool strict);
-  /// Reads h's fields under the contender's mutex.
-  template <class F> auto read(const Hold& h, F&& fn) const {
-    std::lock_guard<std::mutex> lk(m_mutex);
+  /// Reads h's fields under the contender's mutex, after judging the hold (see judge()).
+  template <class F> auto read(const Hold& h, F&& fn) {
+    Lock lk(m_mutex);
+    judge(lk);
+    if (!lk.owns_lock()) lk.lock();
     return fn(h);
   }
 
@@ -173,8 +175,16 @@ private:
   void on_own_event(std::uint64_t epoch, const WatchEvent& e);
   void on_predecessor_event(std::uint64_t epoch, bool deleted);
   void on_session_event(const SessionEvent& e);
-  /// Declares the held lock lost; calls on_lost after releasing m_mutex.
+  /// Declares the held lock lost; releases m_mutex, then calls on_lost (on the callback thread:
+  /// at once there, else posted to it).
   void lose(Lock& lk, Errc why, const std::string& detail);
+  /// Before any answer about a hold: a hold whose session the server may have expired (no reply
+  /// within the session timeout, see Gate::contact_lapsed) is lost now, not when the C client
+  /// notices (after a process pause, it believes itself connected for a while). May release
+  /// m_mutex (through lose()).
+  void judge(Lock& lk);
+  /// Our held node is gone: session_lost if its session is, else lock_lost.
+  void node_gone(Lock& lk);
 
   const std::shared_ptr<Gate> m_impl;
   const std::string m_path;

@@ -66,11 +66,14 @@ QueueEngine::~QueueEngine() {
 
 void QueueEngine::release(Hold& h, bool strict) {
   Lock lk(m_mutex);
+  judge(lk);
+  if (!lk.owns_lock()) lk.lock();
   if (!h.held) {
     if (h.lost) {
       const Error e = *h.lost;
       h.lost.reset();
-      if (strict) throw e;
+      if (strict)
+        throw Error(Errc::lock_lost, "release: the hold was lost before: " + std::string(e.what()));
     } else if (strict) {
       throw Error(Errc::lock_not_held, "unlock " + m_path + ": not held by this DistributedLock");
     }
@@ -130,8 +133,7 @@ void QueueEngine::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
       lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " changed owner");
     return;
   }
-  if (r.error() == Errc::no_node)
-    return lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
+  if (r.error() == Errc::no_node) return node_gone(lk);
   if (transient(r.error())) {
     // Try again later: while disconnected, the session events report what matters.
     m_impl->post_at(Clock::now() + std::chrono::milliseconds(200),
@@ -148,8 +150,7 @@ void QueueEngine::on_own_node(std::uint64_t epoch, Result<NodeData>& r) {
 void QueueEngine::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
   Lock lk(m_mutex);
   if (epoch != m_epoch || m_phase != Phase::held) return;
-  if (e.type == EventType::deleted)
-    return lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
+  if (e.type == EventType::deleted) return node_gone(lk);
   watch_own_node(epoch); // changed: watch again, and check the owner
 }
 
@@ -193,6 +194,24 @@ void QueueEngine::on_session_event(const SessionEvent& e) {
   }
 }
 
+void QueueEngine::node_gone(Lock& lk) {
+  // The server deletes the nodes of a session it expired: that is the session's loss, whatever
+  // news of it comes first. Anything else deleted our node under us.
+  if (m_impl->contact_lapsed(m_session)) {
+    return lose(lk, Errc::session_lost,
+                "lock " + m_path + ": session " + hex_id(m_session) + " expired; its node " +
+                    m_node + " is gone");
+  }
+  lose(lk, Errc::lock_lost, "lock " + m_path + ": our node " + m_node + " was deleted");
+}
+
+void QueueEngine::judge(Lock& lk) {
+  if (m_phase != Phase::held || m_owner == nullptr || !m_impl->contact_lapsed(m_session)) return;
+  lose(lk, Errc::session_lost,
+       "lock " + m_path + ": no reply from the server within the session timeout (session " +
+           hex_id(m_session) + "); the server may have expired it and given the lock to another");
+}
+
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
   std::function<void(const Error&)> callback;
@@ -209,14 +228,20 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
-  if (callback) {
+  if (!callback) return;
+  auto report = [gate = m_impl, path = m_path, callback = std::move(callback), error] {
     try {
       callback(error);
     } catch (const std::exception& e) {
-      m_impl->log(LogLevel::warn, "lock " + m_path + ": on_lost threw: " + e.what());
+      gate->log(LogLevel::warn, "lock " + path + ": on_lost threw: " + e.what());
     } catch (...) {
-      m_impl->log(LogLevel::warn, "lock " + m_path + ": on_lost threw");
+      gate->log(LogLevel::warn, "lock " + path + ": on_lost threw");
     }
+  };
+  if (m_impl->on_callback_thread()) {
+    report();
+  } else {
+    m_impl->post_at(Clock::now(), std::move(report));
   }
 }
 

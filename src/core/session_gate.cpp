@@ -74,6 +74,9 @@ public:
   bool renews_after_expiry() const override { return m_impl->options().renew_after_expiry; }
   bool on_callback_thread() const override { return Session::on_callback_thread(); }
   void check_blocking_call(const char* what) const override { m_impl->check_blocking_call(what); }
+  bool contact_lapsed(std::int64_t session) const override {
+    return m_impl->contact_lapsed(session);
+  }
   void check_create(const std::string& path, const std::string& data) const override {
     m_impl->check_create(path, data);
   }

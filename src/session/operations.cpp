@@ -23,9 +23,21 @@ template <class T> struct Call {
   SessionImpl* impl = nullptr;
   std::string what;
   std::string path;
-  std::function<void(Result<T>)> done; // runs on the C client's completion thread
-  std::uint64_t watch_id = 0;          // a watch registered with this call, if any
+  std::function<void(Result<T>)> done;   // runs on the C client's completion thread
+  std::uint64_t watch_id = 0;            // a watch registered with this call, if any
+  Clock::time_point sent = Clock::now(); // before the C client can send it
 };
+
+// A reply the server sent (not one the C client made up for a lost connection, an expired or closed
+// handle): the server heard from the session no earlier than when the request was issued.
+bool answered(int rc) {
+  return rc == ZOK ||
+         (rc <= ZAPIERROR && rc != ZSESSIONEXPIRED && rc != ZCLOSING && rc != ZSESSIONMOVED);
+}
+
+template <class T> void note_reply(int rc, const Call<T>& call) {
+  if (answered(rc)) call.impl->note_contact(call.sent);
+}
 
 // The watcher's context is the watch id itself, not a pointer: a watch that fires after its entry
 // was dropped finds no entry instead of freed memory.
@@ -51,6 +63,7 @@ template <class T> std::unique_ptr<Call<T>> take(const void* data) {
 
 void on_created(int rc, const char* value, const struct ::Stat* stat, const void* data) {
   auto call = take<Created>(data);
+  note_reply(rc, *call);
   if (rc == ZOK) {
     call->done(Created{value != nullptr ? value : "", stat != nullptr ? to_stat(*stat) : Stat{}});
   } else {
@@ -60,6 +73,7 @@ void on_created(int rc, const char* value, const struct ::Stat* stat, const void
 
 void on_data(int rc, const char* value, int len, const struct ::Stat* stat, const void* data) {
   auto call = take<NodeData>(data);
+  note_reply(rc, *call);
   if (rc != ZOK && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
   if (rc == ZOK) {
     call->done(NodeData{value != nullptr && len > 0
@@ -73,6 +87,7 @@ void on_data(int rc, const char* value, int len, const struct ::Stat* stat, cons
 
 void on_stat(int rc, const struct ::Stat* stat, const void* data) {
   auto call = take<Stat>(data);
+  note_reply(rc, *call);
   if (rc == ZOK) {
     call->done(to_stat(*stat));
   } else {
@@ -82,6 +97,7 @@ void on_stat(int rc, const struct ::Stat* stat, const void* data) {
 
 void on_exists(int rc, const struct ::Stat* stat, const void* data) {
   auto call = take<std::optional<Stat>>(data);
+  note_reply(rc, *call);
   // exists() leaves a watch behind for an absent node too (it fires on creation).
   if (rc != ZOK && rc != ZNONODE && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
   if (rc == ZOK) {
@@ -96,6 +112,7 @@ void on_exists(int rc, const struct ::Stat* stat, const void* data) {
 void on_children(int rc, const struct String_vector* names, const struct ::Stat* stat,
                  const void* data) {
   auto call = take<Children>(data);
+  note_reply(rc, *call);
   if (rc != ZOK && call->watch_id != 0) call->impl->forget_watch(call->watch_id);
   if (rc != ZOK) return call->done(failure<Children>(rc, call->what, call->path));
   Children out;
@@ -110,6 +127,7 @@ void on_children(int rc, const struct String_vector* names, const struct ::Stat*
 
 void on_void(int rc, const void* data) {
   auto call = take<Done>(data);
+  note_reply(rc, *call);
   if (rc == ZOK) {
     call->done(Done{});
   } else {
@@ -132,6 +150,7 @@ struct MultiCall : Call<MultiResult> {
 
 void on_multi(int rc, const void* data) {
   std::unique_ptr<MultiCall> call(static_cast<MultiCall*>(const_cast<void*>(data)));
+  note_reply(rc, *call);
   MultiResult out;
   bool op_failed = false;
   for (std::size_t i = 0; i < call->ops.size(); ++i) {

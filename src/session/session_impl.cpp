@@ -112,8 +112,9 @@ _zhandle* SessionImpl::open_handle(const std::optional<ClientId>& resume) {
                                   static_cast<int>(m_options.session_timeout.count()),
                                   resume ? &id : nullptr, this, 0, log_callback_for(m_log_slot));
   if (zh == nullptr) {
-    throw Error(Errc::invalid_argument, "zookeeper_init refused hosts \"" + hosts + "\": " +
-                                         std::error_code(errno, std::generic_category()).message());
+    throw Error(Errc::invalid_argument,
+                "zookeeper_init refused hosts \"" + hosts +
+                    "\": " + std::error_code(errno, std::generic_category()).message());
   }
   m_event_zh = zh;
   // By default the C client re-resolves the host list on every wakeup of its I/O thread: most of
@@ -139,6 +140,13 @@ void SessionImpl::on_session_event(_zhandle* zh, int state) {
     m_negotiated = std::chrono::milliseconds(zoo_recv_timeout(zh));
     m_lost_reported = false;
     m_lost_by_timer = false;
+    // A new session starts its clock here (it holds nothing yet that the clock could vouch for); a
+    // reconnected one proves contact only by the reply to a request sent now.
+    if (same_session) {
+      m_keepalive_due = true;
+    } else {
+      m_contact.store(Clock::now().time_since_epoch().count());
+    }
     set_state(same_session ? SessionState::reconnected : SessionState::connected, m_session_id);
   } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
     if (m_state == SessionState::connected || m_state == SessionState::reconnected) {
@@ -226,10 +234,13 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
   for (;;) {
     const auto now = Clock::now();
     // The local timer: disconnected longer than the negotiated timeout means lost, whatever the
-    // server will say when we get through again.
-    const bool suspended = m_state == SessionState::suspended && !m_lost_reported;
+    // server will say when we get through again. It counts from the disconnect, as Curator's does:
+    // a session often outlives a silence of its timeout (a new leader gives every session a fresh
+    // one), and declaring the whole session lost is drastic. Holds are judged more strictly, by the
+    // last reply, at every call (contact_lapsed), without waiting for this timer.
+    const bool live = m_state == SessionState::suspended && !m_lost_reported;
     const auto lost_at = m_suspended_since + m_negotiated;
-    if (suspended && now >= lost_at) {
+    if (live && now >= lost_at) {
       m_lost_reported = true;
       m_lost_by_timer = true;
       set_state(SessionState::lost, m_session_id);
@@ -243,6 +254,25 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     if (stranded && now >= renew_at) {
       m_lost_by_timer = false;
       m_renew_pending = true;
+    }
+    // Keep the contact fresh while idle: the C client's own pings prove nothing to us (their
+    // replies are not reported), so an idle session asks the server something cheap itself, in
+    // place of the C client's ping (which it sends only when nothing else was sent).
+    const bool connected =
+        m_state == SessionState::connected || m_state == SessionState::reconnected;
+    // Every eighth of the timeout: a reply proves contact as of its request's issue, so the clock
+    // lags by up to that much, and the C client may take 2/3 of the timeout to give up on a silent
+    // server. Not sooner than that after the last attempt either, answered or not.
+    const auto keepalive_at =
+        m_keepalive_due ? now : std::max(last_contact(), m_keepalive_sent) + m_negotiated / 8;
+    if (connected && !m_keepalive_in_flight && now >= keepalive_at) {
+      m_keepalive_in_flight = true;
+      m_keepalive_due = false;
+      m_keepalive_sent = now;
+      lock.unlock();
+      send_keepalive();
+      lock.lock();
+      continue;
     }
     while (!m_timers.empty() && m_timers.begin()->first <= now) {
       m_queue.push_back(std::move(m_timers.begin()->second));
@@ -273,8 +303,9 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     if (m_stop_dispatcher) break;
     auto wake = Clock::time_point::max();
     if (!m_timers.empty()) wake = m_timers.begin()->first;
-    if (m_state == SessionState::suspended && !m_lost_reported) wake = std::min(wake, lost_at);
+    if (live) wake = std::min(wake, lost_at);
     if (stranded) wake = std::min(wake, renew_at);
+    if (connected && !m_keepalive_in_flight) wake = std::min(wake, keepalive_at);
     if (wake == Clock::time_point::max()) {
       m_cv.wait(lock);
     } else {
@@ -284,6 +315,38 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
   m_timers.clear();
   lock.unlock();
   self.reset();
+}
+
+Clock::time_point SessionImpl::last_contact() const noexcept {
+  return Clock::time_point(Clock::duration(m_contact.load()));
+}
+
+void SessionImpl::note_contact(Clock::time_point sent) noexcept {
+  const Clock::rep t = sent.time_since_epoch().count();
+  Clock::rep seen = m_contact.load();
+  while (seen < t && !m_contact.compare_exchange_weak(seen, t)) {
+  }
+}
+
+bool SessionImpl::contact_lapsed(std::int64_t session) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  if (session != m_session_id || m_state == SessionState::lost || m_state == SessionState::closed)
+    return true;
+  return Clock::now() >= last_contact() + m_negotiated;
+}
+
+void SessionImpl::send_keepalive() {
+  const auto done = [self = shared_from_this()](const Result<std::optional<Stat>>&) {
+    std::lock_guard<std::mutex> lock(self->m_mutex);
+    self->m_keepalive_in_flight = false;
+    self->m_cv.notify_all();
+  };
+  try {
+    start_exists("/", {}, done); // "/" is the chroot, if any; its absence is an answer too
+  } catch (const Error&) {       // closed meanwhile
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_keepalive_in_flight = false;
+  }
 }
 
 void SessionImpl::post(std::function<void()> fn) {
@@ -304,10 +367,13 @@ void SessionImpl::close() {
   if (t_on_dispatcher && m_dispatcher.get_id() == std::this_thread::get_id())
     throw Error(Errc::wrong_thread, "close() from the session's callback thread");
   {
-    std::lock_guard<std::mutex> lock(m_mutex);
+    std::unique_lock<std::mutex> lock(m_mutex);
     if (m_closed) return;
     m_closed = true;
     m_event_zh = nullptr;
+    // zookeeper_close() racing with a request of ours in flight may skip the close request, and the
+    // session (with its ephemeral nodes) would outlive us by its timeout: let the keepalive finish.
+    m_cv.wait_for(lock, std::chrono::seconds(1), [&] { return !m_keepalive_in_flight; });
   }
   _zhandle* zh = nullptr;
   {

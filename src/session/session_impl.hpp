@@ -11,6 +11,7 @@
 
 #include <zkrecipes/session.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -117,12 +118,21 @@ public:
   /// Throws session_closed / wrong_thread as a blocking call must (used by recipes' blocking
   /// calls).
   void check_blocking_call(const char* what) const;
-  /// Throws Errc::invalid_argument if a request of `bytes` (wire::) would exceed the server's limit.
+  /// Throws Errc::invalid_argument if a request of `bytes` (wire::) would exceed the server's
+  /// limit.
   void check_size(std::size_t bytes, const char* what, std::string_view path) const;
   /// check_size for a create of `path` with `data` and the default ACL.
   void check_create(std::string_view path, std::string_view data) const;
   /// Resolves a Deadline with the session's operation timeout.
   Clock::time_point resolve(Deadline d) const;
+
+  /// True if `session` is not the current session any more, or no reply has come from the server
+  /// to a request sent within the negotiated timeout of now: the server may have expired it. A
+  /// pause of the whole process cannot hide this, as the clock is steady and counts from when the
+  /// request was issued.
+  bool contact_lapsed(std::int64_t session) const;
+  /// Records that the server answered a request issued at `sent` (any thread, lock-free).
+  void note_contact(Clock::time_point sent) noexcept;
 
   // Called from the C client's threads (via the trampolines).
   void on_session_event(_zhandle* zh, int state);
@@ -151,6 +161,8 @@ private:
   void set_state(SessionState s, std::int64_t session_id); // queues listener calls
   void dispatcher_loop(std::shared_ptr<SessionImpl> self);
   void renew_after_expiry(); // on the dispatcher thread
+  void send_keepalive();     // on the dispatcher thread
+  Clock::time_point last_contact() const noexcept;
   void drop_watches_of(_zhandle* zh);
 
   SessionOptions m_options;
@@ -164,6 +176,10 @@ private:
   ClientId m_client_id;
   std::chrono::milliseconds m_negotiated{0};
   Clock::time_point m_suspended_since{};
+  std::atomic<Clock::rep> m_contact{0}; // issue time of the latest request the server answered
+  bool m_keepalive_in_flight = false;
+  Clock::time_point m_keepalive_sent{};
+  bool m_keepalive_due = false;
   bool m_lost_reported = false;
   bool m_lost_by_timer = false; // lost by the local timer, not (yet) by the server
   bool m_closed = false;

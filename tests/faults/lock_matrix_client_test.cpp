@@ -65,11 +65,14 @@ TEST_P(LockF5, ExpiryWhileHoldingAndWhileWaiting) {
 }
 
 ZKR_LOCK_CELL(LockF6, "F6",
-              "SIGSTOP the client process holding the lock for 2x its session timeout, SIGCONT",
-              "another client acquires; the stopped one learns it lost; no write with its stale "
-              "fencing token is accepted");
+              "SIGSTOP the client process holding the lock for 2x its session timeout, SIGCONT "
+              "(variant 2: its first call after SIGCONT is release())",
+              "another client acquires; on resume, before any request, the stopped holder's "
+              "owns_lock() is false and fenced() is refused locally with lock_lost; on_lost fires "
+              "exactly once; release() reports lock_lost; no write with its stale token accepted");
 TEST_P(LockF6, StopTheHolderProcessForTwiceTheSessionTimeout) {
   const Ms timeout = by_variant({1500ms, 2000ms, 3000ms});
+  const bool release_first = variant() == 2; // the loss must not be swallowed by the unlock
   auto o = rig_options(3000ms);
   o.contenders = 2;
   Child worker(
@@ -89,21 +92,44 @@ TEST_P(LockF6, StopTheHolderProcessForTwiceTheSessionTimeout) {
   EXPECT_TRUE(wait_until([&] { return rig.first_hold_after(w.exit_ns) > 0; }, 2 * timeout))
       << "nobody acquired while the holder was stopped";
   std::this_thread::sleep_until(t_stop + 2 * timeout);
+  if (release_first) worker.write_line("release"); // read first thing after SIGCONT
+  const auto t_cont = monotonic_ns();              // before: anything it starts is after it
   worker.signal(SIGCONT);
-  const auto t_cont = monotonic_ns();
-  event("SIGCONT the holder process");
+  event(std::string("SIGCONT the holder process") + (release_first ? " (it releases first)" : ""));
   EXPECT_FALSE(worker.wait_for("LOST", timeout + 10s).empty())
       << "the stopped holder never learned it lost";
-  worker.drain(500ms);
-  worker.write_line("release");
+  if (!release_first) {
+    EXPECT_FALSE(worker.wait_for("FENCE", 5s).empty());
+    worker.drain(300ms);
+    worker.write_line("release");
+  }
   EXPECT_FALSE(worker.wait_for("BYE", 15s).empty());
   EXPECT_EQ(worker.wait(5s), 0);
   std::size_t refused = 0;
+  std::size_t losses = 0;
+  bool first_after_resume = true;
   for (const auto& line : worker.lines()) {
+    if (line.rfind("LOST ", 0) == 0) {
+      ++losses;
+      EXPECT_EQ(line.rfind("LOST session_lost", 0), 0U) << line;
+    }
+    if (line.rfind("RELEASE ", 0) == 0) {
+      EXPECT_EQ(line, "RELEASE lock_lost") << "release() did not report the lost hold";
+    }
     if (line.rfind("FENCE ", 0) != 0 || field(line, 2) <= t_cont) continue;
     EXPECT_EQ(line.rfind("FENCE ok", 0), std::string::npos)
         << "a fenced write with the stale token was accepted after SIGCONT: " << line;
+    if (field(line, 3) > t_cont && first_after_resume) {
+      first_after_resume = false; // the first call made after the resume
+      EXPECT_EQ(field(line, 4), 0) << "owns_lock() said held after the pause: " << line;
+      EXPECT_EQ(line.rfind("FENCE lock_lost", 0), 0U) << line;
+      EXPECT_EQ(field(line, 5), 1) << "fenced() sent a request instead of refusing: " << line;
+    }
     ++refused;
+  }
+  EXPECT_EQ(losses, 1U) << "on_lost must fire exactly once for the one lost hold";
+  if (!release_first) {
+    EXPECT_FALSE(first_after_resume) << "no fenced call after the resume";
   }
   measure("stale_writes_refused=" + std::to_string(refused));
   done({w});

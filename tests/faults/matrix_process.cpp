@@ -84,18 +84,32 @@ int lock_hold(const std::vector<std::string>& a) {
   // Named like the LockRig's fenced writes ("w-<token>-<seq>"), so one listing orders both.
   const std::string name = a[2] + "/w-" + std::to_string(token) + "-";
   const std::string data = "worker " + std::to_string(::getpid());
+  // FENCE OUTCOME END_NS START_NS OWNS LOCAL: whether owns_lock() said held just before, and
+  // whether a refusal was local (nothing sent) or the server's.
   while (!stop_requested(Ms(100))) {
+    const auto start = monotonic_ns();
+    const bool owns = lock.owns_lock();
     std::string outcome = "ok";
+    bool local = false;
     try {
       lock.fenced({zk::Op::create(name, data, zk::CreateMode::persistent_sequential)},
                   std::chrono::seconds(1))
           .throw_if_failed();
     } catch (const zk::Error& e) {
       outcome = zk::to_string(e.errc());
+      local = std::string(e.what()).find("nothing was sent") != std::string::npos;
     }
-    say("FENCE " + outcome + " " + std::to_string(monotonic_ns()));
+    say("FENCE " + outcome + " " + std::to_string(monotonic_ns()) + " " + std::to_string(start) +
+        (owns ? " 1" : " 0") + (local ? " 1" : " 0"));
   }
-  lock.unlock();
+  // RELEASE OUTCOME: what release() reported (lock_lost if the hold was lost meanwhile).
+  std::string released = "ok";
+  try {
+    lock.release();
+  } catch (const zk::Error& e) {
+    released = zk::to_string(e.errc());
+  }
+  say("RELEASE " + released);
   session.close();
   say("BYE");
   return 0;

@@ -335,6 +335,8 @@ TEST(SessionLifecycle, UseAfterCloseIsTypedAndEphemeralsGoAtOnce) {
   }
   EXPECT_THROW(s.create_async(root.path() + "/x", "", {}, [](zk::Result<zk::Created>) {}),
                zk::Error);
+  // Another session's server may lag behind the leader that applied the close: sync it first.
+  root.session().sync(eph.path);
   EXPECT_FALSE(root.session().exists(eph.path));
 }
 

@@ -237,8 +237,19 @@ std::size_t FakeGate::watches() const {
   return m_watches.size();
 }
 
+void FakeGate::pause_past_timeout() {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  m_paused = true;
+}
+
+bool FakeGate::contact_lapsed(std::int64_t session) const {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  return m_paused || session != m_session || m_state == zk::SessionState::lost;
+}
+
 void FakeGate::expire() {
   Lock lk(m_mutex);
+  m_paused = false;
   const std::int64_t old = m_session;
   // As the C client: the expired session's watches end without firing; its nodes just go.
   m_watches.clear();

@@ -54,6 +54,9 @@ public:
   /// The connection is suspended / comes back with the same session.
   void suspend();
   void reconnect();
+  /// The process was paused past the session timeout: no reply since then, nothing reported yet
+  /// (the C client has not noticed). Until the next expire(), contact_lapsed() says so.
+  void pause_past_timeout();
 
   // --- Faults ---
   /// The next create is applied, but its reply is connection_loss.
@@ -104,6 +107,7 @@ public:
   [[nodiscard]] zk::SessionState state() const override;
   [[nodiscard]] bool is_closed() const override;
   [[nodiscard]] std::chrono::milliseconds operation_timeout() const override;
+  [[nodiscard]] bool contact_lapsed(std::int64_t session) const override;
   [[nodiscard]] bool renews_after_expiry() const override { return true; }
   [[nodiscard]] bool on_callback_thread() const override;
   void check_blocking_call(const char* what) const override;
@@ -155,6 +159,7 @@ private:
   mutable std::vector<std::string> m_logged;
   std::function<void()> m_after_listing;
   std::int64_t m_session = 1;
+  bool m_paused = false;
   std::int64_t m_zxid = 100;
   std::uint64_t m_next_id = 1;
   zk::SessionState m_state = zk::SessionState::connected;

@@ -143,10 +143,64 @@ TEST_F(QueueEngineTest, AnExpiryWhileHoldingIsReportedOnceAndByRelease) {
     h->contender->release(*h, true);
     FAIL() << "release() did not report the loss";
   } catch (const zk::Error& e) {
-    EXPECT_EQ(e.errc(), Errc::session_lost);
+    EXPECT_EQ(e.errc(), Errc::lock_lost);
   }
   EXPECT_NO_THROW(h->contender->release(*h, false)); // reported once
   EXPECT_EQ(lost.load(), 1);
+}
+
+// The GC-pause case: the process was stopped past the session timeout and the C client has not
+// noticed yet. The hold is judged by the last reply, so every answer about it is "lost" at once,
+// on_lost fires once on the callback thread, and the server's late news adds nothing.
+struct LossProbe {
+  std::atomic<int> lost{0};
+  std::atomic<int> why{0};
+  std::atomic<bool> on_callback_thread{true};
+  QueueOptions options(const zkt::FakeGate& gate) {
+    QueueOptions o;
+    o.on_lost = [this, &gate](const zk::Error& e) {
+      why = static_cast<int>(e.errc());
+      if (!gate.on_callback_thread()) on_callback_thread = false;
+      ++lost;
+    };
+    return o;
+  }
+};
+
+TEST_F(QueueEngineTest, APausePastTheTimeoutLosesTheHoldAtOnceAndReportsItOnce) {
+  LossProbe probe;
+  auto h = hold(probe.options(*gate));
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  gate->pause_past_timeout();
+  EXPECT_FALSE(held(*h)) << "the first answer after the pause still said held";
+  gate->drain();
+  EXPECT_EQ(probe.lost.load(), 1);
+  EXPECT_EQ(static_cast<Errc>(probe.why.load()), Errc::session_lost);
+  EXPECT_TRUE(probe.on_callback_thread.load());
+  gate->expire(); // the C client catches up: the session had expired
+  gate->drain();
+  EXPECT_EQ(probe.lost.load(), 1) << "one lost hold, reported twice";
+  try {
+    h->contender->release(*h, true);
+    ADD_FAILURE() << "release() did not report the loss";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), Errc::lock_lost) << e.what();
+  }
+  EXPECT_NO_THROW(h->contender->release(*h, false)); // reported once
+}
+
+TEST_F(QueueEngineTest, AnUnlockAfterAPauseStillReportsTheLoss) {
+  LossProbe probe;
+  auto h = hold(probe.options(*gate));
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  gate->pause_past_timeout();
+  h->contender->release(*h, false); // the holder's first call after resuming
+  gate->drain();
+  EXPECT_EQ(probe.lost.load(), 1) << "the loss was swallowed by the unlock";
+  gate->expire();
+  gate->drain();
+  EXPECT_EQ(probe.lost.load(), 1);
+  EXPECT_TRUE(ours().empty());
 }
 
 TEST_F(QueueEngineTest, ADeadlineDuringTheCreateReturnsFalseAndLeavesNoNode) {

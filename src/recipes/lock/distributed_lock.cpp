@@ -121,7 +121,7 @@ MultiResult DistributedLock::fenced(std::vector<Op> ops, Deadline deadline) {
   const std::string node = h.contender->read(h, [this](const Hold& x) {
     if (!x.held) {
       throw Error(x.lost ? Errc::lock_lost : Errc::lock_not_held,
-                  "fenced: " + path() + " is not held");
+                  "fenced: " + path() + " is not held; nothing was sent");
     }
     return x.node;
   });
