@@ -8,7 +8,13 @@
 using namespace zk::detail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto children = zkfuzz::split(zkfuzz::bytes(data, size), '\n');
+  // As a server lists them: distinct, non-empty names without '/' (anything else is garbage).
+  std::vector<std::string> children;
+  for (auto& c : zkfuzz::split(zkfuzz::bytes(data, size), '\n')) {
+    if (c.empty() || c.find('/') != std::string::npos) continue;
+    if (std::find(children.begin(), children.end(), c) == children.end()) children.push_back(c);
+  }
+  if (children.empty()) return 0;
   for (const auto& child : children) {
     if (const auto name = lock::parse_lock_name(child)) {
       const std::string seq = lock::format_sequence(name->sequence);

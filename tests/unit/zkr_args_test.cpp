@@ -91,6 +91,21 @@ int exit_for(zk::Errc e) {
   return zkr::exit_code_for(zk::Error(e, "test"));
 }
 
+// Found by fuzz_zkr_args: an argument with a newline made the one-line error two lines.
+TEST(ZkrArgs, AUsageErrorIsOneLineWhateverTheArgumentsHold) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--bogus\nline"},
+                                               {"lock", "--timeout", "5\rs", "/l", "--", "x"},
+                                               {"counter", "add", "1\n2", "/c"},
+                                               {std::string("x\0y", 3)}}) {
+    try {
+      (void)zkr::parse(args, nullptr);
+      ADD_FAILURE() << "accepted " << args.front();
+    } catch (const zkr::UsageError& e) {
+      EXPECT_EQ(e.message.find_first_of(std::string("\n\r\0", 3)), std::string::npos) << e.message;
+    }
+  }
+}
+
 TEST(ZkrArgs, LongDurationsSaturate) {
   using Ms = std::chrono::milliseconds;
   EXPECT_EQ(zkr::parse_duration("1e10", "--timeout"), Ms(10'000'000'000'000LL));

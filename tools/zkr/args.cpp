@@ -9,8 +9,21 @@
 namespace zkr {
 namespace {
 
+// One line whatever the arguments hold: control characters are shown as \xNN.
 [[noreturn]] void usage(const std::string& message) {
-  throw UsageError{message};
+  std::string line;
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      line += "\\x";
+      line += hex[u >> 4];
+      line += hex[u & 15];
+    } else {
+      line += c;
+    }
+  }
+  throw UsageError{line};
 }
 
 std::int64_t parse_int(const std::string& text, const std::string& what) {
