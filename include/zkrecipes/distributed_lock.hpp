@@ -71,9 +71,11 @@ struct LockOptions {
   /// to false (or create the path beforehand). Missing ancestors are always created persistent.
   bool container_parent = true;
   /// Called once, on the session's callback thread, when a held lock is lost. The Error says why:
-  /// Errc::session_lost (the session expired, or no reply came within the session timeout), also
-  /// when it is learned from our node's deletion by the server; Errc::session_closed; or
-  /// Errc::lock_lost (our node was deleted, or changed owner, by someone else).
+  /// Errc::session_lost (the session expired, was lost by the local timer, or no reply came within
+  /// the session timeout), Errc::session_closed, or Errc::lock_lost (our node is gone or changed
+  /// owner: deleted by someone else, or by the server ending our session when that deletion is the
+  /// first news of the expiry; session_lost when the expiry is known first). Either way the hold is
+  /// over.
   std::function<void(const Error& why)> on_lost;
   /// Called on the session's callback thread with true when the connection is suspended while the
   /// lock is held (it may or may not still be ours), and with false when it is certain again.
