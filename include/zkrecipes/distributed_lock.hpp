@@ -70,7 +70,9 @@ struct LockOptions {
   /// with NoNodeError after the server reaps the container: on a path shared with Kazoo, set this
   /// to false (or create the path beforehand). Missing ancestors are always created persistent.
   bool container_parent = true;
-  /// Called once, on the session's callback thread, when a held lock is lost. The Error says why:
+  /// Called once per lost hold, on the session's callback thread (never inside a call of ours, nor
+  /// after the lock's destructor returned: it waits for one still to run, unless it runs on the
+  /// callback thread itself). The Error says why:
   /// Errc::session_lost (the session expired, was lost by the local timer, or no reply came within
   /// the session timeout), Errc::session_closed, or Errc::lock_lost (our node is gone or changed
   /// owner: deleted by someone else, or by the server ending our session when that deletion is the
@@ -179,6 +181,8 @@ public:
 
 private:
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
+  void finish() noexcept; // unlock, and wait for a loss report still to run
+
   template <class C, class D>
   static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
     if constexpr (std::is_same_v<C, Clock>) {

@@ -74,7 +74,8 @@ public:
   [[nodiscard]] virtual std::chrono::milliseconds operation_timeout() const = 0;
   /// True if `session` is not the current session, or the server has not answered a request sent
   /// within the negotiated timeout of now (it may have expired the session; a process pause cannot
-  /// hide this). What a hold is judged by, at once, before each answer about it.
+  /// hide this). What a hold is judged by, at once, before each answer about it. False once the
+  /// session is closed: its `closed` event reports that.
   [[nodiscard]] virtual bool contact_lapsed(std::int64_t session) const = 0;
   /// SessionOptions::renew_after_expiry: a new session follows an expiry.
   [[nodiscard]] virtual bool renews_after_expiry() const = 0;

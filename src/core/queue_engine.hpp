@@ -21,6 +21,7 @@
 #include "core/completion.hpp"
 #include "core/gate.hpp"
 #include "core/queue_policy.hpp"
+#include "core/reports.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -64,6 +65,7 @@ struct Hold {
   std::string node;       ///< full path of the node held
   bool uncertain = false;
   std::optional<Error> lost; ///< a loss not yet acknowledged by release()
+  Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
 };
 
 /// The shared ZooKeeper contender of one (session, path, policy).
@@ -175,8 +177,8 @@ private:
   void on_own_event(std::uint64_t epoch, const WatchEvent& e);
   void on_predecessor_event(std::uint64_t epoch, bool deleted);
   void on_session_event(const SessionEvent& e);
-  /// Declares the held lock lost; releases m_mutex, then calls on_lost (on the callback thread:
-  /// at once there, else posted to it).
+  /// Declares the held lock lost; releases m_mutex, then posts on_lost to the callback thread
+  /// (never run inline: owns_lock() or unlock() may be what found the loss).
   void lose(Lock& lk, Errc why, const std::string& detail);
   /// Before any answer about a hold: a hold whose session the server may have expired (no reply
   /// within the session timeout, see Gate::contact_lapsed) is lost now, not when the C client

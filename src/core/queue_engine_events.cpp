@@ -214,11 +214,21 @@ void QueueEngine::judge(Lock& lk) {
 
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
-  std::function<void(const Error&)> callback;
+  std::function<void()> report;
   if (m_owner != nullptr) {
     m_owner->held = false;
     m_owner->lost = error;
-    callback = m_owner->options.on_lost;
+    if (auto callback = m_owner->options.on_lost) {
+      report = m_owner->reports.wrap([gate = m_impl, path = m_path, callback, error] {
+        try {
+          callback(error);
+        } catch (const std::exception& e) {
+          gate->log(LogLevel::warn, "lock " + path + ": on_lost threw: " + e.what());
+        } catch (...) {
+          gate->log(LogLevel::warn, "lock " + path + ": on_lost threw");
+        }
+      });
+    }
     m_owner = nullptr;
   }
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
@@ -228,21 +238,7 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
-  if (!callback) return;
-  auto report = [gate = m_impl, path = m_path, callback = std::move(callback), error] {
-    try {
-      callback(error);
-    } catch (const std::exception& e) {
-      gate->log(LogLevel::warn, "lock " + path + ": on_lost threw: " + e.what());
-    } catch (...) {
-      gate->log(LogLevel::warn, "lock " + path + ": on_lost threw");
-    }
-  };
-  if (m_impl->on_callback_thread()) {
-    report();
-  } else {
-    m_impl->post_at(Clock::now(), std::move(report));
-  }
+  if (report) m_impl->post_at(Clock::now(), std::move(report));
 }
 
 } // namespace zk::detail::core

@@ -165,8 +165,7 @@ void on_multi(int rc, const void* data) {
   // The server answered but refused an op: that is a result. Anything else (connection loss,
   // expiry, closing) is an error of the call, even though the C client then stamps every op with
   // that code.
-  const bool refusal =
-      rc < ZAPIERROR && rc != ZSESSIONEXPIRED && rc != ZCLOSING && rc != ZSESSIONMOVED;
+  const bool refusal = rc != ZOK && answered(rc);
   if (rc != ZOK && (!op_failed || !refusal))
     return call->done(failure<MultiResult>(rc, call->what, call->path));
   out.error = static_cast<Errc>(rc);
@@ -236,7 +235,7 @@ std::function<void(Result<T>)> SessionImpl::to_dispatcher(std::function<void(Res
 void SessionImpl::start_create(std::string_view path, std::string_view data, CreateOptions options,
                                std::function<void(Result<Created>)> done) {
   validate_path(path);
-  check_size(wire::create(m_options.chroot.size() + path.size(), data.size(), acl_for(options),
+  check_size(wire::create(m_chroot_size + path.size(), data.size(), acl_for(options),
                           is_ttl(options.mode)),
              "create", path);
   if (is_ttl(options.mode) && options.ttl.count() <= 0) {
@@ -263,7 +262,7 @@ void SessionImpl::start_create(std::string_view path, std::string_view data, Cre
 void SessionImpl::start_get(std::string_view path, Watcher watch,
                             std::function<void(Result<NodeData>)> done) {
   validate_path(path);
-  check_size(wire::read(m_options.chroot.size() + path.size()), "get", path);
+  check_size(wire::read(m_chroot_size + path.size()), "get", path);
   auto* call = new_call<NodeData>(this, "get", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -278,7 +277,7 @@ void SessionImpl::start_get(std::string_view path, Watcher watch,
 void SessionImpl::start_set(std::string_view path, std::string_view data, std::int32_t version,
                             std::function<void(Result<Stat>)> done) {
   validate_path(path);
-  check_size(wire::set(m_options.chroot.size() + path.size(), data.size()), "set", path);
+  check_size(wire::set(m_chroot_size + path.size(), data.size()), "set", path);
   auto* call = new_call<Stat>(this, "set", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -292,7 +291,7 @@ void SessionImpl::start_set(std::string_view path, std::string_view data, std::i
 void SessionImpl::start_exists(std::string_view path, Watcher watch,
                                std::function<void(Result<std::optional<Stat>>)> done) {
   validate_path(path);
-  check_size(wire::read(m_options.chroot.size() + path.size()), "exists", path);
+  check_size(wire::read(m_chroot_size + path.size()), "exists", path);
   auto* call = new_call<std::optional<Stat>>(this, "exists", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -307,7 +306,7 @@ void SessionImpl::start_exists(std::string_view path, Watcher watch,
 void SessionImpl::start_children(std::string_view path, Watcher watch,
                                  std::function<void(Result<Children>)> done) {
   validate_path(path);
-  check_size(wire::read(m_options.chroot.size() + path.size()), "children", path);
+  check_size(wire::read(m_chroot_size + path.size()), "children", path);
   auto* call = new_call<Children>(this, "children", path, std::move(done));
   issue(call, [&] {
     return with_handle([&](zhandle_t* zh) {
@@ -322,7 +321,7 @@ void SessionImpl::start_children(std::string_view path, Watcher watch,
 void SessionImpl::start_remove(std::string_view path, std::int32_t version,
                                std::function<void(Result<Done>)> done) {
   validate_path(path);
-  check_size(wire::remove(m_options.chroot.size() + path.size()), "remove", path);
+  check_size(wire::remove(m_chroot_size + path.size()), "remove", path);
   auto* call = new_call<Done>(this, "remove", path, std::move(done));
   issue(call, [&] {
     return with_handle(
@@ -332,7 +331,7 @@ void SessionImpl::start_remove(std::string_view path, std::int32_t version,
 
 void SessionImpl::start_sync(std::string_view path, std::function<void(Result<Done>)> done) {
   validate_path(path);
-  check_size(wire::sync(m_options.chroot.size() + path.size()), "sync", path);
+  check_size(wire::sync(m_chroot_size + path.size()), "sync", path);
   auto* call = new_call<Done>(this, "sync", path, std::move(done));
   issue(call, [&] {
     return with_handle(
@@ -350,7 +349,7 @@ void SessionImpl::start_multi(const std::vector<Op>& ops,
                   "multi: create " + op.path + ": TTL modes are not supported in a multi");
     }
   }
-  check_size(wire::multi(ops, m_options.chroot.size(), m_default_acl), "multi", ops.front().path);
+  check_size(wire::multi(ops, m_chroot_size, m_default_acl), "multi", ops.front().path);
   auto call = std::make_unique<MultiCall>();
   call->impl = this;
   call->what = "multi";
@@ -410,8 +409,8 @@ void SessionImpl::check_size(std::size_t bytes, const char* what, std::string_vi
 }
 
 void SessionImpl::check_create(std::string_view path, std::string_view data) const {
-  check_size(wire::create(m_options.chroot.size() + path.size(), data.size(), m_default_acl, false),
-             "create", path);
+  check_size(wire::create(m_chroot_size + path.size(), data.size(), m_default_acl, false), "create",
+             path);
 }
 
 // --- Blocking calls. ---

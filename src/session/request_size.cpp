@@ -17,12 +17,20 @@ std::size_t create(std::size_t path, std::size_t data, const Acl& a, bool ttl) {
   return header + create_body(path, data, a) + (ttl ? 8 : 0);
 }
 
+std::size_t set_body(std::size_t path, std::size_t data) {
+  return bytes(path) + bytes(data) + int32;
+}
+
+std::size_t remove_body(std::size_t path) { // also a check: path and version
+  return bytes(path) + int32;
+}
+
 std::size_t set(std::size_t path, std::size_t data) {
-  return header + bytes(path) + bytes(data) + int32;
+  return header + set_body(path, data);
 }
 
 std::size_t remove(std::size_t path) {
-  return header + bytes(path) + int32;
+  return header + remove_body(path);
 }
 
 std::size_t read(std::size_t path) {
@@ -43,11 +51,11 @@ std::size_t multi(const std::vector<Op>& ops, std::size_t chroot, const Acl& a) 
       n += create_body(path, op.data.size(), a);
       break;
     case Op::Type::set:
-      n += bytes(path) + bytes(op.data.size()) + int32;
+      n += set_body(path, op.data.size());
       break;
     case Op::Type::remove:
     case Op::Type::check:
-      n += bytes(path) + int32;
+      n += remove_body(path);
       break;
     }
   }

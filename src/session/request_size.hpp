@@ -23,6 +23,8 @@ constexpr std::size_t bytes(std::size_t n) {
 std::size_t acl(const Acl& acl);
 /// `path` is the full path the server sees (the chroot included).
 std::size_t create_body(std::size_t path, std::size_t data, const Acl& acl);
+std::size_t set_body(std::size_t path, std::size_t data);
+std::size_t remove_body(std::size_t path); // a remove's or a check's: path and version
 /// One request of the given kind, with its header.
 std::size_t create(std::size_t path, std::size_t data, const Acl& acl, bool ttl);
 std::size_t set(std::size_t path, std::size_t data);

@@ -41,8 +41,11 @@ void node_watcher(zhandle_t* zh, int type, int /*state*/, const char* path, void
 
 SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options)) {
   validate_hosts(m_options.hosts);
-  if (!m_options.chroot.empty() && m_options.hosts.find('/') != std::string::npos)
+  const auto slash = m_options.hosts.find('/');
+  if (!m_options.chroot.empty() && slash != std::string::npos)
     throw Error(Errc::invalid_argument, "a chroot both in SessionOptions::hosts and ::chroot");
+  m_chroot_size =
+      slash != std::string::npos ? m_options.hosts.size() - slash : m_options.chroot.size();
   const auto positive = [](std::chrono::milliseconds v, const char* name) {
     if (v.count() <= 0) {
       throw Error(Errc::invalid_argument, std::string("SessionOptions::") + name +
@@ -259,7 +262,7 @@ void SessionImpl::dispatcher_loop(std::shared_ptr<SessionImpl> self) {
     // replies are not reported), so an idle session asks the server something cheap itself, in
     // place of the C client's ping (which it sends only when nothing else was sent).
     const bool connected =
-        m_state == SessionState::connected || m_state == SessionState::reconnected;
+        !m_closed && (m_state == SessionState::connected || m_state == SessionState::reconnected);
     // Every eighth of the timeout: a reply proves contact as of its request's issue, so the clock
     // lags by up to that much, and the C client may take 2/3 of the timeout to give up on a silent
     // server. Not sooner than that after the last attempt either, answered or not.
@@ -330,8 +333,8 @@ void SessionImpl::note_contact(Clock::time_point sent) noexcept {
 
 bool SessionImpl::contact_lapsed(std::int64_t session) const {
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (session != m_session_id || m_state == SessionState::lost || m_state == SessionState::closed)
-    return true;
+  if (m_closed || m_state == SessionState::closed) return false; // the `closed` event reports it
+  if (session != m_session_id || m_state == SessionState::lost) return true;
   return Clock::now() >= last_contact() + m_negotiated;
 }
 
@@ -349,16 +352,23 @@ void SessionImpl::send_keepalive() {
   }
 }
 
+// Once the dispatcher is told to stop it drains its queue: what its own callbacks post meanwhile
+// (a lock's on_lost, posted by the session's `closed` listener) still runs.
+bool SessionImpl::accepts_posts() const { // m_mutex held
+  return !m_stop_dispatcher ||
+         (t_on_dispatcher && m_dispatcher.get_id() == std::this_thread::get_id());
+}
+
 void SessionImpl::post(std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (m_stop_dispatcher) return;
+  if (!accepts_posts()) return;
   m_queue.push_back(std::move(fn));
   m_cv.notify_all();
 }
 
 void SessionImpl::post_at(Clock::time_point at, std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (m_stop_dispatcher) return;
+  if (!accepts_posts()) return;
   m_timers.emplace(at, std::move(fn));
   m_cv.notify_all();
 }

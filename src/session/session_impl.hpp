@@ -162,11 +162,13 @@ private:
   void dispatcher_loop(std::shared_ptr<SessionImpl> self);
   void renew_after_expiry(); // on the dispatcher thread
   void send_keepalive();     // on the dispatcher thread
+  bool accepts_posts() const;
   Clock::time_point last_contact() const noexcept;
   void drop_watches_of(_zhandle* zh);
 
   SessionOptions m_options;
-  Acl m_default_acl; // resolved from m_options at construction
+  Acl m_default_acl;             // resolved from m_options at construction
+  std::size_t m_chroot_size = 0; // of the chroot, from ::chroot or a "/..." suffix of ::hosts
   int m_log_slot = -1;
 
   mutable std::mutex m_mutex; // state, listeners, watch registry, dispatcher queue

@@ -198,11 +198,12 @@ Common options:
 Durations: 5 (seconds), 2.5s, 300ms.
 
 Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments (a malformed --hosts too); 65 undecodable
-data in a znode, or a counter value that does not fit its encoding (overflow); 69 ensemble unreachable or session ended; 70 other ZooKeeper error (also a counter update whose
-outcome could not be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or
-a counter update that kept losing to other writers until its retries ran out; 76 lock lost while the
-command ran; 126 command could not be run; 127 command not found; otherwise the command's own exit
-code (128+N if it died of signal N).
+data in a znode, or a counter value that does not fit its encoding (overflow); 69 ensemble
+unreachable or session ended; 70 other ZooKeeper error (also a counter update whose outcome could not
+be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or a counter update
+that kept losing to other writers until its retries ran out; 76 lock lost while the command ran; 126
+command could not be run; 127 command not found; otherwise the command's own exit code (128+N if it
+died of signal N).
 )";
 }
 
@@ -216,8 +217,9 @@ process group of its own, and everything in that group is signalled with it: if 
 (session expired or lost, node deleted), the whole group gets SIGTERM, then SIGKILL after the grace
 period, and zkr exits 76; SIGINT, SIGTERM and SIGHUP sent to zkr are passed on to the group. The lock
 is released only once the whole group is gone: processes the command leaves running when it exits
-(background jobs) are terminated the same way first. Otherwise zkr exits with the command's exit
-code.
+(background jobs) are terminated the same way first. Processes that leave the group (setsid, daemons,
+jobs of an interactive shell) are not followed. Ctrl-Z stops zkr with the command. If the lock turns
+out to have been lost while the command ran, zkr exits 76; otherwise with the command's exit code.
 
 Options:
   --try, -n        do not wait: exit 75 at once if the lock is held

@@ -127,7 +127,20 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
     std::cerr << "zkr: the command exited leaving processes of its group running; they were "
                  "terminated before the lock was released\n";
   }
-  lock.unlock();
+  if (outcome.survivors) {
+    std::cerr << "zkr: processes of the command's group survived SIGKILL (not ours to kill); the "
+                 "lock is released anyway\n";
+  }
+  // The loss may be found only now (a pause of zkr itself past its session timeout): then the
+  // command may have run partly without the lock.
+  try {
+    lock.release();
+  } catch (const zk::Error& e) {
+    if (e.errc() != zk::Errc::lock_lost) throw;
+    return fail(exit_lock_lost,
+                "lock " + p.lock.path +
+                    " was lost while the command ran (found at release: " + e.what() + ")");
+  }
   return outcome.exit_code;
 }
 

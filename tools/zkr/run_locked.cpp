@@ -13,6 +13,8 @@
 #include <cstring>
 #include <system_error>
 
+#include <zkrecipes/session.hpp>
+
 extern char** environ;
 
 namespace zkr {
@@ -127,11 +129,14 @@ ChildOutcome run_child(const std::vector<std::string>& command,
   // Orphans of the command (a shell's background jobs) become zkr's children, so that they can be
   // waited for and reaped here instead of by init.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  ForegroundTerminal terminal; // whether zkr has the terminal, to hand it to the command
   const pid_t pid = ::fork();
   if (pid < 0) fail("fork");
   if (pid == 0) {
     // Its own process group: everything the command starts is signalled, and waited for, with it.
+    // It takes the terminal before exec, so that it never touches it from the background.
     ::setpgid(0, 0);
+    if (terminal.owned()) ForegroundTerminal::give_to(::getpid());
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr); // zkr blocks the signals it forwards
@@ -141,6 +146,7 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     ::_exit(127);
   }
   ::setpgid(pid, pid); // also here: whichever of the two runs first, the group exists after it
+  if (terminal.owned()) ForegroundTerminal::give_to(pid);
   ::close(exec_check[1]);
   int exec_errno = 0;
   const auto got = ::read(exec_check[0], &exec_errno, sizeof exec_errno);
@@ -152,10 +158,6 @@ ChildOutcome run_child(const std::vector<std::string>& command,
     fail(("cannot run " + command[0]).c_str());
   }
 
-  // The terminal, if zkr has it, goes to the command's group (it may read from it); zkr takes it
-  // back at the end.
-  ForegroundTerminal terminal(pid);
-
   // Wakes the poll when the command exits. Kernels before 5.3 have no pidfd_open (-1, ENOSYS):
   // then the command is checked every 50 ms instead, as are leftovers of its group once it exited.
   const int pfd = pidfd_open(pid);
@@ -163,33 +165,46 @@ ChildOutcome run_child(const std::vector<std::string>& command,
   ChildOutcome outcome;
   bool command_done = false;
   bool terminating = false;
-  auto kill_at = std::chrono::steady_clock::time_point::max();
-  const auto terminate = [&](std::chrono::steady_clock::time_point now) {
+  using SteadyClock = std::chrono::steady_clock;
+  constexpr auto never = SteadyClock::time_point::max();
+  auto kill_at = never;    // SIGKILL for the group
+  auto give_up_at = never; // what survives SIGKILL (not ours to kill, EPERM) is left behind
+  const auto terminate = [&](SteadyClock::time_point now) {
     terminating = true;
     ::kill(-pid, SIGTERM);
     ::kill(-pid, SIGCONT); // a stopped process would not act on the SIGTERM
-    kill_at = now + grace;
+    kill_at = zk::saturating_add(now, grace);
   };
   for (;;) {
     const bool poll_pid = !command_done && pfd >= 0;
-    pollfd fds[2] = {{loss.fd(), POLLIN, 0}, {poll_pid ? pfd : -1, POLLIN, 0}};
+    // Once terminating, the loss pipe has said all it has to say (it stays readable).
+    pollfd fds[2] = {{terminating ? -1 : loss.fd(), POLLIN, 0}, {poll_pid ? pfd : -1, POLLIN, 0}};
     int timeout_ms = poll_pid ? -1 : 50;
-    if (kill_at != std::chrono::steady_clock::time_point::max()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          kill_at - std::chrono::steady_clock::now());
-      const int until_kill = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60000));
-      timeout_ms = timeout_ms < 0 ? until_kill : std::min(timeout_ms, until_kill);
+    const auto next = std::min(kill_at, give_up_at);
+    if (next != never) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next - SteadyClock::now());
+      const int until = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60000));
+      timeout_ms = timeout_ms < 0 ? until : std::min(timeout_ms, until);
     }
     const int n = ::poll(fds, 2, timeout_ms);
     if (n < 0 && errno != EINTR) fail("poll");
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = SteadyClock::now();
     int status = 0;
-    if (reap(pid, status)) {
+    if (!command_done && ::waitpid(pid, &status, WNOHANG | WUNTRACED) == pid) {
+      if (WIFSTOPPED(status)) {
+        terminal.follow_stop(pid); // Ctrl-Z: zkr stops too, and gives the terminal back after
+      } else {
+        outcome.exit_code = decode(status);
+        command_done = true;
+      }
+    }
+    if (reap(pid, status)) { // orphans; the command too if it exited just now
       outcome.exit_code = decode(status);
       command_done = true;
     }
     if (command_done && !group_alive(pid)) break;
-    if (!terminating && (fds[0].revents & POLLIN) != 0) {
+    if (!terminating && fds[0].revents != 0) {
       outcome.lost = true;
       terminate(now);
     } else if (!terminating && command_done) {
@@ -199,7 +214,11 @@ ChildOutcome run_child(const std::vector<std::string>& command,
       terminate(now);
     } else if (terminating && now >= kill_at) {
       ::kill(-pid, SIGKILL);
-      kill_at = std::chrono::steady_clock::time_point::max();
+      kill_at = never;
+      give_up_at = zk::saturating_add(now, grace);
+    } else if (now >= give_up_at) {
+      outcome.survivors = true;
+      break;
     }
   }
   signals.forward_to(0);
@@ -207,21 +226,41 @@ ChildOutcome run_child(const std::vector<std::string>& command,
   return outcome;
 }
 
-ForegroundTerminal::ForegroundTerminal(pid_t group) {
-  if (::isatty(STDIN_FILENO) == 0 || ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;
-  if (::tcsetpgrp(STDIN_FILENO, group) == 0) m_owner = ::getpgrp();
-}
+namespace {
 
-ForegroundTerminal::~ForegroundTerminal() {
-  if (m_owner <= 0) return;
-  // zkr is in the background now: taking the terminal back raises SIGTTOU unless it is blocked.
+// Changes the terminal's foreground group from a process that may be in the background, where the
+// change raises SIGTTOU unless it is blocked.
+void set_foreground(pid_t group) {
   sigset_t ttou;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
   sigset_t old;
   pthread_sigmask(SIG_BLOCK, &ttou, &old);
-  ::tcsetpgrp(STDIN_FILENO, m_owner);
+  ::tcsetpgrp(STDIN_FILENO, group);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+} // namespace
+
+ForegroundTerminal::ForegroundTerminal() {
+  if (::isatty(STDIN_FILENO) != 0 && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp())
+    m_owner = ::getpgrp();
+}
+
+ForegroundTerminal::~ForegroundTerminal() {
+  if (m_owner > 0) set_foreground(m_owner);
+}
+
+void ForegroundTerminal::give_to(pid_t group) {
+  set_foreground(group);
+}
+
+void ForegroundTerminal::follow_stop(pid_t group) {
+  if (m_owner <= 0) return; // stopped by someone else's signal: theirs to continue
+  set_foreground(m_owner);
+  ::raise(SIGTSTP); // as the shell's job: stopped until `fg` or `bg` continues zkr
+  if (::tcgetpgrp(STDIN_FILENO) == m_owner) set_foreground(group); // `fg`: the command's again
+  ::kill(-group, SIGCONT);
 }
 
 } // namespace zkr

@@ -57,15 +57,23 @@ struct ChildOutcome {
   int exit_code = 0;      ///< the command's exit code, or 128+signal
   bool lost = false;      ///< the lock was lost and the command's process group terminated
   bool leftovers = false; ///< the command exited, but processes of its group had to be terminated
+  bool survivors = false; ///< processes of the group outlived SIGKILL (not ours: EPERM)
 };
 
-/// While it lives, the command's process group is the terminal's foreground group (if zkr was).
+/// The terminal, if zkr is in its foreground group: the command's group gets it while it runs, and
+/// a stop of the command (Ctrl-Z) stops zkr too, as a shell job; zkr takes it back at the end.
 class ForegroundTerminal {
 public:
-  explicit ForegroundTerminal(pid_t group);
+  ForegroundTerminal();
   ~ForegroundTerminal();
   ForegroundTerminal(const ForegroundTerminal&) = delete;
   ForegroundTerminal& operator=(const ForegroundTerminal&) = delete;
+  [[nodiscard]] bool owned() const noexcept { return m_owner > 0; }
+  /// Makes `group` the foreground group (also from the background).
+  static void give_to(pid_t group);
+  /// The command's group stopped: take the terminal, stop zkr, and when continued give it back
+  /// and continue the group.
+  void follow_stop(pid_t group);
 
 private:
   pid_t m_owner = 0;
@@ -74,7 +82,9 @@ private:
 /// Forks and execs `command` with `extra_env` added, in a process group of its own, and waits until
 /// that whole group is gone (signals reach the group through `signals`). If `loss` is raised, or
 /// the command exits leaving processes of its group behind, the group is terminated: SIGTERM, then
-/// SIGKILL after `grace`. Throws std::system_error if the command cannot be started.
+/// SIGKILL after `grace`, then it gives up on survivors after `grace` more. Processes that left the
+/// group (setsid, a job-control shell's jobs) are neither waited for nor signalled. Throws
+/// std::system_error if the command cannot be started.
 ChildOutcome run_child(const std::vector<std::string>& command,
                        const std::vector<std::string>& extra_env, LossSignal& loss,
                        SignalForwarder& signals, std::chrono::milliseconds grace);

@@ -26,8 +26,10 @@ DistributedLock::DistributedLock(Session& session, std::string path, LockOptions
   validate_path(path);
   if (path == "/")
     throw Error(Errc::invalid_argument, "DistributedLock: the lock path cannot be \"/\"");
-  // Our node's name: the prefix, a 36-character guid and a 10-digit sequence.
-  gate->check_create(path + "/" + std::string(64, 'n'), options.node_data);
+  // Our node as it will be named: the protected prefix with a guid, then a 10-digit sequence.
+  const auto& policy = detail::lock::ExclusivePolicy::instance();
+  gate->check_create(path + "/" + policy.node_prefix(policy.make_guid()) + "0000000000",
+                     options.node_data);
   m_handle = std::make_unique<Hold>();
   auto& o = m_handle->options;
   o.node_data = std::move(options.node_data);
@@ -36,19 +38,24 @@ DistributedLock::DistributedLock(Session& session, std::string path, LockOptions
   o.max_local_hold = options.max_local_hold;
   o.on_lost = std::move(options.on_lost);
   o.on_uncertain = std::move(options.on_uncertain);
-  m_handle->contender = detail::core::QueueEngine::for_path(
-      gate, std::move(path), detail::lock::ExclusivePolicy::instance(), o);
+  m_handle->contender = detail::core::QueueEngine::for_path(gate, std::move(path), policy, o);
 }
 
 DistributedLock::~DistributedLock() {
+  finish();
+}
+
+void DistributedLock::finish() noexcept {
   unlock();
+  // No on_lost after this: one posted (also by the unlock() just made) runs first.
+  if (m_handle) m_handle->reports.close(m_handle->contender->gate().on_callback_thread());
 }
 
 DistributedLock::DistributedLock(DistributedLock&& other) noexcept = default;
 
 DistributedLock& DistributedLock::operator=(DistributedLock&& other) noexcept {
   if (this != &other) {
-    unlock();
+    finish();
     m_handle = std::move(other.m_handle);
   }
   return *this;
