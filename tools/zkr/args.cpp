@@ -93,7 +93,7 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
   // "Forever" saturates; a positive duration never rounds down to zero.
   const double ms = v * scale;
   using Ms = std::chrono::milliseconds;
-  if (ms >= static_cast<double>(Ms::max().count() / 2)) return Ms::max();
+  if (ms >= static_cast<double>(Ms::max().count()) / 2) return Ms::max();
   return Ms(std::max<std::int64_t>(1, std::llround(ms)));
 }
 
