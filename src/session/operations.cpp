@@ -235,9 +235,7 @@ std::function<void(Result<T>)> SessionImpl::to_dispatcher(std::function<void(Res
 void SessionImpl::start_create(std::string_view path, std::string_view data, CreateOptions options,
                                std::function<void(Result<Created>)> done) {
   validate_path(path);
-  check_size(wire::create(m_chroot_size + path.size(), data.size(), acl_for(options),
-                          is_ttl(options.mode)),
-             "create", path);
+  check_create(path, data, options);
   if (is_ttl(options.mode) && options.ttl.count() <= 0) {
     throw Error(Errc::invalid_argument,
                 "create " + std::string(path) + ": a TTL mode needs a positive ttl");
@@ -408,9 +406,11 @@ void SessionImpl::check_size(std::size_t bytes, const char* what, std::string_vi
                   "-byte limit of the server (SessionOptions::max_request_size, jute.maxbuffer)");
 }
 
-void SessionImpl::check_create(std::string_view path, std::string_view data) const {
-  check_size(wire::create(m_chroot_size + path.size(), data.size(), m_default_acl, false), "create",
-             path);
+void SessionImpl::check_create(std::string_view path, std::string_view data,
+                               const CreateOptions& options) const {
+  check_size(wire::create(m_chroot_size + path.size(), data.size(), acl_for(options),
+                          is_ttl(options.mode)),
+             "create", path);
 }
 
 // --- Blocking calls. ---

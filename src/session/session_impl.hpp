@@ -121,8 +121,9 @@ public:
   /// Throws Errc::invalid_argument if a request of `bytes` (wire::) would exceed the server's
   /// limit.
   void check_size(std::size_t bytes, const char* what, std::string_view path) const;
-  /// check_size for a create of `path` with `data` and the default ACL.
-  void check_create(std::string_view path, std::string_view data) const;
+  /// check_size for a create of `path` with `data` and `options` (by default: the default ACL).
+  void check_create(std::string_view path, std::string_view data,
+                    const CreateOptions& options = {}) const;
   /// Resolves a Deadline with the session's operation timeout.
   Clock::time_point resolve(Deadline d) const;
 

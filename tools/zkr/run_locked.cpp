@@ -226,11 +226,17 @@ ChildOutcome run_child(const std::vector<std::string>& command,
   return outcome;
 }
 
-namespace {
+ForegroundTerminal::ForegroundTerminal() {
+  if (::isatty(STDIN_FILENO) != 0 && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp())
+    m_owner = ::getpgrp();
+}
 
-// Changes the terminal's foreground group from a process that may be in the background, where the
-// change raises SIGTTOU unless it is blocked.
-void set_foreground(pid_t group) {
+ForegroundTerminal::~ForegroundTerminal() {
+  if (m_owner > 0) give_to(m_owner);
+}
+
+// From the background too, where changing the foreground group raises SIGTTOU unless it is blocked.
+void ForegroundTerminal::give_to(pid_t group) {
   sigset_t ttou;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
@@ -240,26 +246,11 @@ void set_foreground(pid_t group) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-} // namespace
-
-ForegroundTerminal::ForegroundTerminal() {
-  if (::isatty(STDIN_FILENO) != 0 && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp())
-    m_owner = ::getpgrp();
-}
-
-ForegroundTerminal::~ForegroundTerminal() {
-  if (m_owner > 0) set_foreground(m_owner);
-}
-
-void ForegroundTerminal::give_to(pid_t group) {
-  set_foreground(group);
-}
-
 void ForegroundTerminal::follow_stop(pid_t group) {
   if (m_owner <= 0) return; // stopped by someone else's signal: theirs to continue
-  set_foreground(m_owner);
+  give_to(m_owner);
   ::raise(SIGTSTP); // as the shell's job: stopped until `fg` or `bg` continues zkr
-  if (::tcgetpgrp(STDIN_FILENO) == m_owner) set_foreground(group); // `fg`: the command's again
+  if (::tcgetpgrp(STDIN_FILENO) == m_owner) give_to(group); // `fg`: the command's again
   ::kill(-group, SIGCONT);
 }
 
