@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   cmake g++ make                 # build
   clang-format clang-tidy        # .ci/run: formatting and lint (clang 14)
+  clang libclang-rt-14-dev       # scripts/fuzz.sh: clang 14 with libFuzzer and the sanitizer runtimes
   libzookeeper-mt-dev            # ZooKeeper C client 3.8 (headers + libzookeeper_mt)
   zookeeper                      # server jars in /usr/share/java (jvm backend of docker/ensemble)
   openjdk-17-jdk-headless        # java + javac for the server and the Curator comparison programs
