@@ -73,6 +73,8 @@ enum class Errc : int {
   retries_exhausted = 11, ///< the retry policy's attempts or deadline ran out
   lock_lost = 12,         ///< the lock was held and is not any more
   cancelled = 13,         ///< the call was cancelled through its zk::CancelToken
+  not_leader = 14,   ///< a term's token or a fenced write without leadership (nothing was written)
+  foreign_node = 15, ///< a child of a recipe's path is of another protocol (profiles never mix)
 };
 
 /// What an error means for the operation that got it. Every Errc has exactly one class.

@@ -5,6 +5,7 @@
 #include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
 #include <zkrecipes/error.hpp>
+#include <zkrecipes/leader.hpp>
 #include <zkrecipes/retry.hpp>
 #include <zkrecipes/session.hpp>
 #include <zkrecipes/sharded_counter.hpp>

@@ -47,6 +47,8 @@ Classified classified(Errc e) noexcept {
   case Errc::not_empty:
   case Errc::no_children_for_ephemerals:
   case Errc::bad_data:
+  case Errc::not_leader:
+  case Errc::foreign_node:
     return {ErrorClass::fatal, C::precondition};
   case Errc::invalid_argument:
   case Errc::bad_arguments:
@@ -96,6 +98,10 @@ const char* library_message(Errc e) noexcept {
     return "lock lost";
   case Errc::cancelled:
     return "cancelled";
+  case Errc::not_leader:
+    return "not the leader";
+  case Errc::foreign_node:
+    return "a child of another protocol is in the way";
   default:
     return nullptr;
   }
@@ -241,6 +247,8 @@ const char* to_string(Errc e) noexcept {
     ZKR_NAME(retries_exhausted);
     ZKR_NAME(lock_lost);
     ZKR_NAME(cancelled);
+    ZKR_NAME(not_leader);
+    ZKR_NAME(foreign_node);
 #undef ZKR_NAME
   }
   return "unknown";

@@ -3,8 +3,8 @@
 // events in contender_events.cpp.
 #include "core/queue_engine.hpp"
 
+#include "core/cancel_subscription.hpp"
 #include "core/janitor.hpp"
-
 #include "core/retry.hpp"
 
 #include <algorithm>
@@ -25,28 +25,14 @@ void break_protected_create_for_testing(bool broken) noexcept {
 bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
                           const CancelToken* cancel) {
   m_impl->check_blocking_call(try_only ? "DistributedLock::try_lock" : "DistributedLock::lock");
-  // Subscribed before m_mutex is taken and left after it is released: cancel() runs the wake-up
-  // under the token's mutex, and the wake-up takes m_mutex.
-  struct Subscription {
-    const CancelToken* token;
-    std::uint64_t id = 0;
-    Subscription(const Subscription&) = delete;
-    Subscription& operator=(const Subscription&) = delete;
-    Subscription(Subscription&&) = delete;
-    Subscription& operator=(Subscription&&) = delete;
-    ~Subscription() {
-      if (token != nullptr) token->unsubscribe(id);
+  // Subscribed before m_mutex is taken and left after it is released (see CancelSubscription).
+  const CancelSubscription subscription(cancel, [weak = weak_from_this()] {
+    if (const auto self = weak.lock()) {
+      std::lock_guard<std::mutex> l(self->m_mutex);
+      ++self->m_events;
+      self->m_cv.notify_all();
     }
-  } subscription{cancel};
-  if (cancel != nullptr) {
-    subscription.id = cancel->subscribe([weak = weak_from_this()] {
-      if (const auto self = weak.lock()) {
-        std::lock_guard<std::mutex> l(self->m_mutex);
-        ++self->m_events;
-        self->m_cv.notify_all();
-      }
-    });
-  }
+  });
   Lock lk(m_mutex);
   const auto self = std::this_thread::get_id();
   if ((h.held && h.holder == self) || (m_owner != nullptr && m_owner->holder == self))
@@ -313,14 +299,22 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
     }
     reset_attempt(false);
     return;
+  case QueueDecision::Kind::foreign: {
+    std::string names;
+    for (const auto& name : d.unrecognised)
+      names += (names.empty() ? "\"" : ", \"") + name + "\"";
+    throw Error(Errc::foreign_node, std::string(m_policy.name()) + " " + m_path + ": " + names +
+                                        " is not of this recipe's node form; recipes of other "
+                                        "forms never share a path with it");
+  }
   case QueueDecision::Kind::acquired:
     // Declared held only if the node is our current session's, and that session is not lost.
     if (m_stat->ephemeral_owner != m_impl->session_id()) {
       reset_attempt(false);
       return;
     }
-    if (m_impl->state() == SessionState::lost) {
-      m_phase = Phase::listing;
+    if (m_impl->state() == SessionState::lost || m_impl->contact_lapsed(m_session)) {
+      m_phase = Phase::listing; // it would be judged lost at its first answer: not granted
       return backoff();
     }
     m_phase = Phase::held;

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <map>
-#include <typeinfo>
 
 namespace zk::detail::core {
 namespace {
@@ -37,7 +37,10 @@ const std::string& default_node_data() {
 std::shared_ptr<QueueEngine> QueueEngine::for_path(const std::shared_ptr<Gate>& gate,
                                                    std::string path, const QueuePolicy& policy,
                                                    const QueueOptions& options) {
-  const std::string key = std::string(typeid(policy).name()) + ' ' + path;
+  // One engine per policy object (each profile of a policy class is its own queue).
+  const std::string key =
+      std::to_string(reinterpret_cast<std::uintptr_t>(&policy)) + ' ' + path; // NOLINT
+
   auto engine = attached<QueueEngine>(*gate, key, [&] {
     auto created = std::make_shared<QueueEngine>(gate, path, policy, options);
     created->m_listener =

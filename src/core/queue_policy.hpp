@@ -21,6 +21,7 @@ struct QueueDecision {
     acquired, ///< we hold (our node is first by the policy's rule, nothing blocks us)
     wait,     ///< watch `watch` (our predecessor, or a foreign child blocking the head)
     missing,  ///< our node is not among the children (deleted, or expired with the session)
+    foreign,  ///< children of another protocol are on the path (named in `unrecognised`): fail
   };
   Kind kind = Kind::missing;
   std::string watch;
@@ -48,6 +49,8 @@ public:
   QueuePolicy(QueuePolicy&&) = delete;
   QueuePolicy& operator=(QueuePolicy&&) = delete;
 
+  /// What the queue is, for messages: "lock", "Curator LeaderLatch"…
+  [[nodiscard]] virtual const char* name() const = 0;
   /// A fresh protection id for one attempt (the guid in our node's protected name).
   [[nodiscard]] virtual std::string make_guid() const = 0;
   /// The name we create under the queue's path for `guid` (the server appends the sequence).

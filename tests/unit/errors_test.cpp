@@ -68,7 +68,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{zk::Errc::no_node, zk::Condition::retryable, false},
                       Case{zk::Errc::retries_exhausted, zk::Condition::retryable, false},
                       Case{zk::Errc::session_moved, zk::Condition::retryable, true},
-                      Case{zk::Errc::not_readonly, zk::Condition::retryable, true}),
+                      Case{zk::Errc::not_readonly, zk::Condition::retryable, true},
+                      Case{zk::Errc::not_leader, zk::Condition::precondition, true},
+                      Case{zk::Errc::foreign_node, zk::Condition::precondition, true},
+                      Case{zk::Errc::foreign_node, zk::Condition::retryable, false}),
     [](const ::testing::TestParamInfo<Case>& i) { return "case" + std::to_string(i.index); });
 
 TEST(Errors, HelperPredicates) {

@@ -222,3 +222,89 @@ TEST(LockHandoff, BoundedByCountAndTime) {
   EXPECT_FALSE(lk::hand_over_locally(0, 0ms, 8, 200ms, false));  // nobody waiting here
   EXPECT_FALSE(lk::hand_over_locally(0, 0ms, 0, 200ms, true));   // disabled
 }
+
+// --- Profiles: the election's node forms (latch, selector, Kazoo election) ---
+
+namespace {
+
+std::string latch(const std::string& guid, std::int32_t seq) {
+  return lk::node_prefix(lk::NameForm::latch, guid) + lk::format_sequence(seq);
+}
+
+} // namespace
+
+TEST(LockProfiles, TheLatchFormIsCuratorsAndOrderedBySequenceAcrossTheWrap) {
+  const auto n = lk::parse_lock_name("_c_" + uuid_a + "-latch-0000000007");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->form, lk::NameForm::latch);
+  EXPECT_EQ(n->guid, uuid_a);
+  EXPECT_EQ(n->sequence, 7);
+  EXPECT_FALSE(lk::parse_lock_name("_c_" + uuid_a + "-latch-7")); // not the server's spelling
+  EXPECT_FALSE(lk::parse_lock_name("_c_nothex-latch-0000000007"));
+  // Across the int32 wrap the oldest node leads, not the numerically smallest.
+  const std::vector<std::string> kids{latch(uuid_a, -2147483647 - 1), latch(uuid_b, 2147483646)};
+  const auto order = lk::order_children(kids, lk::latch_profile());
+  ASSERT_EQ(order.contenders.size(), 2U);
+  EXPECT_EQ(order.contenders.front().name, kids[1]);
+  EXPECT_TRUE(order.unrecognised.empty());
+}
+
+TEST(LockProfiles, OursIsCreatedInEachProfilesFormAndFoundByItsGuid) {
+  for (const lk::Profile* p : {&lk::latch_profile(), &lk::selector_profile(),
+                               &lk::kazoo_election_profile(), &lk::mutex_profile()}) {
+    const auto& policy = lk::ExclusivePolicy::of(*p);
+    EXPECT_EQ(&policy.profile(), p);
+    const std::string guid = policy.make_guid();
+    const std::string node = policy.node_prefix(guid) + lk::format_sequence(12);
+    const auto parsed = lk::parse_lock_name(node);
+    ASSERT_TRUE(parsed) << node;
+    EXPECT_EQ(parsed->form, p->ours) << node;
+    EXPECT_TRUE(policy.created_with(node, guid));
+    EXPECT_FALSE(policy.created_with(node, policy.make_guid()));
+    EXPECT_EQ(policy.find_own({node}, guid), node);
+    EXPECT_EQ(policy.decide({node}, node, guid).kind, lk::Decision::Kind::acquired) << node;
+  }
+  // Kazoo names its nodes with uuid4().hex: 32 hex digits, no dashes.
+  const std::string kazoo_guid = lk::ExclusivePolicy::of(lk::kazoo_election_profile()).make_guid();
+  EXPECT_EQ(kazoo_guid.size(), 32U);
+  EXPECT_EQ(kazoo_guid.find('-'), std::string::npos);
+}
+
+TEST(LockProfiles, ElectionProfilesFailOnAForeignChildWhereTheLockBlocks) {
+  const std::string me = latch(uuid_a, 5);
+  const std::string mutex_node = ours(uuid_b, 3);
+  // A mutex node on a latch path: the profiles never mix, and nobody can say who leads.
+  auto d = lk::decide({me, mutex_node}, me, uuid_a, lk::latch_profile());
+  EXPECT_EQ(d.kind, lk::Decision::Kind::foreign);
+  EXPECT_EQ(d.unrecognised, std::vector<std::string>{mutex_node});
+  // Behind us, too: a foreign child anywhere fails.
+  d = lk::decide({me, latch(uuid_b, 9), "junk"}, me, uuid_a, lk::latch_profile());
+  EXPECT_EQ(d.kind, lk::Decision::Kind::foreign);
+  // The selector (Curator's mutex form) refuses Kazoo's nodes and latch nodes.
+  const std::string sel = ours(uuid_a, 8);
+  EXPECT_EQ(lk::decide({sel, kazoo(2)}, sel, uuid_a, lk::selector_profile()).kind,
+            lk::Decision::Kind::foreign);
+  EXPECT_EQ(lk::decide({sel, latch(uuid_b, 2)}, sel, uuid_a, lk::selector_profile()).kind,
+            lk::Decision::Kind::foreign);
+  // The Kazoo election refuses Curator's.
+  const std::string kz = kazoo(4);
+  EXPECT_EQ(lk::decide({kz, ours(uuid_b, 1)}, kz, hex32, lk::kazoo_election_profile()).kind,
+            lk::Decision::Kind::foreign);
+  // The lock keeps its rule: an unrecognised child blocks the head and is watched.
+  d = lk::decide({sel, "junk"}, sel, uuid_a);
+  EXPECT_EQ(d.kind, lk::Decision::Kind::wait);
+  EXPECT_TRUE(d.blocked);
+}
+
+TEST(LockProfiles, AFollowerWatchesItsPredecessorInEveryProfile) {
+  const std::vector<std::string> kids{latch(uuid_b, 1), latch(uuid_a, 2)};
+  const auto d = lk::decide(kids, kids[1], uuid_a, lk::latch_profile());
+  EXPECT_EQ(d.kind, lk::Decision::Kind::wait);
+  EXPECT_EQ(d.watch, kids[0]);
+  const std::string first = kazoo(1);
+  const std::string second = "0123456789abcdef0123456789abcdef__lock__" + lk::format_sequence(2);
+  const auto k = lk::decide({second, first}, second, "0123456789abcdef0123456789abcdef",
+                            lk::kazoo_election_profile());
+  EXPECT_EQ(k.kind, lk::Decision::Kind::wait);
+  EXPECT_EQ(k.watch, first);
+}

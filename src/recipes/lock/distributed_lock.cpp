@@ -2,9 +2,10 @@
 // is a Hold on the engine of its (session, path); see src/core/queue_engine.hpp for the protocol.
 #include <zkrecipes/distributed_lock.hpp>
 
-#include "core/completion.hpp"
+#include "core/fenced.hpp"
 #include "core/gate.hpp"
 #include "core/queue_engine.hpp"
+#include "recipes/lock/contenders.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 
 namespace zk {
@@ -132,12 +133,8 @@ MultiResult DistributedLock::fenced(std::vector<Op> ops, Deadline deadline) {
     }
     return x.node;
   });
-  ops.insert(ops.begin(), Op::check(node, any_version));
-  MultiResult r = gate.multi(ops, deadline.resolve(gate.operation_timeout()));
-  if (!r.ok() && r.failed_op() == 0)
-    throw Error(Errc::lock_lost, "fenced: our lock node " + node + " is gone; nothing was written");
-  if (!r.results.empty()) r.results.erase(r.results.begin());
-  return r;
+  return detail::core::fenced_multi(gate, node, std::move(ops),
+                                    deadline.resolve(gate.operation_timeout()), Errc::lock_lost);
 }
 
 const std::string& DistributedLock::path() const noexcept {
@@ -148,36 +145,10 @@ const std::string& DistributedLock::path() const noexcept {
 std::vector<LockContender> DistributedLock::contenders(Session& session, std::string_view path,
                                                        Deadline deadline) {
   const auto gate = detail::core::gate_of(session);
-  auto& impl = *gate;
-  impl.check_blocking_call("DistributedLock::contenders");
+  gate->check_blocking_call("DistributedLock::contenders");
   validate_path(path);
-  const auto until = deadline.resolve(impl.operation_timeout());
-  const auto kids = impl.children(std::string(path), until);
-  if (!kids) return {};
-  const auto order = detail::lock::order_children(kids->names);
-  std::vector<LockContender> out;
-  for (const auto& name : order.unrecognised)
-    out.push_back(LockContender{name, {}, std::nullopt});
-  for (const auto& c : order.contenders)
-    out.push_back(LockContender{c.name, {}, c.sequence});
-
-  const std::string base(path);
-  std::vector<std::string> paths;
-  paths.reserve(out.size());
-  for (const auto& c : out)
-    paths.push_back(base + "/" + c.name);
-  const auto data = detail::core::read_all(impl, paths, until, "contenders " + base);
-  std::vector<LockContender> present;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    if (!data[i]) continue; // deleted meanwhile
-    out[i].data = data[i]->data;
-    out[i].czxid = data[i]->stat.czxid;
-    out[i].ephemeral_owner = data[i]->stat.ephemeral_owner;
-    present.push_back(std::move(out[i]));
-  }
-  // The head holds the lock only if nothing unrecognised blocks it.
-  if (!present.empty() && order.unrecognised.empty()) present.front().holder = true;
-  return present;
+  return detail::lock::list_contenders(*gate, std::string(path), detail::lock::mutex_profile(),
+                                       deadline.resolve(gate->operation_timeout()));
 }
 
 } // namespace zk

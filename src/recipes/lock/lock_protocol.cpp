@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view protected_prefix = "_c_";
 constexpr std::string_view curator_infix = "-lock-";
+constexpr std::string_view latch_infix = "-latch-";
 constexpr std::string_view kazoo_infix = "__lock__";
 constexpr std::string_view kazoo_read_infix = "__rlock__";
 
@@ -90,6 +91,9 @@ std::string format_sequence(std::int32_t sequence) {
 std::optional<LockName> parse_lock_name(std::string_view child) {
   if (child.substr(0, protected_prefix.size()) == protected_prefix) {
     const std::string_view body = child.substr(protected_prefix.size());
+    if (auto latch = split(child, body, latch_infix, NameForm::latch)) {
+      if (is_uuid(latch->guid)) return latch;
+    }
     auto name = split(child, body, curator_infix, NameForm::curator);
     if (!name) return std::nullopt;
     if (is_uuid(name->guid)) return name;
@@ -130,19 +134,71 @@ std::string make_guid() {
   return out.data();
 }
 
+std::string make_guid(NameForm form) {
+  std::string guid = make_guid();
+  if (form == NameForm::kazoo || form == NameForm::kazoo_read || form == NameForm::go)
+    guid.erase(std::remove(guid.begin(), guid.end(), '-'), guid.end()); // uuid4().hex
+  return guid;
+}
+
 std::string node_prefix(std::string_view guid) {
-  return std::string(protected_prefix) + std::string(guid) + std::string(curator_infix);
+  return node_prefix(NameForm::curator, guid);
+}
+
+std::string node_prefix(NameForm form, std::string_view guid) {
+  const std::string id(guid);
+  switch (form) {
+  case NameForm::curator:
+  case NameForm::go:
+    return std::string(protected_prefix) + id + std::string(curator_infix);
+  case NameForm::latch:
+    return std::string(protected_prefix) + id + std::string(latch_infix);
+  case NameForm::kazoo:
+    return id + std::string(kazoo_infix);
+  case NameForm::kazoo_read:
+    return id + std::string(kazoo_read_infix);
+  }
+  return id;
 }
 
 bool has_guid(std::string_view child, std::string_view guid) {
-  const std::string prefix = node_prefix(guid);
+  return has_guid(NameForm::curator, child, guid);
+}
+
+bool has_guid(NameForm form, std::string_view child, std::string_view guid) {
+  const std::string prefix = node_prefix(form, guid);
   return child.substr(0, prefix.size()) == prefix && parse_sequence(child.substr(prefix.size()));
 }
 
-Ordering order_children(const std::vector<std::string>& children) {
+const Profile& mutex_profile() {
+  static const Profile p{"lock",
+                         NameForm::curator,
+                         {NameForm::curator, NameForm::go, NameForm::kazoo, NameForm::kazoo_read},
+                         false};
+  return p;
+}
+const Profile& latch_profile() {
+  static const Profile p{"Curator LeaderLatch", NameForm::latch, {NameForm::latch}, true};
+  return p;
+}
+const Profile& selector_profile() {
+  static const Profile p{"Curator LeaderSelector", NameForm::curator, {NameForm::curator}, true};
+  return p;
+}
+const Profile& kazoo_election_profile() {
+  static const Profile p{"Kazoo Election", NameForm::kazoo, {NameForm::kazoo}, true};
+  return p;
+}
+
+Ordering order_children(const std::vector<std::string>& children, const Profile& profile) {
   Ordering out;
+  const auto takes_part = [&profile](const LockName& n) {
+    return std::find(profile.contenders.begin(), profile.contenders.end(), n.form) !=
+           profile.contenders.end();
+  };
   for (const auto& child : children) {
-    if (auto name = parse_lock_name(child)) {
+    auto name = parse_lock_name(child);
+    if (name && takes_part(*name)) {
       out.contenders.push_back(std::move(*name));
     } else {
       out.unrecognised.push_back(child);
@@ -165,13 +221,18 @@ Ordering order_children(const std::vector<std::string>& children) {
 }
 
 Decision decide(const std::vector<std::string>& children, std::string_view my_node,
-                std::string_view my_guid) {
+                std::string_view my_guid, const Profile& profile) {
   Decision d;
-  Ordering order = order_children(children);
+  Ordering order = order_children(children, profile);
   d.unrecognised = order.unrecognised;
   if (!my_guid.empty()) {
     for (const auto& c : order.contenders)
-      if (c.name != my_node && has_guid(c.name, my_guid)) d.stale_own.push_back(c.name);
+      if (c.name != my_node && has_guid(profile.ours, c.name, my_guid))
+        d.stale_own.push_back(c.name);
+  }
+  if (profile.foreign_fails && !order.unrecognised.empty()) {
+    d.kind = Decision::Kind::foreign;
+    return d;
   }
   const auto mine = std::find_if(order.contenders.begin(), order.contenders.end(),
                                  [&](const LockName& c) { return c.name == my_node; });
@@ -191,33 +252,41 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
   return d;
 }
 
-std::optional<std::string> find_own(const std::vector<std::string>& children,
-                                    std::string_view guid) {
-  for (const auto& c : order_children(children).contenders)
-    if (has_guid(c.name, guid)) return c.name;
+std::optional<std::string> find_own(const std::vector<std::string>& children, std::string_view guid,
+                                    const Profile& profile) {
+  for (const auto& c : order_children(children, profile).contenders)
+    if (has_guid(profile.ours, c.name, guid)) return c.name;
   return std::nullopt;
 }
 
 std::string ExclusivePolicy::make_guid() const {
-  return lock::make_guid();
+  return lock::make_guid(m_profile.ours);
 }
 std::string ExclusivePolicy::node_prefix(std::string_view guid) const {
-  return lock::node_prefix(guid);
+  return lock::node_prefix(m_profile.ours, guid);
 }
 bool ExclusivePolicy::created_with(std::string_view child, std::string_view guid) const {
-  return has_guid(child, guid);
+  return has_guid(m_profile.ours, child, guid);
 }
 std::optional<std::string> ExclusivePolicy::find_own(const std::vector<std::string>& children,
                                                      std::string_view guid) const {
-  return lock::find_own(children, guid);
+  return lock::find_own(children, guid, m_profile);
 }
 Decision ExclusivePolicy::decide(const std::vector<std::string>& children, std::string_view me,
                                  std::string_view guid) const {
-  return lock::decide(children, me, guid);
+  return lock::decide(children, me, guid, m_profile);
 }
 const ExclusivePolicy& ExclusivePolicy::instance() noexcept {
-  static const ExclusivePolicy policy;
-  return policy;
+  return of(mutex_profile());
+}
+const ExclusivePolicy& ExclusivePolicy::of(const Profile& profile) noexcept {
+  static const ExclusivePolicy mutex(mutex_profile());
+  static const ExclusivePolicy latch(latch_profile());
+  static const ExclusivePolicy selector(selector_profile());
+  static const ExclusivePolicy kazoo(kazoo_election_profile());
+  for (const ExclusivePolicy* p : {&mutex, &latch, &selector, &kazoo})
+    if (&p->m_profile == &profile) return *p;
+  return mutex; // profiles are the four above
 }
 
 } // namespace zk::detail::lock

@@ -1,7 +1,8 @@
-// The lock recipe's decision logic, with no I/O: lock node names (ours, Curator's, go-zookeeper's,
-// Kazoo's), their order, whom a contender must wait for, and when a process hands the lock over to
-// one of its own threads instead of releasing it. The ZooKeeper glue is in contender.cpp;
-// everything here is covered by tests/unit/lock_protocol_test.cpp without a server.
+// The decision logic of every exclusive queue (the lock, and the leader election's latch and
+// selector), with no I/O: node names (ours, Curator's mutex and latch, go-zookeeper's, Kazoo's),
+// their order, whom a contender must wait for, and which children of a path take part (a profile).
+// The ZooKeeper glue is core's queue engine; everything here is covered by
+// tests/unit/lock_protocol_test.cpp without a server.
 #pragma once
 
 #include "core/queue_policy.hpp"
@@ -22,7 +23,28 @@ enum class NameForm {
   go,         ///< `_c_<32 hex>-lock-<seq>` (go-zookeeper)
   kazoo,      ///< `<32 hex>__lock__<seq>` (Kazoo Lock / WriteLock)
   kazoo_read, ///< `<32 hex>__rlock__<seq>` (Kazoo ReadLock: ordered like an exclusive contender)
+  latch,      ///< `_c_<36-char UUID>-latch-<seq>` (Curator LeaderLatch; also our LeaderLatch)
 };
+
+/// Which children of a path take part in one queue, and the form of the node we create there.
+struct Profile {
+  const char* name;                 ///< for messages: "Curator LeaderLatch"
+  NameForm ours;                    ///< the form of the nodes we create
+  std::vector<NameForm> contenders; ///< the forms ordered in the queue (ours among them)
+  /// Any other child: fail fast with Errc::foreign_node (recipes whose peers never mix on one path)
+  /// rather than block the head of the queue until it is deleted (the lock's rule).
+  bool foreign_fails;
+};
+/// DistributedLock: Curator's mutex form, also go-zookeeper's and Kazoo's (Lock, ReadLock) names;
+/// anything else blocks the head.
+const Profile& mutex_profile();
+/// LeaderLatch: Curator's latch form only.
+const Profile& latch_profile();
+/// LeaderSelector, Curator profile: Curator's mutex form only (Curator's LeaderSelector is a
+/// mutex).
+const Profile& selector_profile();
+/// LeaderSelector, Kazoo profile: Kazoo's Election (a Kazoo Lock) form only.
+const Profile& kazoo_election_profile();
 
 struct LockName {
   std::string name; ///< the child name as listed
@@ -41,10 +63,15 @@ std::string format_sequence(std::int32_t sequence);
 
 /// A new random (version 4) UUID in its 36-character text form: the protection id of one attempt.
 std::string make_guid();
+/// The protection id of one attempt for nodes of `form`: a UUID, or 32 hex digits for Kazoo's.
+std::string make_guid(NameForm form);
 /// The name prefix we create under the lock path: `_c_<guid>-lock-` (Curator's protected form).
 std::string node_prefix(std::string_view guid);
+/// The name prefix of a node of `form` with `guid` (the server appends the sequence).
+std::string node_prefix(NameForm form, std::string_view guid);
 /// True if `child` is a node created with `guid` (by this process, in some attempt).
 bool has_guid(std::string_view child, std::string_view guid);
+bool has_guid(NameForm form, std::string_view child, std::string_view guid);
 
 /// The children of a lock path in protocol order.
 struct Ordering {
@@ -58,26 +85,31 @@ struct Ordering {
 /// With fewer than 2^31 creates between the oldest and the newest live node (always, in practice)
 /// this is the creation order, and every client that lists the same children computes the same
 /// order.
-Ordering order_children(const std::vector<std::string>& children);
+/// Under a profile, only its contender forms are ordered; every other child is unrecognised.
+Ordering order_children(const std::vector<std::string>& children,
+                        const Profile& profile = mutex_profile());
 
 /// The queue engine's decision (acquired, wait for a node, missing).
 using Decision = core::QueueDecision;
 
 /// What the contender owning `my_node` (created with `my_guid`) must do, given the listed children.
 /// Only the head of the queue watches an unrecognised child, so a foreign node causes no herd.
+/// Under a profile whose foreign children fail, any unrecognised child is Decision::Kind::foreign.
 Decision decide(const std::vector<std::string>& children, std::string_view my_node,
-                std::string_view my_guid);
+                std::string_view my_guid, const Profile& profile = mutex_profile());
 
 /// The child created with `guid` after a create whose reply was lost: the lowest in order, if any.
-std::optional<std::string> find_own(const std::vector<std::string>& children,
-                                    std::string_view guid);
+std::optional<std::string> find_own(const std::vector<std::string>& children, std::string_view guid,
+                                    const Profile& profile = mutex_profile());
 
 /// The engine's rule for handing a hold to another thread of the process.
 using core::hand_over_locally;
 
-/// The exclusive lock as a policy of the queue engine: the functions above.
+/// An exclusive queue under one profile as a policy of the queue engine: the functions above.
 class ExclusivePolicy final : public core::QueuePolicy {
 public:
+  explicit ExclusivePolicy(const Profile& profile) : m_profile(profile) {}
+  [[nodiscard]] const char* name() const override { return m_profile.name; }
   [[nodiscard]] std::string make_guid() const override;
   [[nodiscard]] std::string node_prefix(std::string_view guid) const override;
   [[nodiscard]] bool created_with(std::string_view child, std::string_view guid) const override;
@@ -85,8 +117,14 @@ public:
                                                     std::string_view guid) const override;
   [[nodiscard]] Decision decide(const std::vector<std::string>& children, std::string_view me,
                                 std::string_view guid) const override;
-  /// The one instance (the policy has no state).
+  [[nodiscard]] const Profile& profile() const noexcept { return m_profile; }
+  /// The lock's policy (mutex_profile()).
   static const ExclusivePolicy& instance() noexcept;
+  /// The one policy of each profile above.
+  static const ExclusivePolicy& of(const Profile& profile) noexcept;
+
+private:
+  const Profile& m_profile;
 };
 
 } // namespace zk::detail::lock

@@ -1,0 +1,356 @@
+#include "recipes/leader/election.hpp"
+
+#include "core/cancel_subscription.hpp"
+#include "core/fenced.hpp"
+#include "recipes/lock/contenders.hpp"
+
+#include <algorithm>
+
+namespace zk::detail::leader {
+namespace {
+
+// How often a waiting term judges its hold. The engine finds a loss from its events by itself; only
+// a session whose server fell silent (after a pause of this process) is found by asking.
+constexpr auto judge_interval = std::chrono::milliseconds(100);
+
+} // namespace
+
+std::shared_ptr<Election> Election::start(const std::shared_ptr<core::Gate>& gate, std::string path,
+                                          const lock::Profile& profile, ElectionConfig config) {
+  const std::string kind = config.kind;
+  if (gate->is_closed()) throw Error(Errc::session_closed, kind + ": the session is closed");
+  validate_path(path);
+  if (path == "/") throw Error(Errc::invalid_argument, kind + ": the path cannot be \"/\"");
+  // Our node as it will be named: the protected prefix with a guid, then a 10-digit sequence.
+  const auto& policy = lock::ExclusivePolicy::of(profile);
+  gate->check_create(path + "/" + policy.node_prefix(policy.make_guid()) + "0000000000", config.id);
+  auto e = std::make_shared<Election>(gate, std::move(path), profile, std::move(config));
+  e->m_hold = std::make_unique<core::Hold>();
+  auto& o = e->m_hold->options;
+  o.node_data = e->m_config.id;
+  o.container_parent = e->m_config.container_parent;
+  o.max_local_handoffs = 0; // a term is one node: never passed to another object of this process
+  const std::weak_ptr<Election> weak = e;
+  o.on_lost = [weak](const Error&) {
+    if (auto self = weak.lock()) self->on_lost();
+  };
+  o.on_uncertain = [weak](bool uncertain) {
+    if (auto self = weak.lock()) self->on_uncertain(uncertain);
+  };
+  e->m_hold->contender = core::QueueEngine::for_path(gate, e->m_path, policy, o);
+  // The thread keeps the election alive until it ends (close() from a listener does not wait).
+  e->m_thread = std::thread([e] { e->run(); });
+  return e;
+}
+
+Election::Election(std::shared_ptr<core::Gate> gate, std::string path, const lock::Profile& profile,
+                   ElectionConfig config)
+    : m_gate(std::move(gate)), m_path(std::move(path)), m_profile(profile),
+      m_config(std::move(config)) {}
+
+Election::~Election() {
+  if (m_thread.joinable()) {
+    if (m_thread.get_id() == std::this_thread::get_id()) {
+      m_thread.detach(); // the thread itself let go of the last reference: it ends right after
+    } else {
+      m_thread.join();
+    }
+  }
+  const bool on_callback = m_gate->on_callback_thread();
+  if (m_hold) m_hold->reports.close(on_callback);
+  m_reports.close(on_callback);
+}
+
+void Election::run() noexcept {
+  auto& engine = *m_hold->contender;
+  for (;;) {
+    {
+      Lock lk(m_mutex);
+      m_cv.wait(lk, [&] { return m_closing || m_queued; });
+      if (m_closing) break;
+    }
+    try {
+      if (!engine.acquire(*m_hold, far_future, false, &m_leave)) continue;
+    } catch (const std::exception& e) {
+      Lock lk(m_mutex);
+      if (m_closing) break; // the cancellation of close()
+      const auto* error = dynamic_cast<const Error*>(&e);
+      m_failure = error != nullptr ? *error : Error(Errc::invalid_argument, e.what());
+      m_cv.notify_all();
+      lk.unlock();
+      m_gate->log(LogLevel::error,
+                  std::string(m_config.kind) + " " + m_path + ": left the election: " + e.what());
+      break;
+    }
+    CancelToken stop;
+    std::int64_t token = 0;
+    std::string node;
+    bool still_held = false;
+    bool began = false;
+    {
+      Lock lk(m_mutex);
+      // Read under our mutex, so that on_lost() either comes after m_leading is set or finds the
+      // hold already gone here.
+      engine.read(*m_hold, [&](const core::Hold& h) {
+        token = h.token;
+        node = h.node;
+        still_held = h.held;
+      });
+      ++m_terms;
+      m_leading = true;
+      m_token = token;
+      m_node = node;
+      m_stop = stop;
+      m_uncertain = false;
+      m_cv.notify_all();
+      began = still_held && !m_closing;
+      // Posted under our mutex, so that no report of this term (on_uncertain) comes before it.
+      if (began && m_config.listeners.on_leader)
+        post([fn = m_config.listeners.on_leader, token] { fn(token); });
+    }
+    if (!began) stop.cancel(); // lost before it began, or closing: the term ends at once
+    run_term(token, node, stop);
+    engine.release(*m_hold, false); // deletes our node, or forgets a loss
+    bool notify = false;
+    {
+      Lock lk(m_mutex);
+      m_leading = false;
+      m_stop.reset();
+      m_uncertain = false;
+      notify = began && (!m_closing || m_notify);
+      if (!m_config.requeue) m_queued = false;
+      m_cv.notify_all();
+      if (notify && m_config.listeners.on_follower) post(m_config.listeners.on_follower);
+    }
+  }
+}
+
+void Election::run_term(std::int64_t token, const std::string& node, const CancelToken& stop) {
+  if (!m_config.work) {
+    wait_until_stop(stop, far_future);
+    return;
+  }
+  Leadership leadership(*this, token, node, stop);
+  try {
+    m_config.work(leadership);
+  } catch (const std::exception& e) {
+    m_gate->log(LogLevel::warn, std::string(m_config.kind) + " " + m_path +
+                                    ": the leader's function threw: " + e.what());
+  } catch (...) {
+    m_gate->log(LogLevel::warn,
+                std::string(m_config.kind) + " " + m_path + ": the leader's function threw");
+  }
+}
+
+bool Election::held() const noexcept {
+  return m_hold->contender->read(*m_hold, [](const core::Hold& h) { return h.held; });
+}
+
+bool Election::stop_requested(const CancelToken& stop) const {
+  if (stop.cancelled()) return true;
+  if (held()) return false;
+  stop.cancel(); // a loss found by this call (the engine's report may still be on its way)
+  return true;
+}
+
+bool Election::wait_until_stop(const CancelToken& stop, Clock::time_point at) const {
+  const core::CancelSubscription subscription(&stop, [this] {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    m_cv.notify_all();
+  });
+  for (;;) {
+    if (stop_requested(stop)) return true;
+    const auto now = Clock::now();
+    if (now >= at) return false;
+    Lock lk(m_mutex);
+    m_cv.wait_until(lk, std::min(at, now + judge_interval), [&] { return stop.cancelled(); });
+  }
+}
+
+void Election::stop_term(Lock& lk) {
+  if (!m_leading || !m_stop) return;
+  const CancelToken stop = *m_stop;
+  lk.unlock(); // the token wakes its waiters, which take m_mutex
+  stop.cancel();
+}
+
+void Election::on_lost() {
+  Lock lk(m_mutex);
+  stop_term(lk);
+}
+
+void Election::on_uncertain(bool uncertain) {
+  Lock lk(m_mutex);
+  if (!m_leading) return;
+  if (!uncertain) return recheck(m_terms);
+  m_uncertain = true;
+  m_cv.notify_all();
+  if (m_config.listeners.on_uncertain) post([fn = m_config.listeners.on_uncertain] { fn(true); });
+  // A selector's function is told to stop; a latch only stops leading until it is certain again.
+  if (!m_config.lead_while_suspended && m_config.work) stop_term(lk);
+}
+
+// Connected again with the same session: the term goes on only if our node is still there and
+// still our session's (the server may have deleted it while we could not hear).
+void Election::recheck(std::uint64_t term_number) {
+  const std::weak_ptr<Election> weak = weak_from_this();
+  const auto answered = [weak, term_number](Result<NodeData> r) {
+    const auto self = weak.lock();
+    if (!self) return;
+    Lock lk(self->m_mutex);
+    if (term_number != self->m_terms || !self->m_leading) return;
+    if (r.ok() && r.value().stat.ephemeral_owner == self->m_gate->session_id()) {
+      self->m_uncertain = false;
+      self->m_cv.notify_all();
+      if (self->m_config.listeners.on_uncertain)
+        self->post([fn = self->m_config.listeners.on_uncertain] { fn(false); });
+    } else if (r.ok() || r.error() == Errc::no_node) {
+      self->stop_term(lk); // gone or not ours: the engine reports the loss too
+    } else {
+      self->m_gate->post_at(Clock::now() + std::chrono::milliseconds(200), [weak, term_number] {
+        if (const auto again = weak.lock()) again->recheck(term_number);
+      });
+    }
+  };
+  try {
+    m_gate->get_async(m_node, {}, answered);
+  } catch (const Error&) { // closed: the closed event ends the term
+  }
+}
+
+void Election::post(std::function<void()> fn) {
+  m_gate->post_at(Clock::now(),
+                  m_reports.wrap([gate = m_gate, what = std::string(m_config.kind) + " " + m_path,
+                                  fn = std::move(fn)] {
+                    try {
+                      fn();
+                    } catch (const std::exception& e) {
+                      gate->log(LogLevel::warn, what + ": a listener threw: " + e.what());
+                    } catch (...) {
+                      gate->log(LogLevel::warn, what + ": a listener threw");
+                    }
+                  }));
+}
+
+void Election::close(CloseMode mode) noexcept {
+  std::optional<CancelToken> stop;
+  {
+    Lock lk(m_mutex);
+    if (!m_closing) {
+      m_closing = true;
+      m_notify = mode == CloseMode::notify;
+    }
+    stop = m_stop;
+    m_cv.notify_all();
+  }
+  m_leave.cancel();
+  if (stop) stop->cancel();
+  if (m_thread.get_id() == std::this_thread::get_id()) return; // from the leader's function
+  if (m_gate->on_callback_thread()) {
+    m_reports.close(true); // waiting here would stop the replies the thread waits for
+    return;
+  }
+  if (m_thread.joinable()) m_thread.join();
+  m_hold->reports.close(false);
+  m_reports.close(false);
+}
+
+bool Election::await_until(Clock::time_point at) {
+  m_gate->check_blocking_call((std::string(m_config.kind) + "::await_leadership").c_str());
+  for (;;) {
+    {
+      Lock lk(m_mutex);
+      m_cv.wait_until(lk, at, [&] {
+        return m_closing || m_failure ||
+               (m_leading && (!m_uncertain || m_config.lead_while_suspended));
+      });
+      if (m_failure) throw *m_failure;
+      if (m_closing) return false;
+    }
+    if (is_leader()) return true;
+    if (Clock::now() >= at) return false;
+    Lock lk(m_mutex); // leading, but lost: wait for the term to end
+    m_cv.wait_until(lk, std::min(at, Clock::now() + judge_interval));
+  }
+}
+
+bool Election::is_leader() const noexcept {
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    if (!m_leading || (m_uncertain && !m_config.lead_while_suspended)) return false;
+  }
+  return held();
+}
+
+void Election::not_leader(const char* what) const {
+  throw Error(Errc::not_leader, std::string(what) + ": " + m_path +
+                                    ": this participant does not lead; nothing was sent");
+}
+
+std::int64_t Election::term() const {
+  std::int64_t token = 0;
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    if (!m_leading) not_leader("term");
+    token = m_token;
+  }
+  if (!held()) not_leader("term");
+  return token;
+}
+
+std::string Election::node_path() const {
+  std::string node;
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    if (!m_leading) not_leader("node_path");
+    node = m_node;
+  }
+  if (!held()) not_leader("node_path");
+  return node;
+}
+
+MultiResult Election::fenced(std::vector<Op> ops, Deadline deadline) {
+  std::string node;
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    if (!m_leading) not_leader("fenced");
+    node = m_node;
+  }
+  return fenced_term(node, std::move(ops), deadline);
+}
+
+MultiResult Election::fenced_term(const std::string& node, std::vector<Op> ops, Deadline deadline) {
+  m_gate->check_blocking_call("fenced");
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    if (!m_leading || m_node != node) not_leader("fenced");
+  }
+  // Sent while uncertain too: the server's check of our node is the verdict.
+  if (!held()) not_leader("fenced");
+  return core::fenced_multi(*m_gate, node, std::move(ops),
+                            deadline.resolve(m_gate->operation_timeout()), Errc::not_leader);
+}
+
+std::vector<Participant> Election::participants(Deadline deadline) const {
+  m_gate->check_blocking_call("participants");
+  std::vector<Participant> out;
+  for (auto& c : lock::list_contenders(*m_gate, m_path, m_profile,
+                                       deadline.resolve(m_gate->operation_timeout()))) {
+    if (!c.sequence) continue; // foreign children lead nothing (the election fails on them)
+    out.push_back(Participant{std::move(c.data), std::move(c.name), c.holder, c.czxid});
+  }
+  return out;
+}
+
+void Election::interrupt() {
+  Lock lk(m_mutex);
+  stop_term(lk);
+}
+
+void Election::requeue() {
+  const std::lock_guard<std::mutex> lk(m_mutex);
+  m_queued = true;
+  m_cv.notify_all();
+}
+
+} // namespace zk::detail::leader

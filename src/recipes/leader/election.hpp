@@ -1,0 +1,108 @@
+// The election: what LeaderLatch and LeaderSelector share. A participant is one hold on core's
+// queue engine under a profile (latch, selector or Kazoo election; lock_protocol.hpp), driven by
+// the election's own thread: it waits in the queue, runs the term (the selector's function, or for
+// a latch a wait until the term ends), releases the node and queues again. The engine decides who
+// leads and reports loss and uncertainty; the election turns them into the term's stop request and
+// the listeners.
+//
+// Term life: the engine grants the hold → term (token = czxid) → stop requested by loss,
+// uncertainty (unless lead_while_suspended; the latch only stops leading meanwhile), interrupt or
+// close → the function returns → the node is released → on_follower → queued again (requeue).
+#pragma once
+
+#include <zkrecipes/leader.hpp>
+
+#include "core/gate.hpp"
+#include "core/queue_engine.hpp"
+#include "core/reports.hpp"
+#include "recipes/lock/lock_protocol.hpp"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace zk::detail::leader {
+
+struct ElectionConfig {
+  std::string id;
+  bool container_parent = true;
+  bool lead_while_suspended = false;
+  bool requeue = true;
+  ElectionListeners listeners;
+  /// The selector's function; empty for a latch (the term lasts until it ends by itself).
+  LeaderSelector::Work work;
+  const char* kind = "LeaderLatch"; ///< for messages and the wrong-thread check
+};
+
+class Election : public std::enable_shared_from_this<Election> {
+public:
+  /// Validates, then starts the election's thread (joined at once). Throws as LeaderLatch's
+  /// constructor.
+  static std::shared_ptr<Election> start(const std::shared_ptr<core::Gate>& gate, std::string path,
+                                         const lock::Profile& profile, ElectionConfig config);
+  Election(std::shared_ptr<core::Gate> gate, std::string path, const lock::Profile& profile,
+           ElectionConfig config);
+  ~Election();
+  Election(const Election&) = delete;
+  Election& operator=(const Election&) = delete;
+  Election(Election&&) = delete;
+  Election& operator=(Election&&) = delete;
+
+  void close(CloseMode mode) noexcept;
+  bool await_until(Clock::time_point at);
+  bool is_leader() const noexcept;
+  std::int64_t term() const;
+  std::string node_path() const;
+  MultiResult fenced(std::vector<Op> ops, Deadline deadline);
+  std::vector<Participant> participants(Deadline deadline) const;
+  void interrupt();
+  void requeue();
+  const std::string& path() const noexcept { return m_path; }
+
+  // For Leadership.
+  bool stop_requested(const CancelToken& stop) const;
+  bool wait_until_stop(const CancelToken& stop, Clock::time_point at) const;
+  MultiResult fenced_term(const std::string& node, std::vector<Op> ops, Deadline deadline);
+
+private:
+  using Lock = std::unique_lock<std::mutex>;
+  void run() noexcept;
+  void run_term(std::int64_t token, const std::string& node, const CancelToken& stop);
+  /// True while the engine says the hold is ours (judged: a lapsed session is lost here).
+  bool held() const noexcept;
+  void on_lost();
+  void on_uncertain(bool uncertain);
+  void recheck(std::uint64_t term_number);
+  void post(std::function<void()> fn);
+  void stop_term(Lock& lk);
+  [[noreturn]] void not_leader(const char* what) const;
+
+  const std::shared_ptr<core::Gate> m_gate;
+  const std::string m_path;
+  const lock::Profile& m_profile;
+  const ElectionConfig m_config;
+  std::unique_ptr<core::Hold> m_hold; // the engine's record of our participant
+  core::Reports m_reports;            // listener calls posted, waited for by close()
+
+  mutable std::mutex m_mutex;
+  mutable std::condition_variable m_cv;
+  std::thread m_thread;
+  CancelToken m_leave; ///< cancels a wait in the queue: close()
+  bool m_closing = false;
+  bool m_notify = false;          ///< CloseMode::notify
+  bool m_queued = true;           ///< takes part (false after a term without requeue)
+  std::optional<Error> m_failure; ///< what ended the election
+  // The current term (m_leading), if any.
+  bool m_leading = false;
+  std::uint64_t m_terms = 0; ///< counts terms, to ignore late reports of an earlier one
+  std::int64_t m_token = 0;
+  std::string m_node;
+  std::optional<CancelToken> m_stop;
+  bool m_uncertain = false; ///< suspended, or reconnected and not yet re-checked
+};
+
+} // namespace zk::detail::leader
