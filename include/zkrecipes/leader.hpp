@@ -52,6 +52,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zk {
@@ -193,6 +194,9 @@ public:
   /// The current leader (nullopt if nobody leads) and every participant, leader first.
   [[nodiscard]] std::optional<Participant> leader(Deadline deadline = {}) const;
   [[nodiscard]] std::vector<Participant> participants(Deadline deadline = {}) const;
+  /// The participants of the latch election on `path`, leader first, without joining it.
+  static std::vector<Participant> participants(Session& session, std::string_view path,
+                                               Deadline deadline = {});
   /// Leaves the election: our node is deleted before it returns (or in the background, if the
   /// server cannot be reached in the operation timeout). Idempotent. From a listener (the callback
   /// thread) it does not wait.
@@ -229,6 +233,9 @@ public:
   [[nodiscard]] std::int64_t term() const;
   [[nodiscard]] std::optional<Participant> leader(Deadline deadline = {}) const;
   [[nodiscard]] std::vector<Participant> participants(Deadline deadline = {}) const;
+  /// The participants of the selector election on `path` in `profile`'s form, without joining it.
+  static std::vector<Participant> participants(Session& session, std::string_view path,
+                                               SelectorProfile profile, Deadline deadline = {});
   /// Asks the running function to stop (the term ends when it returns).
   void interrupt();
   /// Queues again once after a term ended without SelectorOptions::requeue. Nothing if queued.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # zkr as an operator uses it: four shells serialise a command, --try answers at once, a killed holder lets
-# the next one in, a lost lock terminates the command, bad data and unreachable ensembles give one line.
+# the next one in, a lost lock terminates the command, four leaders run a command one at a time, bad
+# data and unreachable ensembles give one line.
 # Usage: zkr_cli_test.sh ZKR_BINARY CASE
 set -uo pipefail
 zkr=$1
@@ -126,6 +127,60 @@ group)
   done
   [[ -z $(KAZOO="print(','.join(zk.get_children('$root/l')) if zk.exists('$root/l') else '')" kazoo) ]] ||
     fail "a lock node was left behind"
+  ;;
+leader)
+  # Four machines in miniature run `zkr leader --requeue`: the command runs on exactly one at a time,
+  # each term with a larger ZKR_LEADER_TERM; kill -9 of the leading machine hands over within the
+  # session timeout + 1 s (plus the time to notice); SIGTERM ends them all and leaves no node.
+  job='echo "begin $0 $ZKR_LEADER_TERM" >> "$1"; sleep 0.2; echo "end $0" >> "$1"'
+  declare -A machine
+  for m in m1 m2 m3 m4; do
+    setsid "$zkr" --session-timeout 2 leader --requeue --id "$m" "$root/e" -- sh -c "$job" "$m" "$work/log" 2>> "$work/err" &
+    machine[$m]=$!
+    pids+=($!)
+  done
+  for _ in $(seq 200); do (( $(grep -c begin "$work/log" 2>/dev/null || echo 0) >= 8 )) && break; sleep 0.1; done
+  (( $(grep -c begin "$work/log") >= 8 )) || fail "fewer than 8 terms in 20 s: $(cat "$work/log" "$work/err")"
+  "$zkr" leader --show "$root/e" > "$work/show" || fail "--show failed"
+  [[ $(grep -c . "$work/show") -eq 4 && $(grep -c '^\*' "$work/show") -eq 1 ]] || fail "--show: $(cat "$work/show")"
+  # Kill the machine that is running the command right now.
+  for _ in $(seq 100); do last=$(tail -n 1 "$work/log"); [[ $last == begin* ]] && break; sleep 0.02; done
+  [[ $last == begin* ]] || fail "no running term to kill"
+  victim=$(awk '{print $2}' <<< "$last")
+  before=$(grep -c begin "$work/log")
+  killed=$(now_ms)
+  pkill -KILL -s "${machine[$victim]}"
+  wait "${machine[$victim]}" 2>/dev/null
+  for _ in $(seq 100); do (( $(grep -c begin "$work/log") > before )) && break; sleep 0.05; done
+  took=$(( $(now_ms) - killed ))
+  (( $(grep -c begin "$work/log") > before )) || fail "no new leader after the leader was killed"
+  (( took < 2000 + 1000 + 1500 )) || fail "handover took $took ms"
+  for m in "${!machine[@]}"; do [[ $m == "$victim" ]] || kill -TERM "${machine[$m]}"; done
+  for m in "${!machine[@]}"; do [[ $m == "$victim" ]] || wait "${machine[$m]}"; done
+  pids=()
+  # Terms never overlap (only the killed one has no end) and their tokens increase.
+  awk -v victim="$victim" '
+    $1=="begin" { if (open != "" && open != victim) bad=1; if ($3 <= last) bad=2; last=$3; open=$2 }
+    $1=="end"   { if ($2 != open) bad=3; open="" }
+    END { exit bad }' "$work/log" || fail "two machines ran the command at once, or terms did not increase: $(cat "$work/log")"
+  [[ -z $(KAZOO="print(','.join(zk.get_children('$root/e')) if zk.exists('$root/e') else '')" kazoo) ]] ||
+    fail "an election node was left behind"
+  ;;
+leader-lost)
+  # Someone deletes the leader's node: the command is terminated and zkr exits 76.
+  "$zkr" leader --grace 1 "$root/e" -- sh -c 'trap "echo term > $0; exit 0" TERM; echo "$ZKR_LEADER_TERM" > "$0.held"; while :; do sleep 0.1; done' "$work/term" 2> "$work/err" &
+  leader=$!
+  pids+=($leader)
+  for _ in $(seq 100); do [[ -s $work/term.held ]] && break; sleep 0.1; done
+  [[ -s $work/term.held ]] || fail "never led"
+  (( $(cat "$work/term.held") > 0 )) || fail "no ZKR_LEADER_TERM"
+  KAZOO="[zk.delete('$root/e/' + c) for c in zk.get_children('$root/e')]" kazoo
+  wait "$leader"
+  rc=$?
+  [[ $rc -eq 76 ]] || fail "expected exit 76 after leadership was lost, got $rc: $(cat "$work/err")"
+  [[ $(cat "$work/term") == term ]] || fail "the command did not get SIGTERM"
+  grep -q "leadership of $root/e lost while the command ran" "$work/err" || fail "no loss message: $(cat "$work/err")"
+  "$zkr" leader "$root/e" 2> "$work/err"; [[ $? -eq 64 ]] || fail "zkr leader without a command did not exit 64"
   ;;
 counter)
   for i in 1 2 3 4; do (for _ in $(seq 10); do "$zkr" counter incr "$root/c" > /dev/null || exit 1; done) & pids+=($!); done

@@ -167,6 +167,28 @@ CheckResult check_fenced_writes(std::vector<FencedWrite> writes) {
   return res;
 }
 
+std::optional<FencedWrite> parse_write(const std::string& line) {
+  std::istringstream in(line);
+  std::string tag;
+  FencedWrite w;
+  if (!(in >> tag >> w.token >> w.order >> w.writer) || tag != "WRITE") return std::nullopt;
+  return w;
+}
+
+CheckResult check_terms(const std::vector<FencedWrite>& writes) {
+  CheckResult res = check_fenced_writes(writes);
+  std::map<std::int64_t, std::int64_t> writer_of;
+  for (const auto& w : writes) {
+    const auto [it, fresh] = writer_of.emplace(w.token, w.writer);
+    if (!fresh && it->second != w.writer) {
+      res.problems.push_back("term " + std::to_string(w.token) + " has writes from " +
+                             std::to_string(it->second) + " and " + std::to_string(w.writer) +
+                             ": two leaders with one token");
+    }
+  }
+  return res;
+}
+
 const char* to_string(Outcome o) {
   switch (o) {
   case Outcome::ok:

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,15 +52,21 @@ std::string to_line(const HoldRecord& r);
 
 /// A write accepted by a fenced resource, in the order the server applied them (e.g. by mzxid).
 struct FencedWrite {
-  std::int64_t token = 0; ///< the token the writer claimed
-  std::int64_t order = 0; ///< server order (mzxid)
+  std::int64_t token = 0;  ///< the token the writer claimed
+  std::int64_t order = 0;  ///< server order (mzxid)
+  std::int64_t writer = 0; ///< who wrote it (a process id; 0: not recorded)
 };
+/// Line format (elections): `WRITE <token> <order> <writer>`; nullopt for any other line.
+std::optional<FencedWrite> parse_write(const std::string& line);
 
 /// Intervals, sorted by enter, must not overlap (touching is fine) and tokens must strictly
 /// increase.
 CheckResult check_mutual_exclusion(std::vector<HoldRecord> records);
 /// A fenced resource never accepts a token lower than one it accepted before.
 CheckResult check_fenced_writes(std::vector<FencedWrite> writes);
+/// An election's fenced writes: as check_fenced_writes (accepted writes ordered by term, so no two
+/// terms' writes interleave), and every term's writes come from one writer.
+CheckResult check_terms(const std::vector<FencedWrite>& writes);
 
 // --- Counter ------------------------------------------------------------------------------------
 

@@ -80,6 +80,21 @@ TEST(FencedWrites, OnlyAStaleTokenFails) {
   EXPECT_TRUE(mentions(r, "stale token accepted")) << r.explain();
 }
 
+TEST(TermChecker, InterleavedTermsAndASharedTokenFail) {
+  EXPECT_TRUE(zkt::check_terms({{5, 100, 1}, {5, 101, 1}, {9, 102, 2}, {12, 103, 1}}).ok());
+  // Term 5's writer kept writing after term 9 began: two leaders at once.
+  auto r = zkt::check_terms({{5, 100, 1}, {9, 101, 2}, {5, 102, 1}});
+  EXPECT_TRUE(mentions(r, "stale token accepted")) << r.explain();
+  r = zkt::check_terms({{5, 100, 1}, {5, 101, 2}});
+  EXPECT_TRUE(mentions(r, "two leaders with one token")) << r.explain();
+  const auto w = zkt::parse_write("WRITE 17 4242 99");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->token, 17);
+  EXPECT_EQ(w->order, 4242);
+  EXPECT_EQ(w->writer, 99);
+  EXPECT_FALSE(zkt::parse_write("TERM_BEGIN 17 99 1"));
+}
+
 // --- Counter ---
 
 TEST(CounterChecker, LinearizableHistoryPasses) {

@@ -52,6 +52,23 @@ TEST(ZkrArgs, CounterOperations) {
   EXPECT_EQ(parse({"counter", "incr", "/c"}).counter.codec, "int64");
 }
 
+TEST(ZkrArgs, LeaderWithOptionsAndCommand) {
+  const auto p = parse({"leader", "/app/leader", "--id", "m1", "--requeue", "--selector", "--grace",
+                        "2", "--", "./job", "-x"});
+  EXPECT_EQ(p.subcommand, "leader");
+  EXPECT_EQ(p.leader.path, "/app/leader");
+  EXPECT_EQ(p.leader.id, "m1");
+  EXPECT_TRUE(p.leader.requeue);
+  EXPECT_TRUE(p.leader.selector);
+  EXPECT_FALSE(p.leader.show);
+  EXPECT_EQ(p.leader.grace, 2000ms);
+  EXPECT_EQ(p.leader.command, (std::vector<std::string>{"./job", "-x"}));
+  const auto show = parse({"leader", "--show", "/app/leader"});
+  EXPECT_TRUE(show.leader.show);
+  EXPECT_TRUE(show.leader.command.empty());
+  EXPECT_NE(zkr::leader_help().find("ZKR_LEADER_TERM"), std::string::npos);
+}
+
 TEST(ZkrArgs, HelpAnywhere) {
   EXPECT_TRUE(parse({"--help"}).help);
   EXPECT_TRUE(parse({"lock", "--help"}).help);
@@ -61,7 +78,12 @@ TEST(ZkrArgs, HelpAnywhere) {
 }
 
 TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
-  EXPECT_EQ(usage_error({}), "missing subcommand (lock, counter, holders); try zkr --help");
+  EXPECT_EQ(usage_error({}), "missing subcommand (lock, leader, counter, holders); try zkr --help");
+  EXPECT_EQ(usage_error({"leader", "/e"}), "zkr leader: missing COMMAND after --");
+  EXPECT_EQ(usage_error({"leader", "--show", "/e", "--", "true"}),
+            "zkr leader --show: no COMMAND expected");
+  EXPECT_EQ(usage_error({"leader", "--try", "/e", "--", "true"}),
+            "unknown option --try for zkr leader");
   EXPECT_EQ(usage_error({"frob"}), "unknown subcommand \"frob\"; try zkr --help");
   EXPECT_EQ(usage_error({"lock", "/l"}), "zkr lock: missing COMMAND after --");
   EXPECT_EQ(usage_error({"lock", "--", "true"}), "zkr lock: expected one PATH before --, got 0");

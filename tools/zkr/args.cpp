@@ -103,14 +103,16 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
   std::size_t i = 0;
   while (i < args.size() && take_common(args, i, p.common))
     ++i;
-  if (i >= args.size()) usage("missing subcommand (lock, counter, holders); try zkr --help");
+  if (i >= args.size())
+    usage("missing subcommand (lock, leader, counter, holders); try zkr --help");
   p.subcommand = args[i];
   if (p.subcommand == "--help" || p.subcommand == "-h" || p.subcommand == "help") {
     p.subcommand = "help";
     p.help = true;
     return p;
   }
-  if (p.subcommand != "lock" && p.subcommand != "counter" && p.subcommand != "holders")
+  if (p.subcommand != "lock" && p.subcommand != "leader" && p.subcommand != "counter" &&
+      p.subcommand != "holders")
     usage("unknown subcommand \"" + p.subcommand + "\"; try zkr --help");
 
   std::vector<std::string> positional;
@@ -130,6 +132,16 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
       p.lock.grace = parse_duration(take_value(args, i, "--grace"), "--grace");
     } else if (p.subcommand == "lock" && (a == "--try" || a == "-n")) {
       p.lock.try_only = true;
+    } else if (p.subcommand == "leader" && is_option(a, "--id")) {
+      p.leader.id = take_value(args, i, "--id");
+    } else if (p.subcommand == "leader" && is_option(a, "--grace")) {
+      p.leader.grace = parse_duration(take_value(args, i, "--grace"), "--grace");
+    } else if (p.subcommand == "leader" && a == "--requeue") {
+      p.leader.requeue = true;
+    } else if (p.subcommand == "leader" && a == "--selector") {
+      p.leader.selector = true;
+    } else if (p.subcommand == "leader" && a == "--show") {
+      p.leader.show = true;
     } else if (p.subcommand == "counter" && is_option(a, "--codec")) {
       p.counter.codec = take_value(args, i, "--codec");
       if (p.counter.codec != "int64" && p.counter.codec != "int32" && p.counter.codec != "ascii")
@@ -151,6 +163,13 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
     if (p.lock.command.empty()) usage("zkr lock: missing COMMAND after --");
     if (p.lock.try_only && p.lock.timeout)
       usage("zkr lock: --try and --timeout exclude each other");
+  } else if (p.subcommand == "leader") {
+    if (positional.size() != 1)
+      usage("zkr leader: expected one PATH, got " + std::to_string(positional.size()));
+    p.leader.path = positional[0];
+    p.leader.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+    if (p.leader.show && !p.leader.command.empty()) usage("zkr leader --show: no COMMAND expected");
+    if (!p.leader.show && p.leader.command.empty()) usage("zkr leader: missing COMMAND after --");
   } else if (p.subcommand == "holders") {
     if (positional.size() != 1) usage("zkr holders: expected one PATH");
     p.holders.path = positional[0];
@@ -186,6 +205,8 @@ std::string main_help() {
 Distributed locks and counters on a ZooKeeper ensemble.
 
   zkr lock PATH [options] -- COMMAND [ARGS...]   run COMMAND while holding the lock PATH
+  zkr leader PATH [options] -- COMMAND [ARGS...] run COMMAND only while elected leader on PATH
+  zkr leader --show PATH                         print the leader and the participants
   zkr counter get|incr|decr|add N|set N|cas EXPECTED DESIRED PATH [--codec C]
   zkr holders PATH                               list the contenders of a lock, marking the holder
 
@@ -201,7 +222,8 @@ Exit codes: 0 ok; 1 cas did not swap; 64 bad arguments (a malformed --hosts too)
 data in a znode, or a counter value that does not fit its encoding (overflow); 69 ensemble
 unreachable or session ended; 70 other ZooKeeper error (also a counter update whose outcome could not
 be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or a counter update
-that kept losing to other writers until its retries ran out; 76 lock lost while the command ran; 126
+that kept losing to other writers until its retries ran out; 76 lock or leadership lost while the
+command ran (it was terminated); 126
 command could not be run; 127 command not found; otherwise the command's own exit code (128+N if it
 died of signal N).
 )";
@@ -224,6 +246,30 @@ out to have been lost while the command ran, zkr exits 76; otherwise with the co
 Options:
   --try, -n        do not wait: exit 75 at once if the lock is held
   --timeout D      wait at most D, then exit 75
+  --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)
+  --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand
+)";
+}
+
+std::string leader_help() {
+  return R"(usage: zkr leader PATH [options] -- COMMAND [ARGS...]
+       zkr leader --show PATH [--selector]
+
+Joins the leader election PATH and runs COMMAND only while this participant leads: one of any number
+of zkr leader processes on as many machines runs it at a time. The command gets ZKR_LEADER_TERM (the
+term's fencing token: it increases from term to term; pass it to what you write) and ZKR_LEADER_PATH.
+It runs in a process group of its own, supervised as by zkr lock: if leadership is lost (session
+expired or lost, node deleted) or becomes uncertain (the connection is suspended), the whole group
+gets SIGTERM, then SIGKILL after the grace period, and zkr exits 76; signals to zkr are passed on.
+When the command ends, zkr leaves the election and exits with the command's exit code; with
+--requeue it joins again and runs the command at each next term, until a signal or a loss ends it.
+
+Options:
+  --id ID          this participant's id, the data of its node (default host:pid zkr)
+  --requeue        run the command again at every next term
+  --selector       Curator LeaderSelector (InterProcessMutex) node form `_c_<uuid>-lock-<seq>`;
+                   default: Curator LeaderLatch form `_c_<uuid>-latch-<seq>`
+  --show           print the leader ('*') and every participant: node and id; run nothing
   --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)
   --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand
 )";

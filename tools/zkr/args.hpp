@@ -22,7 +22,8 @@ enum Exit : int {
   exit_error = 70,        ///< any other ZooKeeper error
   exit_contended = 75,    ///< contended, try again later: lock --try found it held, --timeout ran
                           ///< out; a counter update lost to other writers until its retries ran out
-  exit_lock_lost = 76,    ///< lock: the lock was lost while the command ran (it was terminated)
+  exit_lock_lost = 76,    ///< lock: the lock was lost while the command ran (it was terminated);
+                          ///< leader: leadership was lost or became uncertain while it ran
   exit_cannot_exec = 126, ///< lock: the command could not be executed
 };
 
@@ -48,14 +49,25 @@ struct CounterArgs {
   std::string codec = "int64";
 };
 
+struct LeaderArgs {
+  std::string path;
+  std::vector<std::string> command;
+  std::string id;        // node data (empty: host:pid zkr)
+  bool requeue = false;  // run the command again at each next term
+  bool selector = false; // Curator LeaderSelector (mutex) node form instead of LeaderLatch
+  bool show = false;     // print the leader and the participants, run nothing
+  std::chrono::milliseconds grace{5000};
+};
+
 struct HoldersArgs {
   std::string path;
 };
 
 struct Parsed {
-  std::string subcommand; // lock, counter, holders, help
+  std::string subcommand; // lock, leader, counter, holders, help
   Common common;
   LockArgs lock;
+  LeaderArgs leader;
   CounterArgs counter;
   HoldersArgs holders;
   bool help = false; // print the subcommand's help and exit 0
@@ -74,6 +86,7 @@ int exit_code_for(const zk::Error& e);
 /// Help texts.
 std::string main_help();
 std::string lock_help();
+std::string leader_help();
 std::string counter_help();
 std::string holders_help();
 

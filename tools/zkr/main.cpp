@@ -1,4 +1,4 @@
-// zkr — distributed locks and counters from the shell. See `zkr --help`.
+// zkr — distributed locks, leader election and counters from the shell. See `zkr --help`.
 #include "args.hpp"
 #include "run_locked.hpp"
 
@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -64,14 +66,32 @@ void report_waiting(zk::Session& session, const std::string& path, const std::st
   }
 }
 
+// Who this zkr is, as its lock or election node's data says: "host:pid zkr".
+std::string participant_id() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid()) + " zkr";
+}
+
+// What zkr says about a command's process group once it is gone, before it lets go of `what`
+// ("lock was released" / "lock is released").
+void report_group(const ChildOutcome& outcome, const std::string& before,
+                  const std::string& anyway) {
+  if (outcome.leftovers) {
+    std::cerr << "zkr: the command exited leaving processes of its group running; they were "
+                 "terminated before the "
+              << before << '\n';
+  }
+  if (outcome.survivors) {
+    std::cerr << "zkr: processes of the command's group survived SIGKILL (not ours to kill); the "
+              << anyway << " anyway\n";
+  }
+}
+
 int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
   LossSignal loss;
   zk::LockOptions options;
-  options.node_data = [] {
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    return std::string(host) + ":" + std::to_string(::getpid()) + " zkr";
-  }();
+  options.node_data = participant_id();
   options.max_local_handoffs = 0;
   options.on_lost = [&loss](const zk::Error& why) { loss.raise(why.what()); };
   zk::DistributedLock lock(session, p.lock.path, options);
@@ -123,14 +143,7 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
     return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" +
                                     loss.why() + "); the command was terminated");
   }
-  if (outcome.leftovers) {
-    std::cerr << "zkr: the command exited leaving processes of its group running; they were "
-                 "terminated before the lock was released\n";
-  }
-  if (outcome.survivors) {
-    std::cerr << "zkr: processes of the command's group survived SIGKILL (not ours to kill); the "
-                 "lock is released anyway\n";
-  }
+  report_group(outcome, "lock was released", "lock is released");
   // The loss may be found only now (a pause of zkr itself past its session timeout): then the
   // command may have run partly without the lock.
   try {
@@ -142,6 +155,108 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
                     " was lost while the command ran (found at release: " + e.what() + ")");
   }
   return outcome.exit_code;
+}
+
+// Runs the command for one term: ZKR_LEADER_TERM is the term's fencing token.
+int run_term(const LeaderArgs& a, SignalForwarder& signals, LossSignal& loss, std::int64_t term) {
+  const std::vector<std::string> env = {"ZKR_LEADER_TERM=" + std::to_string(term),
+                                        "ZKR_LEADER_PATH=" + a.path};
+  ChildOutcome outcome;
+  try {
+    outcome = run_child(a.command, env, loss, signals, a.grace);
+  } catch (const std::system_error& e) {
+    return fail(e.code().value() == ENOENT ? 127 : exit_cannot_exec, e.what());
+  }
+  report_group(outcome, "election was left", "election is left");
+  if (outcome.lost) {
+    return fail(exit_lock_lost, "leadership of " + a.path + " lost while the command ran (" +
+                                    loss.why() + "); the command was terminated");
+  }
+  return outcome.exit_code;
+}
+
+int lost_before_start(const LeaderArgs& a, const zk::Error& e) {
+  return fail(exit_lock_lost,
+              "leadership of " + a.path + " lost before the command started (" + e.what() + ")");
+}
+
+// One term in the LeaderLatch form: wait to lead, run the command, leave.
+int latch_term(const LeaderArgs& a, const std::string& id, const zk::ElectionListeners& listeners,
+               SignalForwarder& signals, LossSignal& loss, zk::Session& session) {
+  zk::LatchOptions o;
+  o.id = id;
+  o.listeners = listeners;
+  zk::LeaderLatch latch(session, a.path, o);
+  latch.await_leadership(); // a signal closes the session: session_closed
+  std::int64_t term = 0;
+  try {
+    term = latch.term();
+  } catch (const zk::Error& e) {
+    if (e.errc() != zk::Errc::not_leader) throw;
+    return lost_before_start(a, e);
+  }
+  const int rc = run_term(a, signals, loss, term);
+  latch.close();
+  return rc;
+}
+
+// One term in the LeaderSelector form: the command runs as the selector's function.
+int selector_term(const LeaderArgs& a, const std::string& id,
+                  const zk::ElectionListeners& listeners, SignalForwarder& signals,
+                  LossSignal& loss, zk::Session& session) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<int> rc;
+  zk::SelectorOptions o;
+  o.id = id;
+  o.requeue = false;
+  o.listeners = listeners;
+  zk::LeaderSelector selector(
+      session, a.path,
+      [&](zk::Leadership& lead) {
+        const auto stop = lead.stop_token().subscribe([&loss] { loss.raise("leadership lost"); });
+        const int code = run_term(a, signals, loss, lead.term());
+        lead.stop_token().unsubscribe(stop);
+        const std::lock_guard<std::mutex> lk(m);
+        rc = code;
+        cv.notify_all();
+      },
+      o);
+  selector.await_leadership(); // a signal closes the session: session_closed
+  std::unique_lock<std::mutex> lk(m);
+  cv.wait(lk, [&] { return rc.has_value(); });
+  return *rc;
+}
+
+int show_leader(const LeaderArgs& a, zk::Session& session) {
+  const auto all =
+      a.selector ? zk::LeaderSelector::participants(session, a.path, zk::SelectorProfile::curator)
+                 : zk::LeaderLatch::participants(session, a.path);
+  if (all.empty()) {
+    std::cout << "no participants in " << a.path << '\n';
+    return exit_ok;
+  }
+  for (const auto& c : all)
+    std::cout << (c.leader ? '*' : ' ') << ' ' << c.node << '\t' << c.id << '\n';
+  return exit_ok;
+}
+
+int run_leader(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
+  const LeaderArgs& a = p.leader;
+  if (a.show) return show_leader(a, session);
+  const std::string id = a.id.empty() ? participant_id() : a.id;
+  for (;;) {
+    LossSignal loss;
+    zk::ElectionListeners listeners;
+    listeners.on_follower = [&loss] { loss.raise("the term ended"); };
+    listeners.on_uncertain = [&loss](bool uncertain) {
+      if (uncertain) loss.raise("the connection was suspended: leadership is uncertain");
+    };
+    const int rc = a.selector ? selector_term(a, id, listeners, signals, loss, session)
+                              : latch_term(a, id, listeners, signals, loss, session);
+    // A signal to zkr (passed on to the command) ends it, --requeue or not.
+    if (!a.requeue || signals.received() != 0) return rc;
+  }
 }
 
 int run_counter(const Parsed& p, zk::Session& session) {
@@ -200,6 +315,8 @@ int main(int argc, char** argv) {
   if (p.help) {
     if (p.subcommand == "lock") {
       std::cout << lock_help();
+    } else if (p.subcommand == "leader") {
+      std::cout << leader_help();
     } else if (p.subcommand == "counter") {
       std::cout << counter_help();
     } else if (p.subcommand == "holders") {
@@ -228,6 +345,8 @@ int main(int argc, char** argv) {
     try {
       if (p.subcommand == "lock") {
         rc = run_lock(p, signals, session);
+      } else if (p.subcommand == "leader") {
+        rc = run_leader(p, signals, session);
       } else if (p.subcommand == "counter") {
         rc = run_counter(p, session);
       } else {

@@ -91,10 +91,10 @@ SignalForwarder::SignalForwarder(std::function<void(int)> while_no_child)
       const int sig = ::sigtimedwait(&m_set, nullptr, &tick);
       if (sig <= 0) continue;
       const pid_t group = m_group.load();
+      m_received.store(sig);
       if (group > 0) {
         ::kill(-group, sig);
       } else {
-        m_received.store(sig);
         m_while_no_child(sig);
       }
     }

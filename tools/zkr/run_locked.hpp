@@ -33,7 +33,7 @@ private:
 
 /// Takes SIGINT, SIGTERM and SIGHUP for the whole process (construct it before any other thread):
 /// while a command runs they are forwarded to its whole process group; otherwise
-/// `while_no_child(sig)` runs (on the forwarder's own thread) and received() reports the signal.
+/// `while_no_child(sig)` runs (on the forwarder's own thread). received() reports the last signal.
 class SignalForwarder {
 public:
   explicit SignalForwarder(std::function<void(int)> while_no_child);

@@ -332,10 +332,15 @@ MultiResult Election::fenced_term(const std::string& node, std::vector<Op> ops, 
 }
 
 std::vector<Participant> Election::participants(Deadline deadline) const {
-  m_gate->check_blocking_call("participants");
+  return list(*m_gate, m_path, m_profile, deadline);
+}
+
+std::vector<Participant> Election::list(core::Gate& gate, const std::string& path,
+                                        const lock::Profile& profile, Deadline deadline) {
+  gate.check_blocking_call("participants");
   std::vector<Participant> out;
-  for (auto& c : lock::list_contenders(*m_gate, m_path, m_profile,
-                                       deadline.resolve(m_gate->operation_timeout()))) {
+  for (auto& c :
+       lock::list_contenders(gate, path, profile, deadline.resolve(gate.operation_timeout()))) {
     if (!c.sequence) continue; // foreign children lead nothing (the election fails on them)
     out.push_back(Participant{std::move(c.data), std::move(c.name), c.holder, c.czxid});
   }

@@ -59,6 +59,9 @@ public:
   std::string node_path() const;
   MultiResult fenced(std::vector<Op> ops, Deadline deadline);
   std::vector<Participant> participants(Deadline deadline) const;
+  /// The participants of the election on `path` under `profile`, leader first (no node of ours).
+  static std::vector<Participant> list(core::Gate& gate, const std::string& path,
+                                       const lock::Profile& profile, Deadline deadline);
   void interrupt();
   void requeue();
   const std::string& path() const noexcept { return m_path; }

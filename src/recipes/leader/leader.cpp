@@ -14,6 +14,11 @@ Election& of(const std::shared_ptr<Election>& e, const char* kind) {
   return *e;
 }
 
+const detail::lock::Profile& profile_of(SelectorProfile p) {
+  return p == SelectorProfile::kazoo ? detail::lock::kazoo_election_profile()
+                                     : detail::lock::selector_profile();
+}
+
 } // namespace
 
 bool Leadership::stop_requested() const {
@@ -78,6 +83,12 @@ std::optional<Participant> LeaderLatch::leader(Deadline deadline) const {
 std::vector<Participant> LeaderLatch::participants(Deadline deadline) const {
   return of(m_election, "LeaderLatch").participants(deadline);
 }
+std::vector<Participant> LeaderLatch::participants(Session& session, std::string_view path,
+                                                   Deadline deadline) {
+  validate_path(path);
+  return Election::list(*detail::core::gate_of(session), std::string(path),
+                        detail::lock::latch_profile(), deadline);
+}
 void LeaderLatch::close(CloseMode mode) {
   if (m_election) m_election->close(mode);
 }
@@ -97,11 +108,8 @@ LeaderSelector::LeaderSelector(Session& session, std::string path, Work work,
   c.listeners = std::move(options.listeners);
   c.work = std::move(work);
   c.kind = "LeaderSelector";
-  const auto& profile = options.profile == SelectorProfile::kazoo
-                            ? detail::lock::kazoo_election_profile()
-                            : detail::lock::selector_profile();
-  m_election =
-      Election::start(detail::core::gate_of(session), std::move(path), profile, std::move(c));
+  m_election = Election::start(detail::core::gate_of(session), std::move(path),
+                               profile_of(options.profile), std::move(c));
 }
 
 LeaderSelector::~LeaderSelector() {
@@ -135,6 +143,12 @@ std::optional<Participant> LeaderSelector::leader(Deadline deadline) const {
 }
 std::vector<Participant> LeaderSelector::participants(Deadline deadline) const {
   return of(m_election, "LeaderSelector").participants(deadline);
+}
+std::vector<Participant> LeaderSelector::participants(Session& session, std::string_view path,
+                                                      SelectorProfile profile, Deadline deadline) {
+  validate_path(path);
+  return Election::list(*detail::core::gate_of(session), std::string(path), profile_of(profile),
+                        deadline);
 }
 void LeaderSelector::interrupt() {
   of(m_election, "LeaderSelector").interrupt();
