@@ -45,7 +45,8 @@ if [[ -z "$build_dir" ]]; then
   echo "bench: building zkbench and the Curator worker in $build_dir" >&2
   log=$(mktemp /tmp/bench-build.XXXXXX.log)
   if ! { cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release &&
-         cmake --build "$build_dir" -j"$(nproc)" --target zkbench zkbench_curator; } >"$log" 2>&1; then
+         cmake --build "$build_dir" -j"$(nproc)" --target zkbench zkbench_curator election_peer \
+           CuratorLeaderPeer; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "bench: build failed (full log: $log)" >&2
     exit 1
@@ -62,5 +63,15 @@ fi
 [[ -n "$out" ]] || out=$root/results/bench-$(date +%Y%m%d-%H%M%S)
 
 echo "bench: mode $mode, ensemble $hosts, results in $out; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-exec "$py" "$here/run.py" --mode "$mode" --hosts "$hosts" --bin "$bin" --out "$out" \
-  --command "$command" "${publish[@]}" "${pass[@]}"
+rc=0
+"$py" "$here/run.py" --mode "$mode" --hosts "$hosts" --bin "$bin" --out "$out" \
+  --command "$command" "${publish[@]}" "${pass[@]}" || rc=$?
+# Leader-election failover (bench/election.py), ours beside Curator and Kazoo.
+case $mode in
+  smoke) changes=4 ;;
+  quick) changes=20 ;;
+  *) changes=200 ;;
+esac
+"$py" "$here/election.py" --hosts "$hosts" --bin "$build_dir/bin" --changes "$changes" --out "$out" \
+  "${publish[@]}" || rc=$?
+exit $rc

@@ -26,7 +26,9 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CELLS = ["F%d" % i for i in range(1, 11)] + ["F12"]
-EXPECTED = {("lock", c) for c in CELLS} | {("counter", c) for c in CELLS if c != "F12"}
+RECIPES = ("lock", "election", "counter")
+EXPECTED = ({("lock", c) for c in CELLS} | {("election", c) for c in CELLS} |
+            {("counter", c) for c in CELLS if c != "F12"})
 SEEDS_PER_CELL = 3
 RUN_BUDGET_S = 15 * 60
 LINE = re.compile(r"^\[ (\w+)\s*\] (.*)$")
@@ -156,8 +158,10 @@ def render(runs, command, out_path, negative=None):
     w.append("- Generated: %s UTC, commit `%s`%s" % (
         datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"), git("rev-parse", "--short", "HEAD"),
         " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""))
-    w.append("- Fault matrix: testing.md's F1-F10 and F12 for the lock, F1-F10 for the counter "
-             "(F12, a killed client process, is lock-only; **testing.md defines no F11**, so there is "
+    w.append("- Fault matrix: testing.md's F1-F10 and F12 for the lock and for the leader election "
+             "(the lock's cells and checks with LeaderLatch contenders: a hold is a term), F1-F10 for "
+             "the counter (F12, a killed client process, is for holders only; **testing.md defines no "
+             "F11**, so there is "
              "no F11 cell). Each cell runs once per seed slot (s0, s1, s2); a slot's seed is derived "
              "from `ZKR_MATRIX_SEED` and the cell, and its variant (session timeout, victim choice) "
              "differs between the three slots. Each cell also asserts the global criteria: every call "
@@ -189,16 +193,16 @@ def render(runs, command, out_path, negative=None):
     if missing:
         w.append("\n**Missing cells in the last run:** " + ", ".join("%s %s" % (r, c) for r, c in missing))
     w.append("\n## Matrix (last run)\n")
-    w.append("| fault | lock | counter |")
-    w.append("|---|---|---|")
+    w.append("| fault | " + " | ".join(RECIPES) + " |")
+    w.append("|---" * (len(RECIPES) + 1) + "|")
     for cid in CELLS + ["F11"]:
         row = ["**%s**" % cid]
-        for recipe in ("lock", "counter"):
+        for recipe in RECIPES:
             if cid == "F11":
                 row.append("not defined in testing.md")
                 continue
             if (recipe, cid) not in EXPECTED:
-                row.append("— (lock only)")
+                row.append("— (holders only)")
                 continue
             cs = by.get((recipe, cid), [])
             if not cs:
@@ -209,7 +213,7 @@ def render(runs, command, out_path, negative=None):
                                           ", ".join(fmt_s(c["time"]) for c in cs)))
         w.append("| " + " | ".join(row) + " |")
     w.append("\n## Cells (last run)\n")
-    for recipe in ("lock", "counter"):
+    for recipe in RECIPES:
         for cid in CELLS:
             cs = by.get((recipe, cid))
             if not cs:

@@ -38,9 +38,11 @@
 //
 // Threads: each LeaderLatch and LeaderSelector has one thread that waits in the queue (and runs the
 // selector's function). Listeners run on the session's callback thread, in the order of the events,
-// never after close() or the destructor returned. Participants of one Session on one path share one
-// node (as the threads of a DistributedLock do): give each participant its own Session to compete
-// as separate members.
+// never after close() or the destructor returned (except when close() is called from the selector's
+// own function, which cannot wait for itself). close() waits for listener calls already posted: do
+// not hold a mutex there that a listener takes. A closed Session runs no listener any more: a term
+// it ends is not reported. Participants of one Session on one path share one node (as the threads
+// of a DistributedLock do): give each participant its own Session to compete as separate members.
 #pragma once
 
 #include <zkrecipes/cancel.hpp>
@@ -69,6 +71,10 @@ struct ElectionListeners {
   std::function<void()> on_follower;
   /// The leader's connection was suspended (true: it may not lead any more) or is certain again.
   std::function<void(bool uncertain)> on_uncertain;
+  /// The election ended with an error and this participant will not lead again: a child of another
+  /// node form on the path (Errc::foreign_node), a session lost without renewal, a refusal.
+  /// await_leadership() throws the same error.
+  std::function<void(const Error& why)> on_error;
 };
 
 /// Options of a LeaderLatch.
@@ -106,7 +112,7 @@ struct SelectorOptions {
 /// How close() treats the listeners.
 enum class CloseMode {
   silent, ///< no on_follower for the term close() ends (Curator's default)
-  notify, ///< on_follower runs for it, before close() returns
+  notify, ///< on_follower runs for it, before close() returns (not from a listener: see close())
 };
 
 /// One participant of an election, as leader() and participants() see it.
@@ -130,7 +136,9 @@ public:
   /// interrupt(), close(). Judged at the call, as DistributedLock::owns_lock() is.
   [[nodiscard]] bool stop_requested() const;
   /// The same as a token for other calls (e.g. lock.lock(l.stop_token())). Cancelled when the stop
-  /// is requested; a loss found only by a call (after a process pause) cancels it at that call.
+  /// is requested. A process pause past the session timeout is found only by a call (as for a
+  /// lock): a function that only waits on the token should still poll stop_requested() or wait
+  /// with wait_for_stop(), which judge the hold.
   [[nodiscard]] const CancelToken& stop_token() const noexcept { return m_stop; }
   /// Waits until the stop is requested (true) or `timeout` passes (false).
   template <class Rep, class Period>
@@ -172,8 +180,9 @@ public:
   LeaderLatch(const LeaderLatch&) = delete;
   LeaderLatch& operator=(const LeaderLatch&) = delete;
 
-  /// Waits until this participant leads (true), or the latch is closed (false). Throws what ended
-  /// the election: Errc::foreign_node, session_closed, session_lost (without renewal)…
+  /// Waits until this participant leads (true), or it will not lead (false): closed, or a selector
+  /// whose term ended without requeue. Throws what ended the election: Errc::foreign_node,
+  /// session_closed, session_lost (without renewal)…
   bool await_leadership();
   /// As await_leadership(), at most `timeout` (false when it passes).
   template <class Rep, class Period>
@@ -181,25 +190,32 @@ public:
     return await_until(saturating_add(Clock::now(), timeout));
   }
   bool await_until(Clock::time_point at);
-  /// True while this participant leads and is certain of it (see lead_while_suspended).
+  /// True while this participant leads and is certain of it (see lead_while_suspended), and its
+  /// term is not ending (interrupted, closing, lost).
   [[nodiscard]] bool is_leader() const noexcept;
   /// The fencing token of the current term. Throws Errc::not_leader without one.
   [[nodiscard]] std::int64_t term() const;
   /// The full path of our node while we lead. Throws Errc::not_leader.
   [[nodiscard]] std::string node_path() const;
-  /// Commits `ops` atomically only while this term's node exists (a multi that starts with a check
-  /// of it). Throws Errc::not_leader if not leading (nothing sent) or if the check fails (nothing
-  /// written). Results as DistributedLock::fenced.
+  /// Commits `ops` atomically only while the current term's node exists (a multi that starts with
+  /// a check of it). Throws Errc::not_leader if not leading (nothing sent) or if the check fails
+  /// (nothing written). Results as DistributedLock::fenced. The latch queues again by itself after
+  /// a loss: for a write computed in one term, pass that term (below).
   [[nodiscard]] MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
-  /// The current leader (nullopt if nobody leads) and every participant, leader first.
+  /// As fenced(ops), only in the term whose token is `term` (Errc::not_leader once it is over,
+  /// also when a later term of ours is current): for writes computed from what that term read.
+  [[nodiscard]] MultiResult fenced(std::int64_t term, std::vector<Op> ops, Deadline deadline = {});
+  /// The current leader (nullopt if nobody leads, or a child of another form is on the path) and
+  /// every participant, leader first.
   [[nodiscard]] std::optional<Participant> leader(Deadline deadline = {}) const;
   [[nodiscard]] std::vector<Participant> participants(Deadline deadline = {}) const;
   /// The participants of the latch election on `path`, leader first, without joining it.
   static std::vector<Participant> participants(Session& session, std::string_view path,
                                                Deadline deadline = {});
   /// Leaves the election: our node is deleted before it returns (or in the background, if the
-  /// server cannot be reached in the operation timeout). Idempotent. From a listener (the callback
-  /// thread) it does not wait.
+  /// server cannot be reached in the operation timeout, or if another participant of this Session
+  /// waits on the same path). Idempotent; may be called concurrently. From a listener (the callback
+  /// thread) it does not wait, and no listener call posted before runs.
   void close(CloseMode mode = CloseMode::silent);
   [[nodiscard]] const std::string& path() const noexcept;
 
@@ -238,7 +254,8 @@ public:
                                                SelectorProfile profile, Deadline deadline = {});
   /// Asks the running function to stop (the term ends when it returns).
   void interrupt();
-  /// Queues again once after a term ended without SelectorOptions::requeue. Nothing if queued.
+  /// Queues again once after a term ended without SelectorOptions::requeue (during a term: once it
+  /// ends). Nothing if queued.
   void requeue();
   /// See LeaderLatch::close (a running function is asked to stop and waited for, except from the
   /// function itself or a listener).

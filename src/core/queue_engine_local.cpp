@@ -92,7 +92,9 @@ void QueueEngine::grant_head() {
   h.holder = w->thread;
   h.token = m_stat->czxid;
   h.node = full(m_node);
-  h.uncertain = false;
+  // Granted from a reply that came before a suspension: uncertain from the start (the reconnected
+  // event makes it certain, as for any hold).
+  h.uncertain = m_impl->state() == SessionState::suspended;
   h.lost.reset();
   m_owner = &h;
   m_cv.notify_all();

@@ -37,20 +37,19 @@ void LockRig::start() {
     c->first_session = c->session->session_id();
     c->parked = std::count(m_options.parked.begin(), m_options.parked.end(), i) > 0;
     Contender* raw = c.get();
-    zk::LockOptions lo;
-    lo.on_lost = [this, raw](const zk::Error& e) {
+    TargetReports reports;
+    reports.lost = [this, raw](const std::string& why) {
       const auto now = monotonic_ns();
       {
         std::lock_guard<std::mutex> lock(m_mutex);
-        raw->losses.push_back({now, zk::to_string(e.errc())});
+        raw->losses.push_back({now, why});
         raw->lost_in_hold = true;
         close_segment(*raw, now);
         m_cv.notify_all();
       }
-      m_log(m_name + " contender " + std::to_string(raw->index) + ": on_lost(" +
-            zk::to_string(e.errc()) + ")");
+      m_log(m_name + " contender " + std::to_string(raw->index) + ": on_lost(" + why + ")");
     };
-    lo.on_uncertain = [this, raw](bool u) {
+    reports.uncertain = [this, raw](bool u) {
       const auto now = monotonic_ns();
       {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -60,11 +59,11 @@ void LockRig::start() {
       m_log(m_name + " contender " + std::to_string(raw->index) + ": on_uncertain(" +
             (u ? "true" : "false") + ")");
     };
-    c->lock = std::make_unique<zk::DistributedLock>(*c->session, m_options.lock_path, lo);
+    c->target = make_target(m_options.recipe, *c->session, m_options.lock_path, reports);
     // Registered after the lock's own listener, so on_lost has run when this sees the same event.
     c->session->add_listener([this, raw](const zk::SessionEvent& e) {
       const auto now = monotonic_ns();
-      const bool owns = raw->lock->owns_lock();
+      const bool owns = raw->target->holds();
       std::lock_guard<std::mutex> lock(m_mutex);
       raw->states.push_back({now, zk::to_string(e.state)});
       raw->connected = usable(e.state);
@@ -90,7 +89,7 @@ void LockRig::stop() {
   for (auto& c : m_contenders) {
     // The session first: its listener (above) reads the lock until the session is closed.
     if (c->session) c->session->close();
-    c->lock.reset();
+    c->target.reset();
   }
 }
 
@@ -122,6 +121,9 @@ void LockRig::run(Contender& c) {
     {
       std::unique_lock<std::mutex> lock(m_mutex);
       if (c.parked) {
+        lock.unlock();
+        c.target->idle(); // a parked contender keeps no place in the queue
+        lock.lock();
         m_cv.wait_for(lock, Ms(50));
         continue;
       }
@@ -130,13 +132,13 @@ void LockRig::run(Contender& c) {
     zk::Errc err = zk::Errc::ok;
     const bool returned = m_calls.run(
         "try_lock_for", m_options.try_for + m_options.operation_timeout,
-        [&] { got = c.lock->try_lock_for(m_options.try_for); }, &err);
+        [&] { got = c.target->acquire_for(m_options.try_for); }, &err);
     if (!returned || !got) {
       if (!returned) std::this_thread::sleep_for(Ms(50)); // an error: do not spin on it
       continue;
     }
     std::int64_t token = 0;
-    if (!m_calls.run("fencing_token", Ms(100), [&] { token = c.lock->fencing_token(); })) continue;
+    if (!m_calls.run("fencing_token", Ms(100), [&] { token = c.target->token(); })) continue;
     const auto enter = monotonic_ns();
     {
       std::lock_guard<std::mutex> lock(m_mutex);
@@ -157,14 +159,14 @@ void LockRig::run(Contender& c) {
       m_calls.run(
           "fenced", Ms(1000),
           [&] {
-            c.lock
+            c.target
                 ->fenced({zk::Op::create(m_options.fence_dir + "/w-" + data, who,
                                          zk::CreateMode::persistent_sequential)},
                          Ms(1000))
                 .throw_if_failed();
           },
           &ferr);
-      if (ferr == zk::Errc::lock_lost) {
+      if (ferr == c.target->gone()) {
         std::lock_guard<std::mutex> lock(m_mutex);
         c.gone.emplace_back(enter, monotonic_ns());
       }
@@ -174,14 +176,14 @@ void LockRig::run(Contender& c) {
         m_cv.wait_for(lock, Ms(50), [&] { return m_stop.load(); });
         pinned = c.pinned;
       }
-      if (m_stop || !c.lock->owns_lock() || (!pinned && Clock::now() >= until)) break;
+      if (m_stop || !c.target->holds() || (!pinned && Clock::now() >= until)) break;
     }
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       close_segment(c, monotonic_ns());
       c.holding = false;
     }
-    m_calls.run("unlock", m_options.operation_timeout, [&] { c.lock->unlock(); });
+    m_calls.run("unlock", m_options.operation_timeout, [&] { c.target->release(); });
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       m_cv.notify_all();

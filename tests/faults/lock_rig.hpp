@@ -1,5 +1,7 @@
 // A lock workload for the fault matrix: N contenders, each with its own Session and
-// DistributedLock on one path, lock / hold / unlock in a loop while a cell injects its fault.
+// DistributedLock on one path, lock / hold / unlock in a loop while a cell injects its fault. With
+// Recipe::election the contenders are LeaderLatch participants instead (a hold is a term: lead,
+// write, give up the term by leaving and joining again), under the same cells and checks.
 //
 // What a contender records:
 //  - hold segments: the stretches during which it held the lock AND was entitled to act on it, i.e.
@@ -18,6 +20,7 @@
 #pragma once
 
 #include "matrix_support.hpp"
+#include "rig_target.hpp"
 
 #include <zkrecipes/distributed_lock.hpp>
 
@@ -28,6 +31,7 @@
 namespace zkt::matrix {
 
 struct LockRigOptions {
+  Recipe recipe = Recipe::lock; ///< the lock, or the election (LeaderLatch) on lock_path
   std::string lock_path;
   std::string fence_dir; ///< must exist
   int contenders = 3;
@@ -77,7 +81,8 @@ public:
   [[nodiscard]] int holder() const;
   [[nodiscard]] int size() const { return m_options.contenders; }
   zk::Session& session(int i);
-  zk::DistributedLock& lock(int i);
+  /// What contender i drives (its lock, or its latch).
+  RigTarget& target(int i);
   /// First session id of contender i.
   [[nodiscard]] std::int64_t first_session(int i) const;
   /// What the lock and the session reported to contender i.
@@ -131,9 +136,22 @@ private:
 /// criteria.
 class LockCell : public Cell {
 protected:
+  /// The lock's cells run twice: for the lock (seed slots 0-2) and for the leader election (slots
+  /// 10-12: the same faults and checks, with LeaderLatch contenders).
+  [[nodiscard]] static Recipe recipe() {
+    return GetParam() >= 10 ? Recipe::election : Recipe::lock;
+  }
+  [[nodiscard]] static const char* recipe_name() {
+    return recipe() == Recipe::election ? "election" : "lock";
+  }
+  /// The worker mode that holds (leads) in a process of its own: see matrix_process.cpp.
+  [[nodiscard]] static std::string hold_mode() {
+    return recipe() == Recipe::election ? "election-hold" : "lock-hold";
+  }
   /// Options of a rig on root()/<name>, its fenced resource root()/<name>-fence (created here).
   LockRigOptions rig_options(Ms session_timeout, const std::string& name = "lock") {
     LockRigOptions o;
+    o.recipe = recipe();
     o.lock_path = root() + "/" + name;
     o.fence_dir = root() + "/" + name + "-fence";
     admin().ensure_path(o.fence_dir);
@@ -219,8 +237,11 @@ private:
 #define ZKR_LOCK_CELL(Name, Id, Fault, Criteria)                                                   \
   class Name : public LockCell {                                                                   \
   protected:                                                                                       \
-    CellInfo info() const override { return {Id, "lock", Fault, Criteria}; }                       \
+    CellInfo info() const override { return {Id, recipe_name(), Fault, Criteria}; }                \
   };                                                                                               \
-  ZKR_MATRIX_SEEDS(Name)
+  ZKR_MATRIX_SEEDS(Name);                                                                          \
+  INSTANTIATE_TEST_SUITE_P(                                                                        \
+      Election, Name, ::testing::Values(10, 11, 12),                                               \
+      [](const ::testing::TestParamInfo<int>& p) { return "s" + std::to_string(p.param - 10); })
 
 } // namespace zkt::matrix

@@ -9,7 +9,7 @@ namespace zkt::matrix {
 struct LockRig::Contender {
   int index = 0;
   std::unique_ptr<zk::Session> session;
-  std::unique_ptr<zk::DistributedLock> lock;
+  std::unique_ptr<RigTarget> target;
   std::thread thread;
   std::int64_t first_session = 0;
   std::mt19937_64 rng;

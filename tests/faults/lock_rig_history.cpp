@@ -67,8 +67,8 @@ int LockRig::holder() const {
 zk::Session& LockRig::session(int i) {
   return *m_contenders.at(static_cast<std::size_t>(i))->session;
 }
-zk::DistributedLock& LockRig::lock(int i) {
-  return *m_contenders.at(static_cast<std::size_t>(i))->lock;
+RigTarget& LockRig::target(int i) {
+  return *m_contenders.at(static_cast<std::size_t>(i))->target;
 }
 
 std::int64_t LockRig::first_session(int i) const {

@@ -7,6 +7,9 @@
 //       sequential child FENCE_DIR/w-<token>-<seq>) and prints "FENCE ok|<errc> <ns>";
 //       prints "LOST <errc> <ns>" / "UNCERTAIN 0|1 <ns>" as the lock reports them; on a stdin line
 //       (or EOF) unlocks, closes and prints "BYE".
+//   election-hold HOSTS PATH FENCE_DIR SESSION_MS
+//       the same with a LeaderLatch on PATH: "HELD <term> <ns>" once it leads, "LOST on_follower
+//       <ns>" when the term ends.
 //   counter-inc HOSTS PATH SESSION_MS OUT_FILE DEADLINE_MS
 //       increments PATH until a stdin line (or EOF), appending one zkt::CounterOp line per call to
 //       OUT_FILE (outcome: ok, indeterminate for Errc::indeterminate, failed otherwise); prints
@@ -17,6 +20,7 @@
 
 #include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
+#include <zkrecipes/leader.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -64,6 +69,33 @@ zk::SessionOptions worker_options(const std::string& hosts, const std::string& s
   return o;
 }
 
+// The holder's loop: every 100 ms a fenced write named like the LockRig's ("w-<token>-<seq>", so
+// one listing orders both), until a stdin line. FENCE OUTCOME END_NS START_NS OWNS LOCAL: whether
+// the recipe said held just before, and whether a refusal was local (nothing sent) or the server's.
+template <class Owns, class Fenced>
+void fence_until_told(const std::string& fence_dir, std::int64_t token, Owns owns, Fenced fenced) {
+  const std::string name = fence_dir + "/w-" + std::to_string(token) + "-";
+  const std::string data = "worker " + std::to_string(::getpid());
+  while (!stop_requested(Ms(100))) {
+    const auto start = monotonic_ns();
+    const bool held = owns();
+    std::string outcome = "ok";
+    bool local = false;
+    try {
+      fenced({zk::Op::create(name, data, zk::CreateMode::persistent_sequential)}).throw_if_failed();
+    } catch (const zk::Error& e) {
+      outcome = zk::to_string(e.errc());
+      local = std::string(e.what()).find("nothing was sent") != std::string::npos;
+    }
+    say("FENCE " + outcome + " " + std::to_string(monotonic_ns()) + " " + std::to_string(start) +
+        (held ? " 1" : " 0") + (local ? " 1" : " 0"));
+  }
+}
+
+void report_uncertain(bool u) {
+  say(std::string("UNCERTAIN ") + (u ? "1 " : "0 ") + std::to_string(monotonic_ns()));
+}
+
 int lock_hold(const std::vector<std::string>& a) {
   zk::Session session(worker_options(a[0], a[3]));
   say("READY " + std::to_string(session.session_id()));
@@ -71,9 +103,7 @@ int lock_hold(const std::vector<std::string>& a) {
   lo.on_lost = [](const zk::Error& e) {
     say(std::string("LOST ") + zk::to_string(e.errc()) + " " + std::to_string(monotonic_ns()));
   };
-  lo.on_uncertain = [](bool u) {
-    say(std::string("UNCERTAIN ") + (u ? "1 " : "0 ") + std::to_string(monotonic_ns()));
-  };
+  lo.on_uncertain = report_uncertain;
   zk::DistributedLock lock(session, a[1], lo);
   if (!lock.try_lock_for(std::chrono::seconds(30))) {
     say("TIMEOUT");
@@ -81,27 +111,11 @@ int lock_hold(const std::vector<std::string>& a) {
   }
   const std::int64_t token = lock.fencing_token();
   say("HELD " + std::to_string(token) + " " + std::to_string(monotonic_ns()));
-  // Named like the LockRig's fenced writes ("w-<token>-<seq>"), so one listing orders both.
-  const std::string name = a[2] + "/w-" + std::to_string(token) + "-";
-  const std::string data = "worker " + std::to_string(::getpid());
-  // FENCE OUTCOME END_NS START_NS OWNS LOCAL: whether owns_lock() said held just before, and
-  // whether a refusal was local (nothing sent) or the server's.
-  while (!stop_requested(Ms(100))) {
-    const auto start = monotonic_ns();
-    const bool owns = lock.owns_lock();
-    std::string outcome = "ok";
-    bool local = false;
-    try {
-      lock.fenced({zk::Op::create(name, data, zk::CreateMode::persistent_sequential)},
-                  std::chrono::seconds(1))
-          .throw_if_failed();
-    } catch (const zk::Error& e) {
-      outcome = zk::to_string(e.errc());
-      local = std::string(e.what()).find("nothing was sent") != std::string::npos;
-    }
-    say("FENCE " + outcome + " " + std::to_string(monotonic_ns()) + " " + std::to_string(start) +
-        (owns ? " 1" : " 0") + (local ? " 1" : " 0"));
-  }
+  fence_until_told(
+      a[2], token, [&] { return lock.owns_lock(); },
+      [&](std::vector<zk::Op> ops) {
+        return lock.fenced(std::move(ops), std::chrono::seconds(1));
+      });
   // RELEASE OUTCOME: what release() reported (lock_lost if the hold was lost meanwhile).
   std::string released = "ok";
   try {
@@ -110,6 +124,44 @@ int lock_hold(const std::vector<std::string>& a) {
     released = zk::to_string(e.errc());
   }
   say("RELEASE " + released);
+  session.close();
+  say("BYE");
+  return 0;
+}
+
+int election_hold(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[3]));
+  say("READY " + std::to_string(session.session_id()));
+  zk::LatchOptions lo;
+  std::atomic<zk::LeaderLatch*> self{nullptr};
+  // After a lost term the latch leaves, as a lost lock is not taken again: one hold per worker.
+  lo.listeners.on_follower = [&self] {
+    say("LOST on_follower " + std::to_string(monotonic_ns()));
+    if (auto* l = self.load()) l->close(); // from the callback thread: does not wait
+  };
+  lo.listeners.on_uncertain = report_uncertain;
+  zk::LeaderLatch latch(session, a[1], lo);
+  self = &latch;
+  if (!latch.await_leadership(std::chrono::seconds(30))) {
+    say("TIMEOUT");
+    return 3;
+  }
+  const std::int64_t token = latch.term();
+  say("HELD " + std::to_string(token) + " " + std::to_string(monotonic_ns()));
+  fence_until_told(
+      a[2], token,
+      [&] {
+        try {
+          return latch.is_leader() && latch.term() == token;
+        } catch (const zk::Error&) {
+          return false;
+        }
+      },
+      [&](std::vector<zk::Op> ops) {
+        return latch.fenced(token, std::move(ops), std::chrono::seconds(1)); // this term only
+      });
+  latch.close();
+  say("RELEASE ok");
   session.close();
   say("BYE");
   return 0;
@@ -151,6 +203,7 @@ int worker_main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   try {
     if (a.size() == 5 && a[0] == "lock-hold") return lock_hold({a.begin() + 1, a.end()});
+    if (a.size() == 5 && a[0] == "election-hold") return election_hold({a.begin() + 1, a.end()});
     if (a.size() == 6 && a[0] == "counter-inc") return counter_inc({a.begin() + 1, a.end()});
   } catch (const std::exception& e) {
     std::cerr << "matrix worker: " << e.what() << std::endl;

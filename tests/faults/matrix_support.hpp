@@ -45,7 +45,7 @@ using Clock = std::chrono::steady_clock;
 /// What a cell injects and what it must show (printed, and copied into the report).
 struct CellInfo {
   const char* id;     ///< "F1".."F12"
-  const char* recipe; ///< "lock" | "counter"
+  const char* recipe; ///< "lock" | "election" | "counter"
   const char* fault;
   const char* criteria;
 };

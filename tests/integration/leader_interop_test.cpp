@@ -56,8 +56,8 @@ ElectionRun run_election(const std::vector<std::pair<std::string, std::vector<st
 std::vector<std::string> ours(const std::string& mode, const std::string& path,
                               const std::string& id, const std::string& state, int terms,
                               int writes) {
-  return zkt::with(
-      {zkt::self_exe(), "--election-worker"},
+  return zkt::peer(
+      "election_peer", "ZKR_ELECTION_PEER",
       {mode, zkt::hosts(), path, id, state, "6000", std::to_string(terms), std::to_string(writes)});
 }
 
@@ -101,9 +101,9 @@ protected:
 TEST_F(LeaderInterop, OurLatchesAndACuratorLeaderLatchShareOneElection) {
   const auto run =
       run_election({{"ours-1", ours("latch", path, "ours-1", state, terms, writes)},
-                    {"curator", zkt::java_peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
-                                               {zkt::hosts(), path, "latch", "curator", state,
-                                                std::to_string(terms), std::to_string(writes)})},
+                    {"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
+                                          {zkt::hosts(), path, "latch", "curator", state,
+                                           std::to_string(terms), std::to_string(writes)})},
                     {"ours-2", ours("latch", path, "ours-2", state, terms, writes)}});
   check(run, "curator", 3);
 }
@@ -111,9 +111,9 @@ TEST_F(LeaderInterop, OurLatchesAndACuratorLeaderLatchShareOneElection) {
 TEST_F(LeaderInterop, OurSelectorsAndACuratorLeaderSelectorShareOneElection) {
   const auto run =
       run_election({{"ours-1", ours("selector", path, "ours-1", state, terms, writes)},
-                    {"curator", zkt::java_peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
-                                               {zkt::hosts(), path, "selector", "curator", state,
-                                                std::to_string(terms), std::to_string(writes)})},
+                    {"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
+                                          {zkt::hosts(), path, "selector", "curator", state,
+                                           std::to_string(terms), std::to_string(writes)})},
                     {"ours-2", ours("selector", path, "ours-2", state, terms, writes)}});
   check(run, "curator", 3);
 }

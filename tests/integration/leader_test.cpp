@@ -3,7 +3,6 @@
 // within the session timeout, expiry while leading, requeue and interrupt, foreign children, bad
 // input, and nothing left behind (nodes, watches).
 #include "support/checkers.hpp"
-#include "support/election_worker.hpp"
 #include "support/ensemble.hpp"
 #include "support/processes.hpp"
 
@@ -121,7 +120,7 @@ TEST(Leader, KillingTheLeaderProcessHandsOverWithinTheSessionTimeout) {
   const std::string state = root.path() + "/state";
   root.session().create(state, "");
   constexpr auto session_timeout = 2000ms;
-  zkt::Child worker(zkt::with({zkt::self_exe(), "--election-worker"},
+  zkt::Child worker(zkt::peer("election_peer", "ZKR_ELECTION_PEER",
                               {"latch", zkt::hosts(), path, "doomed", state,
                                std::to_string(session_timeout.count()), "0", "0"}));
   ASSERT_EQ(worker.wait_for("READY", 30s), "READY");
@@ -156,8 +155,8 @@ TEST(Leader, FourProcessesNeverHaveTwoLeadersWritesAccepted) {
   root.session().create(state, "");
   std::vector<std::unique_ptr<zkt::Child>> workers;
   for (int i = 0; i < 4; ++i) {
-    workers.push_back(std::make_unique<zkt::Child>(zkt::with(
-        {zkt::self_exe(), "--election-worker"},
+    workers.push_back(std::make_unique<zkt::Child>(zkt::peer(
+        "election_peer", "ZKR_ELECTION_PEER",
         {"latch", zkt::hosts(), path, "w" + std::to_string(i), state, "6000", "3", "4"})));
   }
   for (auto& w : workers)
@@ -293,10 +292,3 @@ TEST(Leader, BadInputIsTyped) {
 }
 
 } // namespace
-
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--election-worker")
-    return zkt::election_worker(std::vector<std::string>(argv + 2, argv + argc));
-  testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -14,7 +14,7 @@ std::vector<std::string> worker(const std::vector<std::string>& args) {
 }
 
 std::vector<std::string> curator_peer(const std::vector<std::string>& args) {
-  return java_peer("CuratorMutexPeer", "ZKR_CURATOR_PEER", args);
+  return peer("CuratorMutexPeer", "ZKR_CURATOR_PEER", args);
 }
 
 std::vector<std::string> kazoo_peer(const std::vector<std::string>& args) {

@@ -113,7 +113,11 @@ public class CuratorLeaderPeer {
     statePath = args[4];
     final int terms = Integer.parseInt(args[5]);
     writes = Integer.parseInt(args[6]);
-    client = CuratorFrameworkFactory.newClient(hosts, 6000, 5000, new ExponentialBackoffRetry(100, 10));
+    // ZKR_PEER_SESSION_MS: the benchmark's failover runs give every participant the same timeout.
+    final String sessionMs = System.getenv("ZKR_PEER_SESSION_MS");
+    final int sessionTimeout = sessionMs == null ? 6000 : Integer.parseInt(sessionMs);
+    client = CuratorFrameworkFactory.newClient(hosts, sessionTimeout, 5000,
+        new ExponentialBackoffRetry(100, 10));
     client.start();
     if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {
       System.err.println("could not connect to " + hosts);

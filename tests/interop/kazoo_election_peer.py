@@ -33,7 +33,8 @@ def main():
     hosts, path, ident, state_path = sys.argv[1:5]
     terms, writes = int(sys.argv[5]), int(sys.argv[6])
     pid = os.getpid()
-    client = KazooClient(hosts=hosts, timeout=6.0)
+    # ZKR_PEER_SESSION_MS: the benchmark's failover runs give every participant the same timeout.
+    client = KazooClient(hosts=hosts, timeout=int(os.environ.get("ZKR_PEER_SESSION_MS", "6000")) / 1000)
     client.start(timeout=30)
     election = client.Election(path, ident)
 

@@ -43,10 +43,9 @@ std::vector<std::string> with(std::vector<std::string> head, const std::vector<s
   return head;
 }
 
-std::vector<std::string> java_peer(const std::string& name, const char* env,
-                                   const std::vector<std::string>& args) {
-  // The launcher zkr_add_java_peer writes: <build>/bin/NAME; test binaries are in
-  // <build>/tests/<kind>/.
+std::vector<std::string> peer(const std::string& name, const char* env,
+                              const std::vector<std::string>& args) {
+  // Peers are in <build>/bin/; test binaries in <build>/tests/<kind>/.
   const std::string exe = self_exe();
   const std::string build = exe.substr(0, exe.rfind("/tests/"));
   return with({env_or(env, build + "/bin/" + name)}, args);

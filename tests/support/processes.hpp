@@ -44,10 +44,11 @@ private:
 /// This test binary's path, and `head` followed by `tail`.
 std::string self_exe();
 std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail);
-/// argv of a Java peer built by zkr_add_java_peer (bin/NAME, or $ENV if set) and of a Python peer
-/// in tests/interop (Debian's python3, which has Kazoo).
-std::vector<std::string> java_peer(const std::string& name, const char* env,
-                                   const std::vector<std::string>& args);
+/// argv of a peer program in the build's bin/ (bin/NAME, or $ENV if set: the Java launchers of
+/// zkr_add_java_peer, election_peer) and of a Python peer in tests/interop (Debian's python3, which
+/// has Kazoo).
+std::vector<std::string> peer(const std::string& name, const char* env,
+                              const std::vector<std::string>& args);
 std::vector<std::string> python_peer(const std::string& script,
                                      const std::vector<std::string>& args);
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -87,7 +88,7 @@ TEST_F(ElectionTest, ALatchLeadsWithItsNodesCzxidAndCloseLeavesNothing) {
   EXPECT_EQ(lk::parse_lock_name(ours().front())->form, lk::NameForm::latch);
   const auto token = e->term();
   EXPECT_GT(token, 0);
-  EXPECT_TRUE(e->fenced({zk::Op::create(path + "-state", "x")}, {}).ok());
+  EXPECT_TRUE(e->fenced(std::nullopt, {zk::Op::create(path + "-state", "x")}, {}).ok());
   e->close(zk::CloseMode::notify);
   EXPECT_FALSE(e->is_leader());
   EXPECT_TRUE(gate->children_of(path).empty()) << "close() returned before our node was deleted";
@@ -114,7 +115,19 @@ TEST_F(ElectionTest, AFollowerLeadsWhenItsPredecessorGoesWithALargerTerm) {
   gate->delete_node(path + "/" + first);
   ASSERT_TRUE(e->await_until(Clock::now() + 5s));
   EXPECT_GT(e->term(), all[0].czxid);
-  EXPECT_THROW((void)e->fenced({}, {}), zk::Error); // no ops: invalid_argument
+  try {
+    (void)e->fenced(std::nullopt, {}, {});
+    ADD_FAILURE() << "fenced() with no ops";
+  } catch (const zk::Error& err) {
+    EXPECT_EQ(err.errc(), Errc::invalid_argument);
+  }
+  // A write tied to an earlier term is refused once a later one is current.
+  try {
+    (void)e->fenced(all[0].czxid, {zk::Op::create(path + "-x", "")}, {});
+    ADD_FAILURE() << "a write of another term was sent";
+  } catch (const zk::Error& err) {
+    EXPECT_EQ(err.errc(), Errc::not_leader);
+  }
   e->close(zk::CloseMode::silent);
   gate->drain();
   EXPECT_EQ(journal.count("follower"), 0U) << "CloseMode::silent notified";
@@ -263,6 +276,81 @@ TEST_F(ElectionTest, InterruptEndsTheTermAndWithoutRequeueTheSelectorWaitsForReq
   ASSERT_TRUE(zkt::eventually([&] { return s.terms.load() == 2; }));
   e->close(zk::CloseMode::silent);
   EXPECT_TRUE(gate->children_of(path).empty());
+}
+
+TEST(ElectionPolicy, OnlyPermanentTroubleEndsTheElection) {
+  using zk::detail::leader::ends_election;
+  EXPECT_TRUE(ends_election(Errc::foreign_node, false, true));
+  EXPECT_TRUE(ends_election(Errc::no_auth, false, true));
+  EXPECT_TRUE(ends_election(Errc::connection_loss, true, true)) << "a closed session ends it";
+  EXPECT_TRUE(ends_election(Errc::session_lost, false, false));
+  EXPECT_FALSE(ends_election(Errc::session_lost, false, true)) << "a new session follows";
+  // A request cut off while the session is renewed reports the closing of the old handle.
+  EXPECT_FALSE(ends_election(Errc::session_closed, false, true));
+  EXPECT_FALSE(ends_election(Errc::connection_loss, false, true));
+  EXPECT_FALSE(ends_election(Errc::operation_timeout, false, true));
+}
+
+TEST_F(ElectionTest, ConcurrentClosesJoinOnceAndLeaveNothing) {
+  auto e = latch();
+  ASSERT_TRUE(e->await_until(Clock::now() + 5s));
+  std::vector<std::thread> closers;
+  for (int i = 0; i < 4; ++i)
+    closers.emplace_back([&] { e->close(zk::CloseMode::silent); });
+  for (auto& t : closers)
+    t.join();
+  EXPECT_TRUE(gate->children_of(path).empty());
+  EXPECT_FALSE(e->await_until(Clock::now() + 1s)) << "a closed latch said it leads";
+}
+
+TEST_F(ElectionTest, WithoutRequeueAwaitReturnsFalseOnceTheTermIsOver) {
+  ElectionConfig c;
+  c.kind = "LeaderSelector";
+  c.requeue = false;
+  c.work = [](zk::Leadership&) {}; // a term that ends at once
+  auto e = Election::start(gate, path, lk::selector_profile(), std::move(c));
+  // Whether it looks before or after the quick term, it must not wait for a term that never comes.
+  const auto start = Clock::now();
+  (void)e->await_until(Clock::now() + 5s);
+  ASSERT_TRUE(zkt::eventually([&] { return gate->children_of(path).empty(); }));
+  EXPECT_FALSE(e->await_until(Clock::now() + 5s));
+  EXPECT_LT(Clock::now() - start, 4s) << "await waited for a term that cannot come";
+  e->close(zk::CloseMode::silent);
+}
+
+TEST_F(ElectionTest, ATermGrantedWhileSuspendedStartsUncertain) {
+  gate->hold_replies(); // the create and the listing are answered after the suspension
+  auto e = latch();
+  ASSERT_TRUE(zkt::eventually([&] { return gate->requests("children") >= 1; }));
+  gate->suspend();
+  gate->release_replies();
+  ASSERT_TRUE(zkt::eventually([&] { return journal.count("leader") == 1; }));
+  gate->drain();
+  EXPECT_FALSE(e->is_leader()) << "granted during a suspension, and said certain";
+  EXPECT_EQ(journal.count("uncertain"), 1U);
+  gate->reconnect();
+  ASSERT_TRUE(zkt::eventually([&] { return e->is_leader(); }));
+  e->close(zk::CloseMode::silent);
+}
+
+TEST_F(ElectionTest, ASelectorGrantedWhileSuspendedDoesNotRunItsFunctionThen) {
+  std::atomic<int> runs{0};
+  ElectionConfig c;
+  c.kind = "LeaderSelector";
+  c.work = [&](zk::Leadership& l) {
+    ++runs;
+    l.wait_until_stop(zk::far_future);
+  };
+  gate->hold_replies();
+  auto e = Election::start(gate, path, lk::selector_profile(), std::move(c));
+  ASSERT_TRUE(zkt::eventually([&] { return gate->requests("children") >= 1; }));
+  gate->suspend();
+  gate->release_replies();
+  gate->drain();
+  EXPECT_EQ(runs.load(), 0) << "the function ran while the connection was suspended";
+  gate->reconnect();
+  ASSERT_TRUE(zkt::eventually([&] { return runs.load() == 1; }));
+  e->close(zk::CloseMode::silent);
 }
 
 } // namespace

@@ -223,7 +223,7 @@ data in a znode, or a counter value that does not fit its encoding (overflow); 6
 unreachable or session ended; 70 other ZooKeeper error (also a counter update whose outcome could not
 be proven); 75 contended, try again later: lock not acquired (--try, --timeout) or a counter update
 that kept losing to other writers until its retries ran out; 76 lock or leadership lost while the
-command ran (it was terminated); 126
+command ran (it was terminated) or just before it started; 126
 command could not be run; 127 command not found; otherwise the command's own exit code (128+N if it
 died of signal N).
 )";
@@ -262,7 +262,8 @@ It runs in a process group of its own, supervised as by zkr lock: if leadership 
 expired or lost, node deleted) or becomes uncertain (the connection is suspended), the whole group
 gets SIGTERM, then SIGKILL after the grace period, and zkr exits 76; signals to zkr are passed on.
 When the command ends, zkr leaves the election and exits with the command's exit code; with
---requeue it joins again and runs the command at each next term, until a signal or a loss ends it.
+--requeue it joins again and runs the command at each next term (also after a loss), until a signal
+ends it or the command cannot be run (126, 127).
 
 Options:
   --id ID          this participant's id, the data of its node (default host:pid zkr)

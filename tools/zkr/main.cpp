@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -222,10 +223,19 @@ int selector_term(const LeaderArgs& a, const std::string& id,
         cv.notify_all();
       },
       o);
-  selector.await_leadership(); // a signal closes the session: session_closed
-  std::unique_lock<std::mutex> lk(m);
-  cv.wait(lk, [&] { return rc.has_value(); });
-  return *rc;
+  // The term may begin and end (a quick command) before this thread looks: wait for its result,
+  // and ask the election now and then whether it ended otherwise (a signal closes the session).
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(m);
+      if (cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return rc.has_value(); }))
+        return *rc;
+    }
+    (void)selector.await_until(zk::Clock::now()); // throws what ended the election
+    // Judges the hold: after a pause of zkr past its session timeout the term is lost here, which
+    // stops the command (nothing else asks while the command runs).
+    (void)selector.is_leader();
+  }
 }
 
 int show_leader(const LeaderArgs& a, zk::Session& session) {
@@ -241,12 +251,24 @@ int show_leader(const LeaderArgs& a, zk::Session& session) {
   return exit_ok;
 }
 
-int run_leader(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
+int run_leader(const Parsed& p, SignalForwarder& signals, zk::Session& session,
+               const std::function<void(LossSignal*)>& on_signal_raise) {
   const LeaderArgs& a = p.leader;
   if (a.show) return show_leader(a, session);
   const std::string id = a.id.empty() ? participant_id() : a.id;
   for (;;) {
     LossSignal loss;
+    // A signal between winning and starting the command closes the session, which ends the term
+    // without a report (a closed session runs no listener): it must stop the command all the same.
+    on_signal_raise(&loss);
+    struct Unregister {
+      const std::function<void(LossSignal*)>& f;
+      Unregister(const Unregister&) = delete;
+      Unregister& operator=(const Unregister&) = delete;
+      Unregister(Unregister&&) = delete;
+      Unregister& operator=(Unregister&&) = delete;
+      ~Unregister() { f(nullptr); }
+    } unregister{on_signal_raise};
     zk::ElectionListeners listeners;
     listeners.on_follower = [&loss] { loss.raise("the term ended"); };
     listeners.on_uncertain = [&loss](bool uncertain) {
@@ -254,8 +276,9 @@ int run_leader(const Parsed& p, SignalForwarder& signals, zk::Session& session) 
     };
     const int rc = a.selector ? selector_term(a, id, listeners, signals, loss, session)
                               : latch_term(a, id, listeners, signals, loss, session);
-    // A signal to zkr (passed on to the command) ends it, --requeue or not.
-    if (!a.requeue || signals.received() != 0) return rc;
+    // A signal to zkr (passed on to the command) ends it, --requeue or not; so does a command that
+    // cannot be run.
+    if (!a.requeue || signals.received() != 0 || rc == exit_cannot_exec || rc == 127) return rc;
   }
 }
 
@@ -330,9 +353,12 @@ int main(int argc, char** argv) {
   // Before any thread starts: a signal while we wait for the lock closes the session (our queue
   // node goes with it) instead of leaving it behind until the session times out.
   zk::Session* live = nullptr;
+  LossSignal* live_loss =
+      nullptr; // zkr leader: the term's loss signal, while it may start a command
   std::mutex live_mutex;
   SignalForwarder signals([&](int) {
     std::lock_guard<std::mutex> lock(live_mutex);
+    if (live_loss != nullptr) live_loss->raise("zkr was signalled");
     if (live != nullptr) live->close();
   });
   try {
@@ -346,7 +372,10 @@ int main(int argc, char** argv) {
       if (p.subcommand == "lock") {
         rc = run_lock(p, signals, session);
       } else if (p.subcommand == "leader") {
-        rc = run_leader(p, signals, session);
+        rc = run_leader(p, signals, session, [&](LossSignal* l) {
+          std::lock_guard<std::mutex> lock(live_mutex);
+          live_loss = l;
+        });
       } else if (p.subcommand == "counter") {
         rc = run_counter(p, session);
       } else {

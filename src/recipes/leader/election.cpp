@@ -2,6 +2,7 @@
 
 #include "core/cancel_subscription.hpp"
 #include "core/fenced.hpp"
+#include "core/retry.hpp"
 #include "recipes/lock/contenders.hpp"
 
 #include <algorithm>
@@ -14,6 +15,24 @@ namespace {
 constexpr auto judge_interval = std::chrono::milliseconds(100);
 
 } // namespace
+
+bool ends_election(Errc e, bool session_closed, bool renews_after_expiry) {
+  if (session_closed) return true;
+  switch (e) {
+  case Errc::session_lost:
+  case Errc::session_expired:
+    return !renews_after_expiry; // else a new session comes, and the election goes on in it
+  case Errc::foreign_node:       // another protocol's child: no order to wait in
+  case Errc::invalid_argument:   // too large, invalid: the same again
+  case Errc::no_auth:
+  case Errc::auth_failed:
+  case Errc::invalid_acl:
+  case Errc::wrong_thread:
+    return true;
+  default:
+    return false;
+  }
+}
 
 std::shared_ptr<Election> Election::start(const std::shared_ptr<core::Gate>& gate, std::string path,
                                           const lock::Profile& profile, ElectionConfig config) {
@@ -49,6 +68,7 @@ Election::Election(std::shared_ptr<core::Gate> gate, std::string path, const loc
       m_config(std::move(config)) {}
 
 Election::~Election() {
+  const std::lock_guard<std::mutex> join(m_join_mutex);
   if (m_thread.joinable()) {
     if (m_thread.get_id() == std::this_thread::get_id()) {
       m_thread.detach(); // the thread itself let go of the last reference: it ends right after
@@ -63,6 +83,7 @@ Election::~Election() {
 
 void Election::run() noexcept {
   auto& engine = *m_hold->contender;
+  int failures = 0; // in a row, for the backoff
   for (;;) {
     {
       Lock lk(m_mutex);
@@ -71,12 +92,21 @@ void Election::run() noexcept {
     }
     try {
       if (!engine.acquire(*m_hold, far_future, false, &m_leave)) continue;
+      failures = 0;
     } catch (const std::exception& e) {
       Lock lk(m_mutex);
       if (m_closing) break; // the cancellation of close()
       const auto* error = dynamic_cast<const Error*>(&e);
-      m_failure = error != nullptr ? *error : Error(Errc::invalid_argument, e.what());
+      const Error why = error != nullptr ? *error : Error(Errc::invalid_argument, e.what());
+      if (!ends_election(why.errc(), m_gate->is_closed(), m_gate->renews_after_expiry())) {
+        // Trouble that passes (a request cut off while the session is renewed): queue again.
+        m_cv.wait_for(lk, core::recovery_delay(++failures), [&] { return m_closing; });
+        continue;
+      }
+      m_failure = why;
       m_cv.notify_all();
+      if (m_config.listeners.on_error)
+        post([fn = m_config.listeners.on_error, failure = *m_failure] { fn(failure); });
       lk.unlock();
       m_gate->log(LogLevel::error,
                   std::string(m_config.kind) + " " + m_path + ": left the election: " + e.what());
@@ -85,40 +115,46 @@ void Election::run() noexcept {
     CancelToken stop;
     std::int64_t token = 0;
     std::string node;
-    bool still_held = false;
     bool began = false;
     {
       Lock lk(m_mutex);
-      // Read under our mutex, so that on_lost() either comes after m_leading is set or finds the
-      // hold already gone here.
+      // Read under our mutex, so that on_lost() and on_uncertain() either come after m_leading is
+      // set or find the hold as it is here.
+      bool held = false;
+      bool uncertain = false;
       engine.read(*m_hold, [&](const core::Hold& h) {
         token = h.token;
         node = h.node;
-        still_held = h.held;
+        held = h.held;
+        uncertain = h.uncertain;
       });
       ++m_terms;
-      m_leading = true;
       m_token = token;
       m_node = node;
       m_stop = stop;
-      m_uncertain = false;
+      m_uncertain = uncertain;
+      // A selector that may not lead while suspended does not start a term granted then.
+      began = held && !m_closing && !(uncertain && m_config.work && !m_config.lead_while_suspended);
+      m_leading = began;
       m_cv.notify_all();
-      began = still_held && !m_closing;
       // Posted under our mutex, so that no report of this term (on_uncertain) comes before it.
       if (began && m_config.listeners.on_leader)
         post([fn = m_config.listeners.on_leader, token] { fn(token); });
+      if (began && uncertain && m_config.listeners.on_uncertain)
+        post([fn = m_config.listeners.on_uncertain] { fn(true); });
     }
-    if (!began) stop.cancel(); // lost before it began, or closing: the term ends at once
-    run_term(token, node, stop);
+    if (began) run_term(token, node, stop);
+    bool lost = false; // a loss is reported whatever the close mode: it was no choice of ours
+    engine.read(*m_hold, [&](const core::Hold& h) { lost = h.lost.has_value(); });
     engine.release(*m_hold, false); // deletes our node, or forgets a loss
-    bool notify = false;
     {
       Lock lk(m_mutex);
       m_leading = false;
       m_stop.reset();
       m_uncertain = false;
-      notify = began && (!m_closing || m_notify);
-      if (!m_config.requeue) m_queued = false;
+      const bool notify = began && (!m_closing || m_notify || lost);
+      m_queued = m_config.requeue || m_requeue_asked || !began;
+      m_requeue_asked = false;
       m_cv.notify_all();
       if (notify && m_config.listeners.on_follower) post(m_config.listeners.on_follower);
     }
@@ -176,13 +212,16 @@ void Election::stop_term(Lock& lk) {
 
 void Election::on_lost() {
   Lock lk(m_mutex);
+  // Reports are posted and may come late: a hold granted again since is a newer term, not lost.
+  if (held()) return;
   stop_term(lk);
 }
 
 void Election::on_uncertain(bool uncertain) {
   Lock lk(m_mutex);
-  if (!m_leading) return;
-  if (!uncertain) return recheck(m_terms);
+  if (!m_leading || !m_stop || m_stop->cancelled()) return;
+  if (!uncertain) return recheck(lk);
+  if (m_uncertain) return; // reported at the term's start already
   m_uncertain = true;
   m_cv.notify_all();
   if (m_config.listeners.on_uncertain) post([fn = m_config.listeners.on_uncertain] { fn(true); });
@@ -191,14 +230,17 @@ void Election::on_uncertain(bool uncertain) {
 }
 
 // Connected again with the same session: the term goes on only if our node is still there and
-// still our session's (the server may have deleted it while we could not hear).
-void Election::recheck(std::uint64_t term_number) {
+// still our session's (the server may have deleted it while we could not hear). m_mutex is held.
+void Election::recheck(Lock& /*lk*/) {
   const std::weak_ptr<Election> weak = weak_from_this();
-  const auto answered = [weak, term_number](Result<NodeData> r) {
+  const std::uint64_t number = m_terms;
+  const auto answered = [weak, number](Result<NodeData> r) {
     const auto self = weak.lock();
     if (!self) return;
     Lock lk(self->m_mutex);
-    if (term_number != self->m_terms || !self->m_leading) return;
+    if (number != self->m_terms || !self->m_leading || !self->m_uncertain || !self->m_stop ||
+        self->m_stop->cancelled())
+      return;
     if (r.ok() && r.value().stat.ephemeral_owner == self->m_gate->session_id()) {
       self->m_uncertain = false;
       self->m_cv.notify_all();
@@ -207,8 +249,11 @@ void Election::recheck(std::uint64_t term_number) {
     } else if (r.ok() || r.error() == Errc::no_node) {
       self->stop_term(lk); // gone or not ours: the engine reports the loss too
     } else {
-      self->m_gate->post_at(Clock::now() + std::chrono::milliseconds(200), [weak, term_number] {
-        if (const auto again = weak.lock()) again->recheck(term_number);
+      self->m_gate->post_at(Clock::now() + std::chrono::milliseconds(200), [weak, number] {
+        const auto again = weak.lock();
+        if (!again) return;
+        Lock l(again->m_mutex);
+        if (number == again->m_terms && again->m_leading && again->m_uncertain) again->recheck(l);
       });
     }
   };
@@ -233,6 +278,7 @@ void Election::post(std::function<void()> fn) {
 }
 
 void Election::close(CloseMode mode) noexcept {
+  (void)held(); // judged first: a term lost to a pause is reported as lost, not closed
   std::optional<CancelToken> stop;
   {
     Lock lk(m_mutex);
@@ -250,7 +296,10 @@ void Election::close(CloseMode mode) noexcept {
     m_reports.close(true); // waiting here would stop the replies the thread waits for
     return;
   }
-  if (m_thread.joinable()) m_thread.join();
+  {
+    const std::lock_guard<std::mutex> join(m_join_mutex); // close() may be called concurrently
+    if (m_thread.joinable()) m_thread.join();
+  }
   m_hold->reports.close(false);
   m_reports.close(false);
 }
@@ -261,11 +310,11 @@ bool Election::await_until(Clock::time_point at) {
     {
       Lock lk(m_mutex);
       m_cv.wait_until(lk, at, [&] {
-        return m_closing || m_failure ||
+        return m_closing || m_failure || (!m_queued && !m_leading) ||
                (m_leading && (!m_uncertain || m_config.lead_while_suspended));
       });
       if (m_failure) throw *m_failure;
-      if (m_closing) return false;
+      if (m_closing || (!m_queued && !m_leading)) return false; // it will not lead (no requeue)
     }
     if (is_leader()) return true;
     if (Clock::now() >= at) return false;
@@ -278,6 +327,7 @@ bool Election::is_leader() const noexcept {
   {
     const std::lock_guard<std::mutex> lk(m_mutex);
     if (!m_leading || (m_uncertain && !m_config.lead_while_suspended)) return false;
+    if (m_closing || (m_stop && m_stop->cancelled())) return false; // the term is ending
   }
   return held();
 }
@@ -309,11 +359,12 @@ std::string Election::node_path() const {
   return node;
 }
 
-MultiResult Election::fenced(std::vector<Op> ops, Deadline deadline) {
+MultiResult Election::fenced(std::optional<std::int64_t> term, std::vector<Op> ops,
+                             Deadline deadline) {
   std::string node;
   {
     const std::lock_guard<std::mutex> lk(m_mutex);
-    if (!m_leading) not_leader("fenced");
+    if (!m_leading || (term && *term != m_token)) not_leader("fenced");
     node = m_node;
   }
   return fenced_term(node, std::move(ops), deadline);
@@ -354,7 +405,11 @@ void Election::interrupt() {
 
 void Election::requeue() {
   const std::lock_guard<std::mutex> lk(m_mutex);
-  m_queued = true;
+  if (m_leading) {
+    m_requeue_asked = true; // queue again once the running term ends
+  } else {
+    m_queued = true;
+  }
   m_cv.notify_all();
 }
 

@@ -38,6 +38,11 @@ struct ElectionConfig {
   const char* kind = "LeaderLatch"; ///< for messages and the wrong-thread check
 };
 
+/// Whether an error from the queue ends the election for good (it is then thrown by every
+/// await_leadership()), or the participant queues again after a pause: only a closed session, an
+/// expired one without renewal, another protocol's child and refusals that would come again end it.
+bool ends_election(Errc e, bool session_closed, bool renews_after_expiry);
+
 class Election : public std::enable_shared_from_this<Election> {
 public:
   /// Validates, then starts the election's thread (joined at once). Throws as LeaderLatch's
@@ -57,7 +62,8 @@ public:
   bool is_leader() const noexcept;
   std::int64_t term() const;
   std::string node_path() const;
-  MultiResult fenced(std::vector<Op> ops, Deadline deadline);
+  /// In the current term, or only in the term `term` if given.
+  MultiResult fenced(std::optional<std::int64_t> term, std::vector<Op> ops, Deadline deadline);
   std::vector<Participant> participants(Deadline deadline) const;
   /// The participants of the election on `path` under `profile`, leader first (no node of ours).
   static std::vector<Participant> list(core::Gate& gate, const std::string& path,
@@ -79,7 +85,7 @@ private:
   bool held() const noexcept;
   void on_lost();
   void on_uncertain(bool uncertain);
-  void recheck(std::uint64_t term_number);
+  void recheck(Lock& lk);
   void post(std::function<void()> fn);
   void stop_term(Lock& lk);
   [[noreturn]] void not_leader(const char* what) const;
@@ -93,11 +99,13 @@ private:
 
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_cv;
+  std::mutex m_join_mutex; // joins m_thread once, whoever closes
   std::thread m_thread;
   CancelToken m_leave; ///< cancels a wait in the queue: close()
   bool m_closing = false;
   bool m_notify = false;          ///< CloseMode::notify
   bool m_queued = true;           ///< takes part (false after a term without requeue)
+  bool m_requeue_asked = false;   ///< requeue() during a term: queue again after it
   std::optional<Error> m_failure; ///< what ended the election
   // The current term (m_leading), if any.
   bool m_leading = false;

@@ -73,7 +73,10 @@ std::string LeaderLatch::node_path() const {
   return of(m_election, "LeaderLatch").node_path();
 }
 MultiResult LeaderLatch::fenced(std::vector<Op> ops, Deadline deadline) {
-  return of(m_election, "LeaderLatch").fenced(std::move(ops), deadline);
+  return of(m_election, "LeaderLatch").fenced(std::nullopt, std::move(ops), deadline);
+}
+MultiResult LeaderLatch::fenced(std::int64_t term, std::vector<Op> ops, Deadline deadline) {
+  return of(m_election, "LeaderLatch").fenced(term, std::move(ops), deadline);
 }
 std::optional<Participant> LeaderLatch::leader(Deadline deadline) const {
   auto all = participants(deadline);

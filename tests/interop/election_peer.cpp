@@ -1,17 +1,31 @@
-#include "support/election_worker.hpp"
-
-#include "support/checkers.hpp"
-#include "support/ensemble.hpp"
-
+// election_peer: our election participant as a program of its own, speaking the interop peers'
+// protocol (CuratorLeaderPeer.java, kazoo_election_peer.py), so the tests and the benchmark run
+// ours, Curator's and Kazoo's side by side and check them with one checker (zkt::check_terms):
+//
+//   election_peer MODE HOSTS PATH ID STATE SESSION_MS TERMS WRITES
+//     MODE: latch (LeaderLatch), selector (LeaderSelector), kazoo (LeaderSelector, Kazoo profile).
+//     Prints READY once connected, starts on a line from stdin, and takes part until it has led
+//     TERMS times (0: until killed). Each term: "TERM_BEGIN <token> <pid> <ns>", WRITES fenced
+//     writes of STATE (0: until the term ends), each "WRITE <token> <mzxid> <pid>" or
+//     "REFUSED <token> <pid>", then "TERM_END <token> <pid> <ns>" and the term is given up (a latch
+//     is closed and a new one joins). Then "DONE". Times are CLOCK_MONOTONIC.
 #include <zkrecipes/leader.hpp>
+
+#include <time.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
-namespace zkt {
 namespace {
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
 
 struct Spec {
   std::string mode, path, id, state;
@@ -26,7 +40,7 @@ void line(const std::string& text) {
 // The writes of one term; `leading` says whether to go on when WRITES is 0.
 template <class Fenced, class Leading>
 void term(const Spec& s, std::int64_t token, Fenced fenced, Leading leading) {
-  const std::string pid = std::to_string(this_process());
+  const std::string pid = std::to_string(::getpid());
   line("TERM_BEGIN " + std::to_string(token) + " " + pid + " " + std::to_string(monotonic_ns()));
   for (int i = 0; s.writes == 0 ? leading() : i < s.writes; ++i) {
     try {
@@ -58,7 +72,7 @@ void run_latch(zk::Session& session, const Spec& s) {
       continue; // lost before it began
     }
     term(
-        s, token, [&](std::vector<zk::Op> ops) { return latch.fenced(std::move(ops)); },
+        s, token, [&](std::vector<zk::Op> ops) { return latch.fenced(token, std::move(ops)); },
         [&] { return latch.is_leader(); });
     latch.close();
   }
@@ -88,15 +102,18 @@ void run_selector(zk::Session& session, const Spec& s) {
 
 } // namespace
 
-int election_worker(const std::vector<std::string>& a) {
+int main(int argc, char** argv) {
+  const std::vector<std::string> a(argv + 1, argv + argc);
   if (a.size() != 8) {
-    std::cerr << "election worker: MODE HOSTS PATH ID STATE SESSION_MS TERMS WRITES\n";
+    std::cerr << "usage: election_peer MODE HOSTS PATH ID STATE SESSION_MS TERMS WRITES\n";
     return 2;
   }
   try {
     Spec s{a[0], a[2], a[3], a[4], std::stoi(a[6]), std::stoi(a[7])};
-    zk::SessionOptions o = options(std::chrono::milliseconds(std::stoi(a[5])));
+    zk::SessionOptions o;
     o.hosts = a[1];
+    o.session_timeout = std::chrono::milliseconds(std::stoi(a[5]));
+    o.log_level = zk::LogLevel::error;
     zk::Session session(o);
     line("READY");
     std::string go;
@@ -109,9 +126,7 @@ int election_worker(const std::vector<std::string>& a) {
     line("DONE");
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "election worker: " << e.what() << std::endl;
+    std::cerr << "election_peer: " << e.what() << std::endl;
     return 1;
   }
 }
-
-} // namespace zkt
