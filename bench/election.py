@@ -223,7 +223,11 @@ def children(hosts, path):
 
 
 def report(results, args):
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip() or "?"
     w = ["## Leader election failover\n",
+         "Run %s UTC at commit `%s`, peers from `%s`. " % (
+             time.strftime("%Y-%m-%d %H:%M", time.gmtime()), rev, os.path.relpath(args.bin, ROOT)) +
          "`bench/election.py` (run by `bench/run.sh`): per path %d leadership changes, %d%% forced by "
          "kill -9 of the leader (the rest by the leader giving up: latch closed, selector function "
          "returned); every participant's session timeout %d ms; failover by the kind of the new "

@@ -11,8 +11,9 @@
 Every fact in the report comes from the test run: each cell prints its id, recipe, seed, fault and
 criteria (`[ cell ]`, `[ fault ]`, `[ criteria ]` lines, see tests/faults/matrix_support.hpp) and
 its measurements (`[ measure ]`); CTest's JUnit file carries that output, the status and the time.
-The only thing written here is which cells must exist (F1-F10 and F12 for the lock, F1-F10 for the
-counter; testing.md has no F11), so that a missing cell is reported as missing.
+The only thing written here is which cells must exist (F1-F10 and F12 for the lock and the leader
+election, F1-F10 for the counter; testing.md has no F11), so that a missing cell is reported as
+missing.
 """
 import argparse
 import datetime

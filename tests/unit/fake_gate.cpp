@@ -163,8 +163,15 @@ Result<zk::Children> FakeGate::do_children(const std::string& path) const {
 
 void FakeGate::fire(Lock& lk, const std::string& path, zk::EventType type) {
   const auto [from, to] = m_watches.equal_range(path);
-  for (auto it = from; it != to; ++it)
-    enqueue(lk, [fn = std::move(it->second.second), e = zk::WatchEvent{type, path}] { fn(e); });
+  for (auto it = from; it != to; ++it) {
+    auto event = [fn = std::move(it->second.second), e = zk::WatchEvent{type, path}] { fn(e); };
+    // As the server: a disconnected client hears of the change once it is back (setWatches).
+    if (m_state == zk::SessionState::suspended) {
+      m_deferred.push_back(std::move(event));
+    } else {
+      enqueue(lk, std::move(event));
+    }
+  }
   m_watches.erase(from, to);
 }
 
@@ -253,6 +260,7 @@ void FakeGate::expire() {
   const std::int64_t old = m_session;
   // As the C client: the expired session's watches end without firing; its nodes just go.
   m_watches.clear();
+  m_deferred.clear();
   std::vector<std::string> gone;
   for (const auto& [path, node] : m_nodes)
     if (node.stat.ephemeral_owner == old) gone.push_back(path);
@@ -277,6 +285,9 @@ void FakeGate::reconnect() {
   Lock lk(m_mutex);
   m_state = zk::SessionState::reconnected;
   emit(lk, m_state, m_session);
+  for (auto& event : m_deferred)
+    enqueue(lk, std::move(event));
+  m_deferred.clear();
 }
 
 void FakeGate::lose_next_create_reply() {

@@ -51,7 +51,8 @@ public:
   /// The server expires the session: its watches end unfired, its ephemeral nodes go, the state
   /// goes lost, then (renewal on) a new session connects.
   void expire();
-  /// The connection is suspended / comes back with the same session.
+  /// The connection is suspended / comes back with the same session (watch events of the
+  /// suspension are delivered then, as the server does after setWatches).
   void suspend();
   void reconnect();
   /// The process was paused past the session timeout: no reply since then, nothing reported yet
@@ -154,6 +155,7 @@ private:
   std::map<std::string, std::weak_ptr<void>> m_attachments;
   std::deque<std::function<void()>> m_queue;
   std::deque<std::function<void()>> m_held;
+  std::vector<std::function<void()>> m_deferred; // watch events while suspended
   std::multimap<zk::Clock::time_point, std::function<void()>> m_timers;
   std::map<std::string, int> m_requests;
   mutable std::vector<std::string> m_logged;

@@ -58,7 +58,10 @@ std::shared_ptr<Election> Election::start(const std::shared_ptr<core::Gate>& gat
   };
   e->m_hold->contender = core::QueueEngine::for_path(gate, e->m_path, policy, o);
   // The thread keeps the election alive until it ends (close() from a listener does not wait).
-  e->m_thread = std::thread([e] { e->run(); });
+  e->m_thread = std::thread([e] {
+    e->m_thread_id = std::this_thread::get_id();
+    e->run();
+  });
   return e;
 }
 
@@ -70,7 +73,7 @@ Election::Election(std::shared_ptr<core::Gate> gate, std::string path, const loc
 Election::~Election() {
   const std::lock_guard<std::mutex> join(m_join_mutex);
   if (m_thread.joinable()) {
-    if (m_thread.get_id() == std::this_thread::get_id()) {
+    if (m_thread_id.load() == std::this_thread::get_id()) {
       m_thread.detach(); // the thread itself let go of the last reference: it ends right after
     } else {
       m_thread.join();
@@ -157,6 +160,9 @@ void Election::run() noexcept {
       m_requeue_asked = false;
       m_cv.notify_all();
       if (notify && m_config.listeners.on_follower) post(m_config.listeners.on_follower);
+      // Not begun for a suspension: queue again once the connection had time to come back.
+      if (!began && !m_closing && m_gate->state() == SessionState::suspended)
+        m_cv.wait_for(lk, core::recovery_delay(++failures), [&] { return m_closing; });
     }
   }
 }
@@ -291,7 +297,7 @@ void Election::close(CloseMode mode) noexcept {
   }
   m_leave.cancel();
   if (stop) stop->cancel();
-  if (m_thread.get_id() == std::this_thread::get_id()) return; // from the leader's function
+  if (m_thread_id.load() == std::this_thread::get_id()) return; // from the leader's function
   if (m_gate->on_callback_thread()) {
     m_reports.close(true); // waiting here would stop the replies the thread waits for
     return;

@@ -17,6 +17,7 @@
 #include "core/reports.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,8 @@ private:
   mutable std::condition_variable m_cv;
   std::mutex m_join_mutex; // joins m_thread once, whoever closes
   std::thread m_thread;
+  std::atomic<std::thread::id> m_thread_id{}; ///< set by the thread itself: close() from it
+
   CancelToken m_leave; ///< cancels a wait in the queue: close()
   bool m_closing = false;
   bool m_notify = false;          ///< CloseMode::notify
