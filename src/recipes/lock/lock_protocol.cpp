@@ -146,19 +146,24 @@ std::string node_prefix(std::string_view guid) {
 }
 
 std::string node_prefix(NameForm form, std::string_view guid) {
-  const std::string id(guid);
+  const auto join = [guid](std::string_view before, std::string_view after) {
+    std::string out(before);
+    out += guid;
+    out += after;
+    return out;
+  };
   switch (form) {
   case NameForm::curator:
   case NameForm::go:
-    return std::string(protected_prefix) + id + std::string(curator_infix);
+    return join(protected_prefix, curator_infix);
   case NameForm::latch:
-    return std::string(protected_prefix) + id + std::string(latch_infix);
+    return join(protected_prefix, latch_infix);
   case NameForm::kazoo:
-    return id + std::string(kazoo_infix);
+    return join({}, kazoo_infix);
   case NameForm::kazoo_read:
-    return id + std::string(kazoo_read_infix);
+    return join({}, kazoo_read_infix);
   }
-  return id;
+  return std::string(guid);
 }
 
 bool has_guid(std::string_view child, std::string_view guid) {
@@ -226,9 +231,10 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
   Ordering order = order_children(children, profile);
   d.unrecognised = order.unrecognised;
   if (!my_guid.empty()) {
-    for (const auto& c : order.contenders)
+    for (const auto& c : order.contenders) {
       if (c.name != my_node && has_guid(profile.ours, c.name, my_guid))
         d.stale_own.push_back(c.name);
+    }
   }
   if (profile.foreign_fails && !order.unrecognised.empty()) {
     d.kind = Decision::Kind::foreign;
