@@ -276,6 +276,7 @@ def main():
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "reliability.md"))
     ap.add_argument("ctest_args", nargs="*", help="after --: extra ctest arguments")
     a = ap.parse_args()
+    a.build_dir = os.path.abspath(a.build_dir)  # ctest writes --output-junit relative to the test dir
     command = "scripts/reliability-report.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     runs = []
     if a.junit:
