@@ -6,6 +6,7 @@
 #include <zkrecipes/distributed_lock.hpp>
 #include <zkrecipes/error.hpp>
 #include <zkrecipes/leader.hpp>
+#include <zkrecipes/read_write_lock.hpp>
 #include <zkrecipes/retry.hpp>
 #include <zkrecipes/session.hpp>
 #include <zkrecipes/sharded_counter.hpp>

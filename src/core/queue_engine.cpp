@@ -35,10 +35,19 @@ bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
   });
   Lock lk(m_mutex);
   const auto self = std::this_thread::get_id();
-  if ((h.held && h.holder == self) || (m_owner != nullptr && m_owner->holder == self))
+  if (holds(self))
     throw Error(Errc::would_deadlock, "lock " + m_path + ": this thread already holds it");
   if (m_closed) throw Error(Errc::session_closed, "lock " + m_path + ": the session is closed");
-  if (try_only && (m_owner != nullptr || m_phase != Phase::idle || !m_queue.empty())) return false;
+  if (m_policy.shared()) {
+    judge(lk); // a hold that cannot be trusted any more is not joined
+    if (!lk.owns_lock()) lk.lock();
+    if (joinable(h)) {
+      ++m_handoffs;
+      grant(h, self);
+      return true;
+    }
+  }
+  if (try_only && (!m_owners.empty() || m_phase != Phase::idle || !m_queue.empty())) return false;
 
   Waiter me{&h, self, try_only, Waiter::State::pending, std::nullopt};
   m_queue.push_back(&me);
@@ -74,6 +83,78 @@ bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
     if (me.state == Waiter::State::pending) leave(lk, me);
     throw;
   }
+}
+
+void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::string& child,
+                               const std::string& guard, Clock::time_point deadline) {
+  const auto self = std::this_thread::get_id();
+  Lock lk(m_mutex);
+  if (holds(self))
+    throw Error(Errc::would_deadlock, "lock " + m_path + ": this thread already holds it");
+  if (m_closed) throw Error(Errc::session_closed, "lock " + m_path + ": the session is closed");
+  m_cv.wait_until(lk, deadline, [&] { return m_phase != Phase::busy; });
+  if (m_phase == Phase::busy)
+    throw Error(Errc::deadline_exceeded, "lock " + m_path + ": busy until the deadline");
+  if (attempt_active()) cancel(lk); // the threads waiting in it will share the new node
+  m_phase = Phase::busy;            // nobody drives meanwhile
+  const std::string node = full(child);
+  const std::int64_t session = m_impl->session_id();
+  const std::string data = m_node_data.empty() ? default_node_data() : m_node_data;
+  bool in_doubt = false;
+  std::optional<Stat> stat;
+  for (int retry = 1; !stat; ++retry) {
+    try {
+      Unlocked unlocked(lk);
+      const auto until = op_deadline(deadline);
+      const bool sent = !in_doubt;
+      if (sent) {
+        const MultiResult r =
+            m_impl->multi({Op::check(guard), Op::create(node, data, CreateMode::ephemeral)}, until);
+        if (!r.ok() && r.failed_op() == 0) {
+          std::string why = "lock " + m_path + ": ";
+          why += guard;
+          why += " is gone; " + node;
+          why += " was not created";
+          throw Error(Errc::lock_lost, why);
+        }
+        r.throw_if_failed();
+      }
+      in_doubt = true; // until its Stat is read
+      const auto got = m_impl->get(node, until);
+      if (!got) {
+        if (sent) throw Error(Errc::lock_lost, "lock " + m_path + ": " + node + " was deleted");
+        in_doubt = false; // the create whose reply was lost did not land: send it again
+        continue;
+      }
+      if (got->stat.ephemeral_owner != session) {
+        in_doubt = false; // another session's node: never ours to delete
+        throw Error(Errc::session_lost, "lock " + m_path + ": " + node + " is not our session's");
+      }
+      stat = got->stat;
+    } catch (const Error& e) {
+      const ErrorClass kind = classify(e.errc());
+      in_doubt = in_doubt || kind == ErrorClass::in_doubt;
+      const auto again = Clock::now() + recovery_delay(retry);
+      // Only the connection's trouble is worth waiting out; a new session ends our write hold.
+      if ((kind != ErrorClass::retry && kind != ErrorClass::in_doubt) || again >= deadline ||
+          m_closed || m_impl->session_id() != session) {
+        if (in_doubt) delete_in_background(m_impl, node, any_version, session);
+        m_phase = Phase::idle; // the waiters queue as before
+        m_cv.notify_all();
+        throw;
+      }
+      m_cv.wait_until(lk, again);
+    }
+  }
+  reset_attempt(false);
+  m_guid = guid;
+  m_node = child;
+  m_stat = stat;
+  m_session = stat->ephemeral_owner;
+  start_hold();
+  grant(h, self);
+  if (!m_queue.empty() && m_policy.shared()) grant_head();
+  m_cv.notify_all();
 }
 
 bool QueueEngine::attempt_active() const {
@@ -317,12 +398,8 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
       m_phase = Phase::listing; // it would be judged lost at its first answer: not granted
       return backoff();
     }
-    m_phase = Phase::held;
-    m_held_since = Clock::now();
-    m_handoffs = 0;
-    m_retry_at = {};
+    start_hold();
     grant_head();
-    watch_own_node(m_epoch);
     return;
   case QueueDecision::Kind::wait:
     refuse_try_only();
@@ -390,8 +467,9 @@ void QueueEngine::await_predecessor(Lock& lk, Waiter& me, Clock::time_point dead
 // gone too (we were not told), and one listing says more than walking them one request at a time.
 void QueueEngine::next_predecessor(Lock& lk) {
   m_children.erase(std::remove(m_children.begin(), m_children.end(), m_pred), m_children.end());
+  const bool relist = m_policy.relist_after_delete(m_pred);
   m_pred.clear();
-  if (m_policy.decide(m_children, m_node, m_guid).kind == QueueDecision::Kind::acquired)
+  if (!relist && m_policy.decide(m_children, m_node, m_guid).kind == QueueDecision::Kind::acquired)
     return apply(lk, m_children);
   m_phase = Phase::listing;
 }

@@ -59,13 +59,15 @@ struct QueueOptions {
 struct Hold {
   std::shared_ptr<QueueEngine> contender;
   QueueOptions options;
-  bool held = false;
-  std::thread::id holder; ///< the thread whose lock call succeeded
+  /// The threads whose acquire succeeded (several only on a shared queue).
+  std::vector<std::thread::id> holders;
   std::int64_t token = 0; ///< czxid of the node held
   std::string node;       ///< full path of the node held
   bool uncertain = false;
   std::optional<Error> lost; ///< a loss not yet acknowledged by release()
   Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
+
+  [[nodiscard]] bool held() const noexcept { return !holders.empty(); }
 };
 
 /// The shared ZooKeeper contender of one (session, path, policy).
@@ -93,8 +95,20 @@ public:
   /// given, ends the wait from any thread: Errc::cancelled, after the same cleanup as a timeout.
   bool acquire(Hold& h, Clock::time_point deadline, bool try_only,
                const CancelToken* cancel = nullptr);
-  /// Ends h's hold: local handoff or global release. `strict`: throw lock_not_held / lock_lost.
-  void release(Hold& h, bool strict);
+  /// Ends h's hold (the calling thread's, on a shared queue): local handoff or global release.
+  /// `strict`: throw lock_not_held / lock_lost. `handoff`: false forbids a local handoff.
+  void release(Hold& h, bool strict, bool handoff = true);
+  /// Creates our node `child` (ephemeral, not sequential, with `guid` in its name: a name the
+  /// recipe chose, such as a downgrade's read node with its writer's sequence) in one multi with a
+  /// check that `guard` exists (the write node it replaces), and holds it for the calling thread at
+  /// once: the recipe knows that nothing can be ahead of it while `guard` exists. On a shared queue
+  /// every waiting thread of the process shares the hold; an attempt under way is cancelled first.
+  /// Throws Errc::lock_lost if `guard` is gone, or another error if the node cannot be created by
+  /// `deadline`; then nothing is held and nothing left (a create in doubt goes to the janitor).
+  void hold_created(Hold& h, const std::string& guid, const std::string& child,
+                    const std::string& guard, Clock::time_point deadline);
+  /// True if `thread` holds this queue through any object.
+  [[nodiscard]] bool held_by(std::thread::id thread) const;
   /// Reads h's fields under the contender's mutex, after judging the hold (see judge()).
   template <class F> auto read(const Hold& h, F&& fn) {
     Lock lk(m_mutex);
@@ -154,6 +168,10 @@ private:
 
   // State changes (m_mutex held).
   void grant_head();
+  void grant(Hold& h, std::thread::id thread);
+  [[nodiscard]] bool holds(std::thread::id thread) const;
+  [[nodiscard]] bool joinable(const Hold& h) const;
+  void start_hold(); ///< our node (m_node, m_stat) is held from now
   void fail_all(const Error& e);
   void refuse_try_only();
   void reset_attempt(bool keep_guid);
@@ -203,7 +221,7 @@ private:
   // Local queue and holder.
   std::deque<Waiter*> m_queue;
   Waiter* m_driver = nullptr;
-  Hold* m_owner = nullptr;
+  std::vector<Hold*> m_owners; ///< the objects holding our node (one unless shared)
   std::size_t m_handoffs = 0;
   Clock::time_point m_held_since{};
 

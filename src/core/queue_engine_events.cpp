@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -67,11 +68,11 @@ QueueEngine::~QueueEngine() {
   if (m_listener != 0) m_impl->remove_listener(m_listener);
 }
 
-void QueueEngine::release(Hold& h, bool strict) {
+void QueueEngine::release(Hold& h, bool strict, bool handoff) {
   Lock lk(m_mutex);
   judge(lk);
   if (!lk.owns_lock()) lk.lock();
-  if (!h.held) {
+  if (!h.held()) {
     if (h.lost) {
       const Error e = *h.lost;
       h.lost.reset();
@@ -82,11 +83,15 @@ void QueueEngine::release(Hold& h, bool strict) {
     }
     return;
   }
-  h.held = false;
-  m_owner = nullptr;
+  // The calling thread's hold, or (released by another thread than the one that took it) any.
+  const auto mine = std::find(h.holders.begin(), h.holders.end(), std::this_thread::get_id());
+  h.holders.erase(mine != h.holders.end() ? mine : std::prev(h.holders.end()));
+  if (!h.held()) m_owners.erase(std::find(m_owners.begin(), m_owners.end(), &h));
+  if (!m_owners.empty()) return; // other threads of this process still share our node
   const auto held_for =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_held_since);
-  if (hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
+  if (handoff && !m_policy.shared() &&
+      hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
                         h.options.max_local_hold, !m_queue.empty())) {
     ++m_handoffs;
     grant_head();
@@ -165,12 +170,17 @@ void QueueEngine::on_session_event(const SessionEvent& e) {
   switch (e.state) {
   case SessionState::suspended:
   case SessionState::reconnected:
-    if (held && m_owner != nullptr && m_owner->uncertain != (e.state == SessionState::suspended)) {
-      m_owner->uncertain = e.state == SessionState::suspended;
-      const bool uncertain = m_owner->uncertain;
-      auto callback = m_owner->options.on_uncertain;
+    if (held) {
+      const bool uncertain = e.state == SessionState::suspended;
+      std::vector<std::function<void(bool)>> callbacks;
+      for (Hold* owner : m_owners) {
+        if (owner->uncertain == uncertain) continue;
+        owner->uncertain = uncertain;
+        if (owner->options.on_uncertain) callbacks.push_back(owner->options.on_uncertain);
+      }
       lk.unlock();
-      if (callback) callback(uncertain);
+      for (const auto& callback : callbacks)
+        callback(uncertain);
     }
     return;
   case SessionState::lost:
@@ -209,7 +219,7 @@ void QueueEngine::node_gone(Lock& lk) {
 }
 
 void QueueEngine::judge(Lock& lk) {
-  if (m_phase != Phase::held || m_owner == nullptr || !m_impl->contact_lapsed(m_session)) return;
+  if (m_phase != Phase::held || m_owners.empty() || !m_impl->contact_lapsed(m_session)) return;
   lose(lk, Errc::session_lost,
        "lock " + m_path + ": no reply from the server within the session timeout (session " +
            hex_id(m_session) + "); the server may have expired it and given the lock to another");
@@ -217,12 +227,12 @@ void QueueEngine::judge(Lock& lk) {
 
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
-  std::function<void()> report;
-  if (m_owner != nullptr) {
-    m_owner->held = false;
-    m_owner->lost = error;
-    if (auto callback = m_owner->options.on_lost) {
-      report = m_owner->reports.wrap([gate = m_impl, path = m_path, callback, error] {
+  std::vector<std::function<void()>> reports;
+  for (Hold* owner : m_owners) {
+    owner->holders.clear();
+    owner->lost = error;
+    if (auto callback = owner->options.on_lost) {
+      reports.push_back(owner->reports.wrap([gate = m_impl, path = m_path, callback, error] {
         try {
           callback(error);
         } catch (const std::exception& e) {
@@ -230,10 +240,10 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
         } catch (...) {
           gate->log(LogLevel::warn, "lock " + path + ": on_lost threw");
         }
-      });
+      }));
     }
-    m_owner = nullptr;
   }
+  m_owners.clear();
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
   // holder that was told it lost the lock does not keep blocking everyone.
   if (why == Errc::session_lost && !m_closed)
@@ -241,7 +251,8 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
-  if (report) m_impl->post_at(Clock::now(), std::move(report));
+  for (auto& report : reports)
+    m_impl->post_at(Clock::now(), std::move(report));
 }
 
 } // namespace zk::detail::core

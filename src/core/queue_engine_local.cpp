@@ -82,22 +82,59 @@ void QueueEngine::flush_warnings(Lock& lk) {
     m_impl->log(LogLevel::warn, w);
 }
 
+void QueueEngine::start_hold() {
+  m_phase = Phase::held;
+  m_held_since = Clock::now();
+  m_handoffs = 0;
+  m_retry_at = {};
+  watch_own_node(m_epoch);
+}
+
+// The first waiter, or on a shared queue every waiter, holds our node from now.
 void QueueEngine::grant_head() {
-  Waiter* w = m_queue.front();
-  m_queue.pop_front();
-  w->state = Waiter::State::granted;
+  do {
+    Waiter* w = m_queue.front();
+    m_queue.pop_front();
+    w->state = Waiter::State::granted;
+    grant(*w->handle, w->thread);
+  } while (m_policy.shared() && !m_queue.empty());
   m_driver = nullptr;
-  Hold& h = *w->handle;
-  h.held = true;
-  h.holder = w->thread;
-  h.token = m_stat->czxid;
-  h.node = full(m_node);
-  // Granted from a reply that came before a suspension: uncertain from the start (the reconnected
-  // event makes it certain, as for any hold).
-  h.uncertain = m_impl->state() == SessionState::suspended;
-  h.lost.reset();
-  m_owner = &h;
   m_cv.notify_all();
+}
+
+void QueueEngine::grant(Hold& h, std::thread::id thread) {
+  if (!h.held()) {
+    h.token = m_stat->czxid;
+    h.node = full(m_node);
+    // Granted from a reply that came before a suspension: uncertain from the start (the
+    // reconnected event makes it certain, as for any hold).
+    h.uncertain = m_impl->state() == SessionState::suspended;
+    h.lost.reset();
+    m_owners.push_back(&h);
+  }
+  h.holders.push_back(thread);
+}
+
+bool QueueEngine::holds(std::thread::id thread) const {
+  return std::any_of(m_owners.begin(), m_owners.end(), [thread](const Hold* h) {
+    return std::find(h->holders.begin(), h->holders.end(), thread) != h->holders.end();
+  });
+}
+
+bool QueueEngine::held_by(std::thread::id thread) const {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  return holds(thread);
+}
+
+// A thread may join a shared hold while nobody of the process queues behind it and the process
+// has not held it past the handoff bounds (then it waits, and the node is released when its last
+// holder leaves, so that writers elsewhere get their turn).
+bool QueueEngine::joinable(const Hold& h) const {
+  if (m_phase != Phase::held || !m_queue.empty()) return false;
+  const auto held_for =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_held_since);
+  return hand_over_locally(m_handoffs, held_for, h.options.max_local_handoffs,
+                           h.options.max_local_hold, true);
 }
 
 void QueueEngine::fail_all(const Error& e) {

@@ -63,6 +63,16 @@ public:
   /// The decision for our node `me` (created with `guid`) among `children`.
   [[nodiscard]] virtual QueueDecision decide(const std::vector<std::string>& children,
                                              std::string_view me, std::string_view guid) const = 0;
+  /// True if holders overlap (a read-write lock's readers): every thread of the process waiting on
+  /// the queue shares our node's hold, and a thread arriving while it is held joins it (within the
+  /// bounds of hand_over_locally, so that writers elsewhere are not starved).
+  [[nodiscard]] virtual bool shared() const { return false; }
+  /// True if the deletion of `predecessor` may come with a new node ordered before ours (a
+  /// read-write lock's writer downgrading: its read node takes the writer's sequence), so the
+  /// children must be listed again instead of concluding from the last listing.
+  [[nodiscard]] virtual bool relist_after_delete(std::string_view /*predecessor*/) const {
+    return false;
+  }
 };
 
 } // namespace zk::detail::core

@@ -23,15 +23,21 @@ struct ElectionRun {
   std::vector<std::pair<std::int64_t, std::string>> terms; // (token, participant), by token
 };
 
-// Starts every participant, lets them go at once, collects their output.
-ElectionRun run_election(const std::vector<std::pair<std::string, std::vector<std::string>>>& who) {
+// Starts every participant and collects their output. The first (the peer) joins before the
+// others are let go: a JVM or Python peer that joined late could otherwise find our participants'
+// terms all over, and no handover in both directions would be seen.
+ElectionRun run_election(const std::vector<std::pair<std::string, std::vector<std::string>>>& who,
+                         zk::Session& session, const std::string& path) {
   std::vector<std::unique_ptr<zkt::Child>> children;
   for (const auto& [name, argv] : who)
     children.push_back(std::make_unique<zkt::Child>(argv));
   for (std::size_t i = 0; i < children.size(); ++i)
     EXPECT_EQ(children[i]->wait_for("READY", 60s), "READY") << who[i].first;
-  for (auto& c : children)
-    c->write_line("go");
+  children.front()->write_line("go");
+  EXPECT_TRUE(zkt::wait_until([&] { return !zkt::children(session, path).empty(); }, 30s))
+      << who.front().first << " did not join";
+  for (std::size_t i = 1; i < children.size(); ++i)
+    children[i]->write_line("go");
   ElectionRun run;
   std::map<std::int64_t, std::string> terms;
   for (std::size_t i = 0; i < children.size(); ++i) {
@@ -100,31 +106,34 @@ protected:
 
 TEST_F(LeaderInterop, OurLatchesAndACuratorLeaderLatchShareOneElection) {
   const auto run =
-      run_election({{"ours-1", ours("latch", path, "ours-1", state, terms, writes)},
-                    {"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
+      run_election({{"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
                                           {zkt::hosts(), path, "latch", "curator", state,
                                            std::to_string(terms), std::to_string(writes)})},
-                    {"ours-2", ours("latch", path, "ours-2", state, terms, writes)}});
+                    {"ours-1", ours("latch", path, "ours-1", state, terms, writes)},
+                    {"ours-2", ours("latch", path, "ours-2", state, terms, writes)}},
+                   root.session(), path);
   check(run, "curator", 3);
 }
 
 TEST_F(LeaderInterop, OurSelectorsAndACuratorLeaderSelectorShareOneElection) {
   const auto run =
-      run_election({{"ours-1", ours("selector", path, "ours-1", state, terms, writes)},
-                    {"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
+      run_election({{"curator", zkt::peer("CuratorLeaderPeer", "ZKR_CURATOR_LEADER_PEER",
                                           {zkt::hosts(), path, "selector", "curator", state,
                                            std::to_string(terms), std::to_string(writes)})},
-                    {"ours-2", ours("selector", path, "ours-2", state, terms, writes)}});
+                    {"ours-1", ours("selector", path, "ours-1", state, terms, writes)},
+                    {"ours-2", ours("selector", path, "ours-2", state, terms, writes)}},
+                   root.session(), path);
   check(run, "curator", 3);
 }
 
 TEST_F(LeaderInterop, OurKazooProfileSelectorsAndAKazooElectionShareOneElection) {
   const auto run =
-      run_election({{"ours-1", ours("kazoo", path, "ours-1", state, terms, writes)},
-                    {"kazoo", zkt::python_peer("kazoo_election_peer.py",
+      run_election({{"kazoo", zkt::python_peer("kazoo_election_peer.py",
                                                {zkt::hosts(), path, "kazoo", state,
                                                 std::to_string(terms), std::to_string(writes)})},
-                    {"ours-2", ours("kazoo", path, "ours-2", state, terms, writes)}});
+                    {"ours-1", ours("kazoo", path, "ours-1", state, terms, writes)},
+                    {"ours-2", ours("kazoo", path, "ours-2", state, terms, writes)}},
+                   root.session(), path);
   check(run, "kazoo", 3);
 }
 

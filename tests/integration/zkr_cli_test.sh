@@ -43,6 +43,28 @@ serialises)
        NR%2==0 { if ($1!="end" || $2!=pid) bad=3 }
        END { exit bad }' "$work/log" || fail "critical sections interleaved or tokens not increasing: $(cat "$work/log")"
   ;;
+rwlock)
+  # Two --read commands run at once; --write --try meanwhile exits 75; --write runs after both.
+  for s in 1 2; do
+    "$zkr" lock --read "$root/rw" -- sh -c 'echo "begin $$" >> "$0"; sleep 1; echo "end $$" >> "$0"' "$work/log" &
+    pids+=($!)
+  done
+  for _ in $(seq 100); do [[ $(grep -c begin "$work/log" 2>/dev/null) -eq 2 ]] && break; sleep 0.05; done
+  [[ $(grep -c begin "$work/log") -eq 2 ]] || fail "the two readers did not read at once: $(cat "$work/log")"
+  [[ $(grep -c end "$work/log") -eq 0 ]] || fail "a reader ended before the other began: $(cat "$work/log")"
+  "$zkr" lock --write --try "$root/rw" -- echo should-not-run > "$work/out" 2> "$work/err"
+  rc=$?
+  [[ $rc -eq 75 ]] || fail "--write --try while reading exited $rc, expected 75"
+  [[ ! -s $work/out ]] || fail "the writer ran while reading"
+  grep -q "held by" "$work/err" || fail "no holder named: $(cat "$work/err")"
+  "$zkr" lock --write "$root/rw" -- sh -c 'echo write >> "$0"' "$work/log" || fail "the writer failed"
+  for p in "${pids[@]}"; do wait "$p" || fail "a reader's zkr lock failed"; done
+  pids=()
+  [[ $(tail -1 "$work/log") == write ]] || fail "the writer ran while reading: $(cat "$work/log")"
+  "$zkr" lock --read --write "$root/rw" -- true 2> /dev/null
+  rc=$?
+  [[ $rc -eq 64 ]] || fail "--read --write exited $rc, expected 64"
+  ;;
 try)
   setsid "$zkr" lock "$root/l" -- sh -c 'echo held > "$0"; sleep 30' "$work/held" &
   pids+=($!)

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -116,9 +117,9 @@ std::string CheckResult::explain() const {
 }
 
 std::string to_line(const HoldRecord& r) {
-  return "hold " + std::to_string(r.token) + " " + std::to_string(r.process) + " " +
-         std::to_string(r.thread) + " " + std::to_string(r.enter_ns) + " " +
-         std::to_string(r.exit_ns);
+  return (r.shared ? "read " : "hold ") + std::to_string(r.token) + " " +
+         std::to_string(r.process) + " " + std::to_string(r.thread) + " " +
+         std::to_string(r.enter_ns) + " " + std::to_string(r.exit_ns);
 }
 
 CheckResult check_mutual_exclusion(std::vector<HoldRecord> records) {
@@ -150,6 +151,56 @@ CheckResult check_mutual_exclusion(std::vector<HoldRecord> records) {
     if (r.token > t.token) top_token = i;
   }
   return res;
+}
+
+// Two writers' holds of one node: threads of one process passing the write side along.
+bool local_handoff(const HoldRecord& a, const HoldRecord& b) {
+  return !a.shared && !b.shared && a.token == b.token && a.process == b.process;
+}
+
+CheckResult check_read_write(const std::vector<HoldRecord>& records) {
+  CheckResult res;
+  if (records.empty()) return res;
+  std::int64_t origin = records.front().enter_ns;
+  for (const auto& r : records)
+    origin = std::min(origin, r.enter_ns);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const HoldRecord& w = records[i];
+    if (w.exit_ns < w.enter_ns)
+      res.problems.push_back("bad record: exits before it enters: " + describe(w, origin));
+    if (w.shared) continue;
+    for (std::size_t j = 0; j < records.size(); ++j) {
+      const HoldRecord& o = records[j];
+      if (j == i || (!o.shared && j < i)) continue; // each pair of writers once
+      const char* other = o.shared ? "reader" : "writer";
+      if (o.enter_ns < w.exit_ns && w.enter_ns < o.exit_ns) {
+        res.problems.push_back("overlap: writer " + describe(w, origin) + " and " + other + " " +
+                               describe(o, origin) + " held at once");
+      } else if (!(local_handoff(w, o)) && (o.enter_ns >= w.exit_ns) != (o.token > w.token)) {
+        res.problems.push_back("token order: writer " + describe(w, origin) + " and " + other +
+                               " " + describe(o, origin) +
+                               ": the later hold has the smaller token (stale fencing token)");
+      }
+    }
+  }
+  return res;
+}
+
+std::size_t max_concurrent_readers(const std::vector<HoldRecord>& records) {
+  std::vector<std::pair<std::int64_t, int>> edges; // exits sort before entries at one instant
+  for (const auto& r : records) {
+    if (!r.shared) continue;
+    edges.emplace_back(r.enter_ns, 1);
+    edges.emplace_back(r.exit_ns, -1);
+  }
+  std::sort(edges.begin(), edges.end());
+  std::size_t best = 0;
+  std::int64_t now = 0;
+  for (const auto& e : edges) {
+    now += e.second;
+    best = std::max(best, static_cast<std::size_t>(std::max<std::int64_t>(now, 0)));
+  }
+  return best;
 }
 
 CheckResult check_fenced_writes(std::vector<FencedWrite> writes) {
@@ -343,7 +394,15 @@ void append_line(const std::string& path, const std::string& line) {
 }
 
 std::vector<HoldRecord> read_holds(std::istream& in) {
-  return read_lines<HoldRecord>(in, "hold", parse_hold);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::istringstream holds(text);
+  std::istringstream reads(text);
+  auto out = read_lines<HoldRecord>(holds, "hold", parse_hold);
+  for (auto& r : read_lines<HoldRecord>(reads, "read", parse_hold)) {
+    r.shared = true;
+    out.push_back(r);
+  }
+  return out;
 }
 std::vector<CounterOp> read_counter_ops(std::istream& in) {
   return read_lines<CounterOp>(in, "incr", parse_op);

@@ -46,8 +46,9 @@ struct HoldRecord {
   std::uint64_t thread = 0;
   std::int64_t enter_ns = 0; ///< CLOCK_MONOTONIC when it learned it holds the lock
   std::int64_t exit_ns = 0;  ///< CLOCK_MONOTONIC when it stopped acting as the holder
+  bool shared = false;       ///< a read-write lock's reader (others may hold with it)
 };
-/// Line format: `hold <token> <process> <thread> <enter_ns> <exit_ns>`.
+/// Line format: `hold <token> <process> <thread> <enter_ns> <exit_ns>`; a reader's starts `read`.
 std::string to_line(const HoldRecord& r);
 
 /// A write accepted by a fenced resource, in the order the server applied them (e.g. by mzxid).
@@ -62,6 +63,13 @@ std::optional<FencedWrite> parse_write(const std::string& line);
 /// Intervals, sorted by enter, must not overlap (touching is fine) and tokens must strictly
 /// increase.
 CheckResult check_mutual_exclusion(std::vector<HoldRecord> records);
+/// A read-write lock's history: a writer's hold overlaps no other hold (reader or writer), and
+/// whenever a writer's hold and another are ordered in time, the earlier has the smaller token
+/// (writers of one process passing one node along share its token).
+/// Readers may overlap one another.
+CheckResult check_read_write(const std::vector<HoldRecord>& records);
+/// The largest number of readers' holds at one moment.
+std::size_t max_concurrent_readers(const std::vector<HoldRecord>& records);
 /// A fenced resource never accepts a token lower than one it accepted before.
 CheckResult check_fenced_writes(std::vector<FencedWrite> writes);
 /// An election's fenced writes: as check_fenced_writes (accepted writes ordered by term, so no two
@@ -122,9 +130,9 @@ using CounterHistory = History<CounterOp>;
 
 /// Appends one line to `path` with one write(2) on an O_APPEND descriptor. Throws on failure.
 void append_line(const std::string& path, const std::string& line);
-/// Parses every `hold` / `incr` line of a stream or files (blank lines and `#` comments skipped;
-/// the other kind is skipped too, so both may share a file). Throws std::runtime_error naming the
-/// line on a malformed one.
+/// Parses every `hold` (and `read`) / `incr` line of a stream or files (blank lines and `#`
+/// comments skipped; the other kind is skipped too, so both may share a file). Throws
+/// std::runtime_error naming the line on a malformed one.
 std::vector<HoldRecord> read_holds(std::istream& in);
 std::vector<CounterOp> read_counter_ops(std::istream& in);
 std::vector<HoldRecord> load_holds(const std::vector<std::string>& paths);

@@ -73,6 +73,43 @@ TEST(MutexChecker, ExitBeforeEnterIsABadRecord) {
   EXPECT_TRUE(mentions(r, "bad record")) << r.explain();
 }
 
+HoldRecord read(std::int64_t token, std::int64_t enter_ms, std::int64_t exit_ms) {
+  HoldRecord r = hold(token, enter_ms, exit_ms);
+  r.shared = true;
+  return r;
+}
+
+TEST(ReadWriteChecker, ReadersOverlapEachOtherButNoWriter) {
+  // Two readers together (one node shared by two threads: one token), then a writer, then a reader.
+  const std::vector<HoldRecord> ok{read(10, 0, 10), read(10, 2, 8), read(11, 5, 12),
+                                   hold(20, 12, 20), read(30, 20, 25)};
+  EXPECT_TRUE(zkt::check_read_write(ok).ok()) << zkt::check_read_write(ok).explain();
+  EXPECT_EQ(zkt::max_concurrent_readers(ok), 3U);
+  auto bad = ok;
+  bad.push_back(read(31, 19, 22)); // entered before the writer left
+  const auto r = zkt::check_read_write(bad);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(mentions(r, "overlap")) << r.explain();
+  EXPECT_FALSE(zkt::check_read_write({hold(1, 0, 10), hold(2, 5, 15)}).ok()) << "two writers";
+}
+
+TEST(ReadWriteChecker, ALaterHoldWithASmallerTokenThanAWritersFails) {
+  const auto r = zkt::check_read_write({hold(20, 0, 10), read(15, 11, 12)});
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(mentions(r, "token order")) << r.explain();
+  EXPECT_FALSE(zkt::check_read_write({read(25, 0, 10), hold(20, 11, 12)}).ok());
+}
+
+TEST(ReadWriteChecker, ReadLinesRoundTrip) {
+  std::istringstream in(zkt::to_line(read(5, 1, 2)) + "\n" + zkt::to_line(hold(6, 3, 4)) + "\n");
+  const auto got = zkt::read_holds(in);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_FALSE(got[0].shared);
+  EXPECT_EQ(got[0].token, 6);
+  EXPECT_TRUE(got[1].shared);
+  EXPECT_EQ(got[1].token, 5);
+}
+
 TEST(FencedWrites, OnlyAStaleTokenFails) {
   EXPECT_TRUE(zkt::check_fenced_writes({{1, 100}, {1, 101}, {2, 102}}).ok());
   const auto r = zkt::check_fenced_writes({{2, 101}, {1, 102}, {3, 100}});

@@ -47,7 +47,7 @@ protected:
     return h;
   }
   static bool held(const Hold& h) {
-    return h.contender->read(h, [](const Hold& x) { return x.held; });
+    return h.contender->read(h, [](const Hold& x) { return x.held(); });
   }
   std::vector<std::string> ours() const { // our children, by owner
     std::vector<std::string> out;

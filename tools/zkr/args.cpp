@@ -132,6 +132,11 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
       p.lock.grace = parse_duration(take_value(args, i, "--grace"), "--grace");
     } else if (p.subcommand == "lock" && (a == "--try" || a == "-n")) {
       p.lock.try_only = true;
+    } else if (p.subcommand == "lock" && (a == "--read" || a == "--write")) {
+      const auto side = a == "--read" ? LockArgs::Side::read : LockArgs::Side::write;
+      if (p.lock.side != LockArgs::Side::mutex && p.lock.side != side)
+        usage("zkr lock: --read and --write exclude each other");
+      p.lock.side = side;
     } else if (p.subcommand == "leader" && is_option(a, "--id")) {
       p.leader.id = take_value(args, i, "--id");
     } else if (p.subcommand == "leader" && is_option(a, "--grace")) {
@@ -205,6 +210,7 @@ std::string main_help() {
 Distributed locks and counters on a ZooKeeper ensemble.
 
   zkr lock PATH [options] -- COMMAND [ARGS...]   run COMMAND while holding the lock PATH
+  zkr lock --read|--write PATH [...] -- COMMAND  the same with a side of the read-write lock PATH
   zkr leader PATH [options] -- COMMAND [ARGS...] run COMMAND only while elected leader on PATH
   zkr leader --show PATH                         print the leader and the participants
   zkr counter get|incr|decr|add N|set N|cas EXPECTED DESIRED PATH [--codec C]
@@ -231,8 +237,11 @@ died of signal N).
 
 std::string lock_help() {
   return R"(usage: zkr lock PATH [options] -- COMMAND [ARGS...]
+       zkr lock --read|--write PATH [options] -- COMMAND [ARGS...]
 
-Runs COMMAND while holding the distributed lock PATH, like flock(1) across machines. While waiting, it
+Runs COMMAND while holding the distributed lock PATH, like flock(1) across machines. With --read or
+--write, PATH is a read-write lock (Curator InterProcessReadWriteLock's node form): any number of
+--read commands run at once, a --write command runs alone. While waiting, it
 says on stderr whom it is waiting for. The command gets ZKR_FENCING_TOKEN (increases with every
 acquisition: pass it to what you write) and ZKR_LOCK_PATH in its environment. The command runs in a
 process group of its own, and everything in that group is signalled with it: if the lock is lost
@@ -244,6 +253,8 @@ jobs of an interactive shell) are not followed. Ctrl-Z stops zkr with the comman
 out to have been lost while the command ran, zkr exits 76; otherwise with the command's exit code.
 
 Options:
+  --read           hold the read side of the read-write lock PATH (shared with other readers)
+  --write          hold its write side (exclusive; a later reader waits for it)
   --try, -n        do not wait: exit 75 at once if the lock is held
   --timeout D      wait at most D, then exit 75
   --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)

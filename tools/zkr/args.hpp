@@ -34,6 +34,8 @@ struct Common {
 };
 
 struct LockArgs {
+  enum class Side { mutex, read, write }; // the DistributedLock, or a ReadWriteLock's side
+  Side side = Side::mutex;
   std::string path;
   std::vector<std::string> command;
   std::optional<std::chrono::milliseconds> timeout; // none: wait forever

@@ -46,20 +46,20 @@ std::string describe(const zk::LockContender& c) {
   return c.name + (c.data.empty() ? "" : " (" + c.data + ")");
 }
 
+using ContendersFn = std::function<std::vector<zk::LockContender>()>;
+
 // Says on stderr whom we wait for, again whenever that changes, until `done`.
-void report_waiting(zk::Session& session, const std::string& path, const std::string& own_data,
-                    const std::atomic<bool>& done) {
+void report_waiting(const ContendersFn& contenders, const std::string& path,
+                    const std::string& own_data, const std::atomic<bool>& done) {
   std::string last;
   while (!done.load()) {
     try {
-      const auto all = zk::DistributedLock::contenders(session, path, std::chrono::seconds(2));
-      for (const auto& c : all) {
-        if (!c.holder || c.data == own_data) continue;
-        const std::string now = describe(c);
-        if (now != last && !done.load())
-          std::cerr << "zkr: waiting for " << path << ", held by " << now << '\n';
-        last = now;
-      }
+      std::string now;
+      for (const auto& c : contenders())
+        if (c.holder && c.data != own_data) now += (now.empty() ? "" : ", ") + describe(c);
+      if (!now.empty() && now != last && !done.load())
+        std::cerr << "zkr: waiting for " << path << ", held by " << now << '\n';
+      last = now;
     } catch (const zk::Error&) { // the lock call itself reports what matters
     }
     for (int i = 0; i < 10 && !done.load(); ++i)
@@ -89,25 +89,33 @@ void report_group(const ChildOutcome& outcome, const std::string& before,
   }
 }
 
-int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
-  LossSignal loss;
-  zk::LockOptions options;
-  options.node_data = participant_id();
-  options.max_local_handoffs = 0;
-  options.on_lost = [&loss](const zk::Error& why) { loss.raise(why.what()); };
-  zk::DistributedLock lock(session, p.lock.path, options);
+// A read-write lock's read side with the names of the exclusive sides, for hold_and_run.
+struct ReadSide {
+  zk::ReadWriteLock::Reader& reader;
+  void lock() { reader.lock_shared(); }
+  bool try_lock() { return reader.try_lock_shared(); }
+  bool try_lock_for(std::chrono::milliseconds d) { return reader.try_lock_shared_for(d); }
+  [[nodiscard]] std::int64_t fencing_token() const { return reader.fencing_token(); }
+  void unlock() { reader.unlock_shared(); }
+  void release() { reader.release_shared(); }
+};
 
+// zkr lock's work with any lock side: acquire (saying whom we wait for), run the command while
+// held, stop it when the hold is lost.
+template <class Side>
+int hold_and_run(const LockArgs& a, SignalForwarder& signals, LossSignal& loss, Side& side,
+                 const ContendersFn& contenders, const std::string& own_data) {
   bool acquired = false;
-  if (p.lock.try_only) {
-    acquired = lock.try_lock();
+  if (a.try_only) {
+    acquired = side.try_lock();
   } else {
     std::atomic<bool> done{false};
-    std::thread reporter([&] { report_waiting(session, p.lock.path, options.node_data, done); });
+    std::thread reporter([&] { report_waiting(contenders, a.path, own_data, done); });
     try {
-      if (p.lock.timeout) {
-        acquired = lock.try_lock_for(*p.lock.timeout);
+      if (a.timeout) {
+        acquired = side.try_lock_for(*a.timeout);
       } else {
-        lock.lock();
+        side.lock();
         acquired = true;
       }
     } catch (...) {
@@ -119,46 +127,71 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
     reporter.join();
   }
   if (!acquired) {
-    std::string holder;
+    std::string holders;
     try {
-      for (const auto& c :
-           zk::DistributedLock::contenders(session, p.lock.path, std::chrono::seconds(2)))
-        if (c.holder) holder = ", held by " + describe(c);
+      for (const auto& c : contenders())
+        if (c.holder) holders += (holders.empty() ? ", held by " : ", ") + describe(c);
     } catch (const zk::Error&) {
     }
-    return fail(exit_contended, "lock " + p.lock.path + " not acquired" +
-                                    (p.lock.try_only ? "" : " within the timeout") + holder);
+    return fail(exit_contended, "lock " + a.path + " not acquired" +
+                                    (a.try_only ? "" : " within the timeout") + holders);
   }
 
-  const std::vector<std::string> env = {"ZKR_FENCING_TOKEN=" + std::to_string(lock.fencing_token()),
-                                        "ZKR_LOCK_PATH=" + p.lock.path};
+  const std::vector<std::string> env = {"ZKR_FENCING_TOKEN=" + std::to_string(side.fencing_token()),
+                                        "ZKR_LOCK_PATH=" + a.path};
   ChildOutcome outcome;
   try {
-    outcome = run_child(p.lock.command, env, loss, signals, p.lock.grace);
+    outcome = run_child(a.command, env, loss, signals, a.grace);
   } catch (const std::system_error& e) {
-    lock.unlock();
+    side.unlock();
     return fail(e.code().value() == ENOENT ? 127 : exit_cannot_exec, e.what());
   }
   if (outcome.lost) {
-    lock.unlock();
-    return fail(exit_lock_lost, "lock " + p.lock.path + " lost while the command ran (" +
-                                    loss.why() + "); the command was terminated");
+    side.unlock();
+    return fail(exit_lock_lost, "lock " + a.path + " lost while the command ran (" + loss.why() +
+                                    "); the command was terminated");
   }
   report_group(outcome, "lock was released", "lock is released");
   // The loss may be found only now (a pause of zkr itself past its session timeout): then the
   // command may have run partly without the lock.
   try {
-    lock.release();
+    side.release();
   } catch (const zk::Error& e) {
     if (e.errc() != zk::Errc::lock_lost) throw;
     return fail(exit_lock_lost,
-                "lock " + p.lock.path +
+                "lock " + a.path +
                     " was lost while the command ran (found at release: " + e.what() + ")");
   }
   return outcome.exit_code;
 }
 
-// Runs the command for one term: ZKR_LEADER_TERM is the term's fencing token.
+int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
+  const LockArgs& a = p.lock;
+  LossSignal loss;
+  zk::LockOptions options;
+  options.node_data = participant_id();
+  options.max_local_handoffs = 0;
+  options.on_lost = [&loss](const zk::Error& why) { loss.raise(why.what()); };
+  if (a.side == LockArgs::Side::mutex) {
+    zk::DistributedLock lock(session, a.path, options);
+    return hold_and_run(
+        a, signals, loss, lock,
+        [&] { return zk::DistributedLock::contenders(session, a.path, std::chrono::seconds(2)); },
+        options.node_data);
+  }
+  zk::ReadWriteLockOptions rw_options;
+  rw_options.lock = options;
+  zk::ReadWriteLock rw(session, a.path, rw_options);
+  const ContendersFn contenders = [&] {
+    return zk::ReadWriteLock::contenders(session, a.path, zk::ReadWriteProfile::curator,
+                                         std::chrono::seconds(2));
+  };
+  if (a.side == LockArgs::Side::write)
+    return hold_and_run(a, signals, loss, rw.writer(), contenders, options.node_data);
+  ReadSide reader{rw.reader()};
+  return hold_and_run(a, signals, loss, reader, contenders, options.node_data);
+}
+
 int run_term(const LeaderArgs& a, SignalForwarder& signals, LossSignal& loss, std::int64_t term) {
   const std::vector<std::string> env = {"ZKR_LEADER_TERM=" + std::to_string(term),
                                         "ZKR_LEADER_PATH=" + a.path};

@@ -128,7 +128,7 @@ void Election::run() noexcept {
       engine.read(*m_hold, [&](const core::Hold& h) {
         token = h.token;
         node = h.node;
-        held = h.held;
+        held = h.held();
         uncertain = h.uncertain;
       });
       ++m_terms;
@@ -185,7 +185,7 @@ void Election::run_term(std::int64_t token, const std::string& node, const Cance
 }
 
 bool Election::held() const noexcept {
-  return m_hold->contender->read(*m_hold, [](const core::Hold& h) { return h.held; });
+  return m_hold->contender->read(*m_hold, [](const core::Hold& h) { return h.held(); });
 }
 
 bool Election::stop_requested(const CancelToken& stop) const {

@@ -97,18 +97,19 @@ void DistributedLock::release() {
 
 bool DistributedLock::owns_lock() const noexcept {
   if (!m_handle) return false;
-  return m_handle->contender->read(*m_handle, [](const Hold& h) { return h.held; });
+  return m_handle->contender->read(*m_handle, [](const Hold& h) { return h.held(); });
 }
 
 bool DistributedLock::uncertain() const noexcept {
   if (!m_handle) return false;
-  return m_handle->contender->read(*m_handle, [](const Hold& h) { return h.held && h.uncertain; });
+  return m_handle->contender->read(*m_handle,
+                                   [](const Hold& h) { return h.held() && h.uncertain; });
 }
 
 std::int64_t DistributedLock::fencing_token() const {
   auto& h = handle_of(m_handle);
   return h.contender->read(h, [this](const Hold& x) {
-    if (!x.held) throw Error(Errc::lock_not_held, "fencing_token: " + path() + " is not held");
+    if (!x.held()) throw Error(Errc::lock_not_held, "fencing_token: " + path() + " is not held");
     return x.token;
   });
 }
@@ -116,7 +117,7 @@ std::int64_t DistributedLock::fencing_token() const {
 std::string DistributedLock::node_path() const {
   auto& h = handle_of(m_handle);
   return h.contender->read(h, [this](const Hold& x) {
-    if (!x.held) throw Error(Errc::lock_not_held, "node_path: " + path() + " is not held");
+    if (!x.held()) throw Error(Errc::lock_not_held, "node_path: " + path() + " is not held");
     return x.node;
   });
 }
@@ -127,7 +128,7 @@ MultiResult DistributedLock::fenced(std::vector<Op> ops, Deadline deadline) {
   gate.check_blocking_call("DistributedLock::fenced");
   if (ops.empty()) throw Error(Errc::invalid_argument, "fenced: no operations");
   const std::string node = h.contender->read(h, [this](const Hold& x) {
-    if (!x.held) {
+    if (!x.held()) {
       throw Error(x.lost ? Errc::lock_lost : Errc::lock_not_held,
                   "fenced: " + path() + " is not held; nothing was sent");
     }

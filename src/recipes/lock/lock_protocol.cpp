@@ -11,6 +11,8 @@ namespace {
 constexpr std::string_view protected_prefix = "_c_";
 constexpr std::string_view curator_infix = "-lock-";
 constexpr std::string_view latch_infix = "-latch-";
+constexpr std::string_view write_infix = "-__WRIT__";
+constexpr std::string_view read_infix = "-__READ__";
 constexpr std::string_view kazoo_infix = "__lock__";
 constexpr std::string_view kazoo_read_infix = "__rlock__";
 
@@ -91,8 +93,11 @@ std::string format_sequence(std::int32_t sequence) {
 std::optional<LockName> parse_lock_name(std::string_view child) {
   if (child.substr(0, protected_prefix.size()) == protected_prefix) {
     const std::string_view body = child.substr(protected_prefix.size());
-    if (auto latch = split(child, body, latch_infix, NameForm::latch)) {
-      if (is_uuid(latch->guid)) return latch;
+    for (const auto& [infix, form] :
+         {std::pair{latch_infix, NameForm::latch}, std::pair{write_infix, NameForm::curator_write},
+          std::pair{read_infix, NameForm::curator_read}}) {
+      auto name = split(child, body, infix, form);
+      if (name && is_uuid(name->guid)) return name;
     }
     auto name = split(child, body, curator_infix, NameForm::curator);
     if (!name) return std::nullopt;
@@ -141,6 +146,10 @@ std::string make_guid(NameForm form) {
   return guid;
 }
 
+bool is_read_form(NameForm form) {
+  return form == NameForm::curator_read || form == NameForm::kazoo_read;
+}
+
 std::string node_prefix(std::string_view guid) {
   return node_prefix(NameForm::curator, guid);
 }
@@ -158,6 +167,10 @@ std::string node_prefix(NameForm form, std::string_view guid) {
     return join(protected_prefix, curator_infix);
   case NameForm::latch:
     return join(protected_prefix, latch_infix);
+  case NameForm::curator_write:
+    return join(protected_prefix, write_infix);
+  case NameForm::curator_read:
+    return join(protected_prefix, read_infix);
   case NameForm::kazoo:
     return join({}, kazoo_infix);
   case NameForm::kazoo_read:
@@ -214,12 +227,14 @@ Ordering order_children(const std::vector<std::string>& children, const Profile&
   for (const auto& c : out.contenders)
     seqs.push_back(c.sequence);
   const std::int32_t start = order_start(std::move(seqs));
-  // Equal sequence numbers cannot come from one parent; the name only makes the order total.
+  // Equal sequence numbers: a downgrade's read node first; the name only makes the order total.
   std::sort(out.contenders.begin(), out.contenders.end(),
             [start](const LockName& a, const LockName& b) {
               const auto ka = circle_key(a.sequence, start);
               const auto kb = circle_key(b.sequence, start);
-              return ka != kb ? ka < kb : a.name < b.name;
+              if (ka != kb) return ka < kb;
+              if (is_read_form(a.form) != is_read_form(b.form)) return is_read_form(a.form);
+              return a.name < b.name;
             });
   std::sort(out.unrecognised.begin(), out.unrecognised.end());
   return out;

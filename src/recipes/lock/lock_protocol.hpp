@@ -19,12 +19,17 @@ namespace zk::detail::lock {
 
 /// Who wrote a lock node, judged by its name.
 enum class NameForm {
-  curator,    ///< `_c_<36-char UUID>-lock-<seq>` (Curator InterProcessMutex; also ours)
-  go,         ///< `_c_<32 hex>-lock-<seq>` (go-zookeeper)
-  kazoo,      ///< `<32 hex>__lock__<seq>` (Kazoo Lock / WriteLock)
-  kazoo_read, ///< `<32 hex>__rlock__<seq>` (Kazoo ReadLock: ordered like an exclusive contender)
-  latch,      ///< `_c_<36-char UUID>-latch-<seq>` (Curator LeaderLatch; also our LeaderLatch)
+  curator,       ///< `_c_<36-char UUID>-lock-<seq>` (Curator InterProcessMutex; also ours)
+  go,            ///< `_c_<32 hex>-lock-<seq>` (go-zookeeper)
+  kazoo,         ///< `<32 hex>__lock__<seq>` (Kazoo Lock / WriteLock)
+  kazoo_read,    ///< `<32 hex>__rlock__<seq>` (Kazoo ReadLock: ordered like an exclusive contender)
+  latch,         ///< `_c_<36-char UUID>-latch-<seq>` (Curator LeaderLatch; also our LeaderLatch)
+  curator_write, ///< `_c_<36-char UUID>-__WRIT__<seq>` (Curator InterProcessReadWriteLock writer)
+  curator_read,  ///< `_c_<36-char UUID>-__READ__<seq>` (its reader; also a downgraded writer's)
 };
+
+/// True for the forms of a read-write lock's readers (Curator's `__READ__`, Kazoo's `__rlock__`).
+bool is_read_form(NameForm form);
 
 /// Which children of a path take part in one queue, and the form of the node we create there.
 struct Profile {
@@ -86,6 +91,8 @@ struct Ordering {
 /// this is the creation order, and every client that lists the same children computes the same
 /// order.
 /// Under a profile, only its contender forms are ordered; every other child is unrecognised.
+/// Equal sequence numbers come only from a read-write lock's downgrade (a read node named with its
+/// writer's sequence): the reader is ordered first, so the writer it replaces never blocks it.
 Ordering order_children(const std::vector<std::string>& children,
                         const Profile& profile = mutex_profile());
 

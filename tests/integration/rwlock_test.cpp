@@ -1,0 +1,353 @@
+// ReadWriteLock against the ensemble: processes × threads mixing readers and writers under the
+// checker (no writer overlaps anyone, readers overlap, tokens ordered), downgrade with a writer
+// queued, upgrade refused, foreign children, expiry and kill -9 while reading, timeouts and cancel
+// leaving nothing, the Kazoo profile, contenders(). main() also runs the worker processes:
+//
+//   --rw-worker contend HOSTS PATH PROFILE THREADS COUNT HOLD_US WRITE_PERCENT
+//       THREADS threads share one ReadWriteLock over one Session; each makes COUNT acquisitions,
+//       a write with probability WRITE_PERCENT, and prints one zkt::HoldRecord line per hold
+//       ("hold ..." for a write, "read ..." for a read), then "DONE".
+//   --rw-worker hold HOSTS PATH read|write SESSION_MS
+//       holds one side, prints "HELD <token>", releases on a line from stdin (or waits to be
+//       killed).
+// Prints "READY" once its session is connected; `contend` then starts on a line from stdin.
+#include "rwlock_harness.hpp"
+
+#include <zkrecipes/read_write_lock.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <sstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using zk::Errc;
+
+namespace zkt::rw {
+
+zk::ReadWriteProfile profile_named(const std::string& name) {
+  return name == "kazoo" ? zk::ReadWriteProfile::kazoo : zk::ReadWriteProfile::curator;
+}
+
+std::vector<std::string> worker(const std::vector<std::string>& args) {
+  return with({self_exe(), "--rw-worker"}, args);
+}
+
+Run run_contenders(std::vector<std::unique_ptr<Child>> children, std::chrono::seconds limit) {
+  Run run;
+  for (auto& c : children)
+    EXPECT_EQ(c->wait_for("READY", 60s), "READY") << "a contender did not connect";
+  for (auto& c : children)
+    c->write_line("go");
+  for (auto& c : children) {
+    std::ostringstream text;
+    for (const auto& line : c->read_all(limit))
+      text << line << '\n';
+    std::istringstream in(text.str());
+    for (const auto& r : read_holds(in))
+      run.holds.push_back(r);
+    run.done += text.str().find("DONE") != std::string::npos ? 1 : 0;
+  }
+  return run;
+}
+
+namespace {
+
+int contend(zk::Session& session, const std::string& path, zk::ReadWriteProfile profile,
+            int threads, int count, int hold_us, int write_percent) {
+  zk::ReadWriteLockOptions o;
+  o.profile = profile;
+  o.lock.container_parent = false; // Kazoo 2.8 peers trip over a reaped container
+  zk::ReadWriteLock rw(session, path, o);
+  std::mutex m;
+  std::ostringstream out;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(this_process() * 31 + t));
+      std::vector<std::string> lines;
+      for (int i = 0; i < count; ++i) {
+        const bool write = static_cast<int>(rng() % 100) < write_percent;
+        HoldRecord r;
+        const auto spin = [&] {
+          r.enter_ns = monotonic_ns();
+          while (monotonic_ns() - r.enter_ns < std::int64_t{hold_us} * 1000) {
+          }
+          r.exit_ns = monotonic_ns();
+        };
+        if (write) {
+          std::unique_lock<zk::ReadWriteLock::Writer> w(rw.writer());
+          r.token = rw.writer().fencing_token();
+          spin();
+        } else {
+          std::shared_lock<zk::ReadWriteLock::Reader> rd(rw.reader());
+          r.token = rw.reader().fencing_token();
+          spin();
+          r.shared = true;
+        }
+        r.process = this_process();
+        r.thread = static_cast<std::uint64_t>(t);
+        lines.push_back(to_line(r));
+      }
+      std::lock_guard<std::mutex> g(m);
+      for (const auto& l : lines)
+        out << l << '\n';
+    });
+  }
+  for (auto& th : pool)
+    th.join();
+  std::cout << out.str() << "DONE" << std::endl;
+  return 0;
+}
+
+int hold(zk::Session& session, const std::string& path, bool write) {
+  zk::ReadWriteLock rw(session, path);
+  std::int64_t token = 0;
+  if (write) {
+    rw.writer().lock();
+    token = rw.writer().fencing_token();
+  } else {
+    rw.reader().lock_shared();
+    token = rw.reader().fencing_token();
+  }
+  std::cout << "HELD " << token << std::endl;
+  std::string line;
+  std::getline(std::cin, line);
+  return 0;
+}
+
+int worker_main(const std::vector<std::string>& a) {
+  try {
+    if (a.size() == 8 && a[0] == "contend") {
+      zk::SessionOptions o = options(6s);
+      o.hosts = a[1];
+      zk::Session session(o);
+      std::cout << "READY" << std::endl;
+      std::string go;
+      std::getline(std::cin, go);
+      return contend(session, a[2], profile_named(a[3]), std::stoi(a[4]), std::stoi(a[5]),
+                     std::stoi(a[6]), std::stoi(a[7]));
+    }
+    if (a.size() == 5 && a[0] == "hold") {
+      zk::SessionOptions o = options(std::chrono::milliseconds(std::stoi(a[4])));
+      o.hosts = a[1];
+      zk::Session session(o);
+      std::cout << "READY" << std::endl;
+      return hold(session, a[2], a[3] == "write");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "rw worker: " << e.what() << std::endl;
+    return 1;
+  }
+  std::cerr << "rw worker: bad arguments" << std::endl;
+  return 2;
+}
+
+} // namespace
+} // namespace zkt::rw
+
+namespace {
+
+using zkt::Child;
+
+class Rw : public ::testing::Test {
+protected:
+  zkt::RootGuard root{"rwlock"};
+  const std::string path = root.path() + "/lock";
+
+  // Every node and watch of a test gone (the lock's children, the servers' watches).
+  void expect_nothing_left() {
+    EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).empty(); }, 10s))
+        << "a node was left behind";
+    EXPECT_TRUE(zkt::wait_until([&] { return zkt::watches_under(path) == 0; }, 10s))
+        << "a watch was left behind";
+  }
+};
+
+TEST_F(Rw, ProcessesOfThreadsMixingReadersAndWritersNeverOverlapAWriter) {
+  std::vector<std::unique_ptr<Child>> children;
+  for (int i = 0; i < 4; ++i)
+    children.push_back(std::make_unique<Child>(
+        zkt::rw::worker({"contend", zkt::hosts(), path, "curator", "2", "40", "2000", "30"})));
+  const auto run = zkt::rw::run_contenders(std::move(children), 120s);
+  EXPECT_EQ(run.done, 4);
+  ASSERT_EQ(run.holds.size(), 4U * 2 * 40);
+  const auto r = zkt::check_read_write(run.holds);
+  EXPECT_TRUE(r.ok()) << r.explain();
+  EXPECT_GT(zkt::max_concurrent_readers(run.holds), 1U) << "readers were serialised";
+  EXPECT_GT(run.writes(), 0U);
+  expect_nothing_left();
+}
+
+TEST_F(Rw, ADowngradeKeepsAQueuedWriterOutWhileOtherReadersJoin) {
+  zk::Session a(zkt::options());
+  zk::Session b(zkt::options());
+  zk::Session c(zkt::options());
+  zk::ReadWriteLock ours(a, path);
+  zk::ReadWriteLock other(b, path);
+  zk::ReadWriteLock third(c, path);
+  ASSERT_TRUE(ours.writer().try_lock_for(5s));
+  const auto write_token = ours.writer().fencing_token();
+  auto queued = std::async(std::launch::async, [&] { return other.writer().try_lock_for(20s); });
+  ASSERT_TRUE(zkt::wait_until([&] { return zkt::children(a, path).size() == 2; }, 5s));
+  ours.writer().downgrade();
+  EXPECT_FALSE(ours.writer().owns_lock());
+  ASSERT_TRUE(ours.reader().owns_lock());
+  EXPECT_GT(ours.reader().fencing_token(), write_token);
+  EXPECT_EQ(queued.wait_for(500ms), std::future_status::timeout)
+      << "the queued writer slipped in at the downgrade";
+  // A reader queued after the writer waits for it (no reader overtakes a writer)...
+  EXPECT_FALSE(third.reader().try_lock_shared_for(300ms));
+  const auto listed = zk::ReadWriteLock::contenders(a, path);
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_TRUE(listed[0].holder) << "our downgraded read node holds";
+  EXPECT_FALSE(listed[1].holder);
+  ours.reader().unlock_shared();
+  ASSERT_TRUE(queued.get());
+  EXPECT_GT(other.writer().fencing_token(), write_token);
+  other.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, AnUpgradeAndAReadWhileWritingAreRefusedNotDeadlocked) {
+  zk::ReadWriteLock rw(root.session(), path);
+  rw.reader().lock_shared();
+  EXPECT_EQ(zkt::code_of([&] { rw.writer().lock(); }), Errc::would_deadlock);
+  EXPECT_EQ(zkt::code_of([&] { rw.reader().lock_shared(); }), Errc::would_deadlock)
+      << "a thread reading again would wait for itself behind a writer";
+  // Another thread of the process reads along on the same node.
+  std::async(std::launch::async, [&] {
+    EXPECT_TRUE(rw.reader().try_lock_shared_for(2s));
+    rw.reader().unlock_shared();
+  }).get();
+  rw.reader().unlock_shared();
+  EXPECT_EQ(zkt::code_of([&] { rw.writer().downgrade(); }), Errc::lock_not_held);
+  rw.writer().lock();
+  EXPECT_EQ(zkt::code_of([&] { rw.reader().lock_shared(); }), Errc::would_deadlock);
+  rw.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, AChildOfAnotherFormFailsFast) {
+  root.session().create(path, "");
+  root.session().create(path + "/_c_0f8fad5b-d9cb-469f-a165-70867728950e-lock-0000000001", "");
+  zk::ReadWriteLock rw(root.session(), path);
+  std::string why;
+  EXPECT_EQ(zkt::code_of([&] { (void)rw.reader().try_lock_shared_for(5s); }, &why),
+            Errc::foreign_node);
+  EXPECT_NE(why.find("-lock-"), std::string::npos) << why;
+  EXPECT_EQ(zkt::code_of([&] { (void)rw.writer().try_lock_for(5s); }), Errc::foreign_node);
+  EXPECT_EQ(zkt::children(root.session(), path).size(), 1U) << "our node was left";
+}
+
+TEST_F(Rw, AnExpiryWhileReadingIsReportedAndFencedWritesAreRefused) {
+  zk::Session s(zkt::options());
+  std::atomic<int> lost{0};
+  zk::ReadWriteLockOptions o;
+  o.lock.on_lost = [&](const zk::Error& e) {
+    if (e.errc() == Errc::session_lost || e.errc() == Errc::lock_lost) ++lost;
+  };
+  zk::ReadWriteLock rw(s, path, o);
+  rw.reader().lock_shared();
+  const std::string data = root.path() + "/data";
+  root.session().create(data, "");
+  EXPECT_TRUE(rw.reader().fenced({zk::Op::set(data, "1")}).ok());
+  zkt::expire_session(s.client_id());
+  ASSERT_TRUE(zkt::wait_until([&] { return lost.load() == 1; }, 20s)) << "no loss reported";
+  EXPECT_FALSE(rw.reader().owns_lock());
+  EXPECT_EQ(zkt::code_of([&] { (void)rw.reader().fenced({zk::Op::set(data, "2")}); }),
+            Errc::lock_lost);
+  EXPECT_EQ(zkt::code_of([&] { rw.reader().release_shared(); }), Errc::lock_lost);
+  // The lock works again on the new session.
+  ASSERT_TRUE(rw.writer().try_lock_for(10s));
+  rw.writer().unlock();
+  EXPECT_EQ(root.session().get(data)->data, "1");
+}
+
+TEST_F(Rw, AKilledReaderFreesAWaitingWriterWithinItsSessionTimeout) {
+  Child reader(zkt::rw::worker({"hold", zkt::hosts(), path, "read", "2000"}));
+  ASSERT_EQ(reader.wait_for("READY", 30s), "READY");
+  ASSERT_EQ(reader.wait_for("HELD", 10s).substr(0, 4), "HELD");
+  zk::ReadWriteLock rw(root.session(), path);
+  EXPECT_FALSE(rw.writer().try_lock_for(300ms)) << "wrote while a reader held";
+  reader.kill(SIGKILL);
+  const auto start = zk::Clock::now();
+  ASSERT_TRUE(rw.writer().try_lock_for(15s));
+  EXPECT_LT(zk::Clock::now() - start, 10s);
+  rw.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, ATimeoutAndACancelLeaveNoNodeAndNoWatch) {
+  zk::Session other(zkt::options());
+  zk::ReadWriteLock holder(other, path);
+  ASSERT_TRUE(holder.writer().try_lock_for(5s));
+  zk::ReadWriteLock rw(root.session(), path);
+  EXPECT_FALSE(rw.reader().try_lock_shared_for(300ms));
+  EXPECT_FALSE(rw.writer().try_lock());
+  zk::CancelToken cancel;
+  auto waiting = std::async(std::launch::async,
+                            [&] { return zkt::code_of([&] { rw.reader().lock_shared(cancel); }); });
+  ASSERT_TRUE(zkt::wait_until([&] { return zkt::children(other, path).size() == 2; }, 5s));
+  cancel.cancel();
+  EXPECT_EQ(waiting.get(), Errc::cancelled);
+  EXPECT_EQ(zkt::children(other, path).size(), 1U);
+  holder.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, TheKazooProfileSharesReadersAndRefusesCuratorNodes) {
+  zk::ReadWriteLockOptions o;
+  o.profile = zk::ReadWriteProfile::kazoo;
+  zk::Session s2(zkt::options());
+  zk::ReadWriteLock a(root.session(), path, o);
+  zk::ReadWriteLock b(s2, path, o);
+  a.reader().lock_shared();
+  ASSERT_TRUE(b.reader().try_lock_shared_for(5s)) << "two sessions' readers did not share";
+  const auto kids = zkt::children(root.session(), path);
+  ASSERT_EQ(kids.size(), 2U);
+  for (const auto& k : kids)
+    EXPECT_NE(k.find("__rlock__"), std::string::npos) << k;
+  EXPECT_FALSE(std::async(std::launch::async, [&] { return b.writer().try_lock_for(200ms); }).get())
+      << "another thread wrote while two readers held";
+  zk::ReadWriteLock curator(s2, path); // the other profile on the same path
+  EXPECT_EQ(zkt::code_of([&] { (void)curator.writer().try_lock_for(2s); }), Errc::foreign_node);
+  a.reader().unlock_shared();
+  b.reader().unlock_shared();
+  ASSERT_TRUE(b.writer().try_lock_for(5s));
+  EXPECT_NE(b.writer().node_path().find("__lock__"), std::string::npos);
+  b.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, BadInputGetsTypedErrors) {
+  EXPECT_EQ(zkt::code_of([&] { zk::ReadWriteLock rw(root.session(), "no-slash"); }),
+            Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { zk::ReadWriteLock rw(root.session(), "/"); }),
+            Errc::invalid_argument);
+  zk::ReadWriteLock rw(root.session(), path);
+  EXPECT_EQ(zkt::code_of([&] { (void)rw.reader().fencing_token(); }), Errc::lock_not_held);
+  EXPECT_EQ(zkt::code_of([&] { rw.writer().release(); }), Errc::lock_not_held);
+  zk::ReadWriteLock moved(std::move(rw));
+  EXPECT_EQ(zkt::code_of([&] { rw.writer().lock(); }), Errc::invalid_argument);
+  EXPECT_FALSE(rw.reader().owns_lock());
+  ASSERT_TRUE(moved.reader().try_lock_shared());
+  moved.reader().unlock_shared();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--rw-worker")
+    return zkt::rw::worker_main(std::vector<std::string>(argv + 2, argv + argc));
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
