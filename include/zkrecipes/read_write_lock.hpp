@@ -20,15 +20,18 @@
 // Curator clients take part in the same lock). A writer holds when its node is first of all
 // children and watches the node just before it; a reader holds while no writer is ahead of it and
 // watches the nearest writer ahead (never a later one), so readers hold together and a queued
-// writer is never overtaken by a later reader. The Kazoo profile uses Kazoo's WriteLock/ReadLock
-// names (`<hex>__lock__<seq>` / `<hex>__rlock__<seq>`) with the same rules (Kazoo 2.9's; Kazoo 2.8
-// readers deadlock against a later writer, kazoo#649). One path uses one profile: a child of any
-// other form fails the call with Errc::foreign_node instead of being guessed into the order.
+// writer is not overtaken by a later reader of another process (readers of this process may join a
+// read node already held, or a downgraded one, within the handoff bounds below). The Kazoo profile
+// uses Kazoo's WriteLock/ReadLock names (`<hex>__lock__<seq>` / `<hex>__rlock__<seq>`) with the
+// same rules (Kazoo 2.9's; Kazoo 2.8 readers deadlock against a later writer, kazoo#649). One path
+// uses one profile: a child of any other form fails the call with Errc::foreign_node instead of
+// being guessed into the order.
 //
 // Downgrade: the writer's read node takes the writer's sequence and is created (in one multi with
 // a check that the write node still exists) before the write node is deleted, so the lock is never
 // free in between (Curator 5.5's form, CURATOR-621; Curator 5.4 peers honour it, but their own
-// downgrade lets a waiting writer in). An upgrade (asking for the write side while this thread
+// downgrade lets a waiting writer in). The read hold keeps the writer's fencing token, since it is
+// ordered where the writer was. An upgrade (asking for the write side while this thread
 // reads) would wait for itself forever: it is refused with Errc::would_deadlock, as is asking for
 // the read side while this thread writes (use downgrade()).
 //
@@ -90,15 +93,18 @@ public:
     [[nodiscard]] bool try_lock_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(to_steady(at));
     }
-    /// Does nothing if the write side is not held (also after downgrade()).
+    /// Ends the calling thread's write hold; does nothing if this thread holds none (also after
+    /// downgrade(), or when another thread of the process writes through this object).
     void unlock() noexcept;
     /// As unlock(), but throws Errc::lock_not_held or (once) Errc::lock_lost.
     void release();
     /// Turns the write hold into a read hold of the calling thread (release it with
-    /// reader().unlock_shared()), with no moment in which another writer could hold the lock.
-    /// Throws Errc::lock_not_held if the write side is not held, Errc::lock_lost if it is found
-    /// lost (then neither side is held); any other error (e.g. the deadline) leaves the write side
-    /// held.
+    /// reader().unlock_shared(); a std::unique_lock still wrapping the write side then unlocks
+    /// nothing), with no moment in which another writer could hold the lock. Threads of this
+    /// process waiting to read share the read hold at once. Throws Errc::lock_not_held if the write
+    /// side is not held, Errc::lock_lost / session_lost / session_closed if it is found lost (then
+    /// neither side is held); any other error (e.g. the deadline) leaves the write side held. May
+    /// take up to one operation timeout past `deadline` (deleting the write node).
     void downgrade(Deadline deadline = {});
     [[nodiscard]] bool owns_lock() const noexcept;
     [[nodiscard]] bool uncertain() const noexcept;
@@ -138,8 +144,9 @@ public:
     [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(Writer::to_steady(at));
     }
-    /// Ends the calling thread's read hold (or, if it has none, one taken by another thread
-    /// through this object). The read node is deleted when the last reader of the process leaves.
+    /// Ends the calling thread's read hold; does nothing if this thread holds none (one object
+    /// serves many threads: a stale guard never ends another thread's hold). The read node is
+    /// deleted when the last reader of the process leaves.
     void unlock_shared() noexcept;
     /// As unlock_shared(), but throws Errc::lock_not_held or (once) Errc::lock_lost.
     void release_shared();

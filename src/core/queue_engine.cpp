@@ -86,7 +86,8 @@ bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
 }
 
 void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::string& child,
-                               const std::string& guard, Clock::time_point deadline) {
+                               const std::string& guard, std::int64_t token,
+                               Clock::time_point deadline) {
   const auto self = std::this_thread::get_id();
   Lock lk(m_mutex);
   if (holds(self))
@@ -146,12 +147,20 @@ void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::stri
       m_cv.wait_until(lk, again);
     }
   }
+  if (m_closed || m_impl->session_id() != session || m_impl->state() == SessionState::lost) {
+    // Closed or expired while we created it: nothing may be held on it.
+    if (!m_closed) delete_in_background(m_impl, node, any_version, session);
+    m_phase = Phase::idle;
+    m_cv.notify_all();
+    throw Error(m_closed ? Errc::session_closed : Errc::session_lost,
+                "lock " + m_path + ": the session ended while " + node + " was created");
+  }
   reset_attempt(false);
   m_guid = guid;
   m_node = child;
   m_stat = stat;
   m_session = stat->ephemeral_owner;
-  start_hold();
+  start_hold(token);
   grant(h, self);
   if (!m_queue.empty() && m_policy.shared()) grant_head();
   m_cv.notify_all();
@@ -398,7 +407,7 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
       m_phase = Phase::listing; // it would be judged lost at its first answer: not granted
       return backoff();
     }
-    start_hold();
+    start_hold(m_stat->czxid);
     grant_head();
     return;
   case QueueDecision::Kind::wait:

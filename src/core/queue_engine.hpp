@@ -49,6 +49,10 @@ struct QueueOptions {
   /// Local handoffs in a row, and the longest local hold, before a global release (per object).
   std::size_t max_local_handoffs = 16;
   std::chrono::milliseconds max_local_hold{200};
+  /// A release by a thread holding nothing through the object does nothing (a read-write lock's
+  /// sides, shared by threads: a stale guard must not end another thread's hold). Otherwise any
+  /// thread may end the object's hold.
+  bool holder_thread_only = false;
   /// Called on the callback thread when a hold is lost, and when it becomes (un)certain.
   std::function<void(const Error& why)> on_lost;
   std::function<void(bool uncertain)> on_uncertain;
@@ -105,8 +109,10 @@ public:
   /// every waiting thread of the process shares the hold; an attempt under way is cancelled first.
   /// Throws Errc::lock_lost if `guard` is gone, or another error if the node cannot be created by
   /// `deadline`; then nothing is held and nothing left (a create in doubt goes to the janitor).
+  /// The hold's fencing token is `token` (a downgrade keeps its writer's: the read node is ordered
+  /// where the writer was, before writers created after it, whose czxids are smaller than its own).
   void hold_created(Hold& h, const std::string& guid, const std::string& child,
-                    const std::string& guard, Clock::time_point deadline);
+                    const std::string& guard, std::int64_t token, Clock::time_point deadline);
   /// True if `thread` holds this queue through any object.
   [[nodiscard]] bool held_by(std::thread::id thread) const;
   /// Reads h's fields under the contender's mutex, after judging the hold (see judge()).
@@ -171,7 +177,7 @@ private:
   void grant(Hold& h, std::thread::id thread);
   [[nodiscard]] bool holds(std::thread::id thread) const;
   [[nodiscard]] bool joinable(const Hold& h) const;
-  void start_hold(); ///< our node (m_node, m_stat) is held from now
+  void start_hold(std::int64_t token); ///< our node (m_node, m_stat) is held from now
   void fail_all(const Error& e);
   void refuse_try_only();
   void reset_attempt(bool keep_guid);
@@ -229,8 +235,9 @@ private:
   Phase m_phase = Phase::idle;
   std::uint64_t m_epoch = 0;
   std::string m_guid;
-  std::string m_node;           ///< child name of our node; empty while unknown
-  std::optional<Stat> m_stat;   ///< its Stat once known (ephemeral owner verified from it)
+  std::string m_node;         ///< child name of our node; empty while unknown
+  std::optional<Stat> m_stat; ///< its Stat once known (ephemeral owner verified from it)
+  std::int64_t m_token = 0; ///< the fencing token of the hold (our node's czxid, see hold_created)
   std::int64_t m_session = 0;   ///< the session our node belongs to (or was created on)
   bool m_indeterminate = false; ///< a create may have been applied though its reply was lost
   std::shared_ptr<Completion<Created>> m_create;

@@ -85,6 +85,10 @@ void QueueEngine::release(Hold& h, bool strict, bool handoff) {
   }
   // The calling thread's hold, or (released by another thread than the one that took it) any.
   const auto mine = std::find(h.holders.begin(), h.holders.end(), std::this_thread::get_id());
+  if (mine == h.holders.end() && h.options.holder_thread_only) {
+    if (strict) throw Error(Errc::lock_not_held, "unlock " + m_path + ": not held by this thread");
+    return;
+  }
   h.holders.erase(mine != h.holders.end() ? mine : std::prev(h.holders.end()));
   if (!h.held()) m_owners.erase(std::find(m_owners.begin(), m_owners.end(), &h));
   if (!m_owners.empty()) return; // other threads of this process still share our node

@@ -82,8 +82,9 @@ void QueueEngine::flush_warnings(Lock& lk) {
     m_impl->log(LogLevel::warn, w);
 }
 
-void QueueEngine::start_hold() {
+void QueueEngine::start_hold(std::int64_t token) {
   m_phase = Phase::held;
+  m_token = token;
   m_held_since = Clock::now();
   m_handoffs = 0;
   m_retry_at = {};
@@ -104,7 +105,7 @@ void QueueEngine::grant_head() {
 
 void QueueEngine::grant(Hold& h, std::thread::id thread) {
   if (!h.held()) {
-    h.token = m_stat->czxid;
+    h.token = m_token;
     h.node = full(m_node);
     // Granted from a reply that came before a suspension: uncertain from the start (the
     // reconnected event makes it certain, as for any hold).

@@ -153,9 +153,10 @@ CheckResult check_mutual_exclusion(std::vector<HoldRecord> records) {
   return res;
 }
 
-// Two writers' holds of one node: threads of one process passing the write side along.
+// Two holds with one token in one process: threads passing the write side along, or a writer and
+// the read hold it downgraded to (which keeps the writer's token).
 bool local_handoff(const HoldRecord& a, const HoldRecord& b) {
-  return !a.shared && !b.shared && a.token == b.token && a.process == b.process;
+  return a.token == b.token && a.process == b.process;
 }
 
 CheckResult check_read_write(const std::vector<HoldRecord>& records) {

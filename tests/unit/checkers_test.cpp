@@ -100,6 +100,14 @@ TEST(ReadWriteChecker, ALaterHoldWithASmallerTokenThanAWritersFails) {
   EXPECT_FALSE(zkt::check_read_write({read(25, 0, 10), hold(20, 11, 12)}).ok());
 }
 
+TEST(ReadWriteChecker, ADowngradeKeepsItsTokenAheadOfALaterWriter) {
+  // Writer 5 downgrades (its read hold keeps token 5), writer 7 queued meanwhile holds after it.
+  EXPECT_TRUE(zkt::check_read_write({hold(5, 0, 10), read(5, 10, 20), hold(7, 20, 30)}).ok());
+  auto other = read(5, 10, 20);
+  other.process = 2; // another process's hold with that token after the writer: stale
+  EXPECT_FALSE(zkt::check_read_write({hold(5, 0, 10), other}).ok());
+}
+
 TEST(ReadWriteChecker, ReadLinesRoundTrip) {
   std::istringstream in(zkt::to_line(read(5, 1, 2)) + "\n" + zkt::to_line(hold(6, 3, 4)) + "\n");
   const auto got = zkt::read_holds(in);

@@ -137,8 +137,9 @@ TEST_F(RwEngineTest, ADowngradeHoldsAReadNodeWithTheWritersSequenceBeforeTheWrit
   const auto& rp = rw::RwPolicy::of(rw::curator_profile(), rw::Side::read);
   const std::string guid = rp.make_guid();
   const std::string child = rp.downgrade_name(w->node.substr(path.size() + 1), guid);
-  r->contender->hold_created(*r, guid, child, w->node, Clock::now() + 5s);
+  r->contender->hold_created(*r, guid, child, w->node, w->token, Clock::now() + 5s);
   EXPECT_TRUE(held(*r));
+  EXPECT_EQ(r->token, w->token) << "a downgrade keeps the writer's token (ordered where it was)";
   EXPECT_TRUE(got_r2.get()) << "the queued reader shares the downgraded node";
   EXPECT_EQ(r2->node, path + "/" + child);
   w->contender->release(*w, true, false);
@@ -153,13 +154,25 @@ TEST_F(RwEngineTest, ADowngradeHoldsAReadNodeWithTheWritersSequenceBeforeTheWrit
   EXPECT_TRUE(ours().empty());
 }
 
+TEST_F(RwEngineTest, AnUnlockFromAThreadHoldingNothingLeavesAnotherThreadsHold) {
+  QueueOptions o;
+  o.holder_thread_only = true;
+  auto w = hold(rw::Side::write, o);
+  ASSERT_TRUE(acquire_on_thread(*w, 5s).get()); // another thread writes through the object
+  w->contender->release(*w, false);             // a stale guard of this thread: nothing to end
+  EXPECT_TRUE(held(*w)) << "this thread's unlock ended another thread's write hold";
+  EXPECT_THROW(w->contender->release(*w, true), zk::Error);
+  std::async(std::launch::async, [&] { w->contender->release(*w, true); }).get();
+  EXPECT_FALSE(held(*w));
+}
+
 TEST_F(RwEngineTest, ADowngradeWhoseWriterIsGoneCreatesNothing) {
   auto r = hold(rw::Side::read);
   const auto& rp = rw::RwPolicy::of(rw::curator_profile(), rw::Side::read);
   const std::string guid = rp.make_guid();
   const std::string child = rp.downgrade_name(foreign_writer + "0000000004", guid);
   try {
-    r->contender->hold_created(*r, guid, child, path + "/" + foreign_writer + "0000000004",
+    r->contender->hold_created(*r, guid, child, path + "/" + foreign_writer + "0000000004", 4,
                                Clock::now() + 2s);
     FAIL() << "a read node was created for a writer that is gone";
   } catch (const zk::Error& e) {
@@ -167,6 +180,25 @@ TEST_F(RwEngineTest, ADowngradeWhoseWriterIsGoneCreatesNothing) {
   }
   EXPECT_FALSE(held(*r));
   EXPECT_TRUE(gate->children_of(path).empty());
+}
+
+TEST_F(RwEngineTest, AMutexBehindADowngradingKazooWriterListsAgain) {
+  const std::string kazoo_writer = "5a0b9c3e1f2d4e6a8b7c9d0e1f2a3b4c__lock__";
+  const std::string first = gate->add_foreign(path, kazoo_writer);
+  auto m = std::make_unique<Hold>();
+  m->contender =
+      QueueEngine::for_path(gate, path, zk::detail::lock::ExclusivePolicy::instance(), {});
+  auto got = acquire_on_thread(*m, 5s);
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
+  const std::string read_node =
+      "00112233445566778899aabbccddeeff__rlock__" + first.substr(kazoo_writer.size());
+  gate->put(path + "/" + read_node, "");
+  gate->delete_node(path + "/" + first);
+  EXPECT_EQ(got.wait_for(300ms), std::future_status::timeout)
+      << "the mutex concluded from its old listing and overlapped the downgraded reader";
+  gate->delete_node(path + "/" + read_node);
+  EXPECT_TRUE(got.get());
+  std::async(std::launch::async, [&] { m->contender->release(*m, true); }).get();
 }
 
 TEST_F(RwEngineTest, AWriterBehindAWriterThatGoesListsAgain) {

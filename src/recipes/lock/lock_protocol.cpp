@@ -297,6 +297,12 @@ Decision ExclusivePolicy::decide(const std::vector<std::string>& children, std::
                                  std::string_view guid) const {
   return lock::decide(children, me, guid, m_profile);
 }
+bool ExclusivePolicy::relist_after_delete(std::string_view predecessor) const {
+  const auto name = parse_lock_name(predecessor);
+  const auto& c = m_profile.contenders;
+  const bool reads = std::find(c.begin(), c.end(), NameForm::kazoo_read) != c.end();
+  return !name || (reads && name->form == NameForm::kazoo);
+}
 const ExclusivePolicy& ExclusivePolicy::instance() noexcept {
   return of(mutex_profile());
 }

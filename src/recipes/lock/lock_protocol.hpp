@@ -124,6 +124,9 @@ public:
                                                     std::string_view guid) const override;
   [[nodiscard]] Decision decide(const std::vector<std::string>& children, std::string_view me,
                                 std::string_view guid) const override;
+  /// An unrecognised predecessor, or a Kazoo-form one where Kazoo readers take part (the mutex),
+  /// may be a read-write lock's writer that downgraded.
+  [[nodiscard]] bool relist_after_delete(std::string_view predecessor) const override;
   [[nodiscard]] const Profile& profile() const noexcept { return m_profile; }
   /// The lock's policy (mutex_profile()).
   static const ExclusivePolicy& instance() noexcept;

@@ -8,6 +8,8 @@
 #include "recipes/lock/contenders.hpp"
 #include "recipes/rwlock/rw_protocol.hpp"
 
+#include <utility>
+
 namespace zk {
 namespace detail::rwlock {
 
@@ -122,7 +124,8 @@ ReadWriteLock::ReadWriteLock(Session& session, std::string path, ReadWriteLockOp
   o.max_local_hold = options.lock.max_local_hold;
   o.on_lost = std::move(options.lock.on_lost);
   o.on_uncertain = std::move(options.lock.on_uncertain);
-  s.read.options = o; // both sides report through the same callbacks
+  o.holder_thread_only = true; // one object, many threads: see Reader::unlock_shared
+  s.read.options = o;          // both sides report through the same callbacks
   s.write.contender =
       detail::core::QueueEngine::for_path(gate, path, *s.write_policy, s.write.options);
   s.read.contender =
@@ -137,7 +140,8 @@ ReadWriteLock::~ReadWriteLock() {
 void ReadWriteLock::finish() noexcept {
   if (!m_sides) return;
   for (auto* hold : {&m_sides->write, &m_sides->read}) {
-    // Every thread's hold through this object ends with it.
+    // Every thread's hold through this object ends with it (no call runs concurrently now).
+    hold->options.holder_thread_only = false;
     while (detail::rwlock::owns(hold))
       detail::rwlock::release_quietly(hold);
     // No on_lost after this: one posted (also by the release just made) runs first.
@@ -222,15 +226,19 @@ void ReadWriteLock::Writer::downgrade(Deadline deadline) {
   auto& engine = *s.read.contender;
   engine.gate().check_blocking_call("ReadWriteLock::downgrade");
   const auto until = deadline.resolve(engine.gate().operation_timeout());
-  const std::string node = detail::rwlock::read_held(
-      s, s.write, "downgrade", [](const detail::core::Hold& x) { return x.node; });
+  const auto [node, token] =
+      detail::rwlock::read_held(s, s.write, "downgrade", [](const detail::core::Hold& x) {
+        return std::pair{x.node, x.token};
+      });
   const std::string guid = s.read_policy->make_guid();
   const std::string read_node =
       s.read_policy->downgrade_name(node.substr(node.rfind('/') + 1), guid);
   try {
-    engine.hold_created(s.read, guid, read_node, node, until);
+    engine.hold_created(s.read, guid, read_node, node, token, until);
   } catch (const Error& e) {
-    if (e.errc() == Errc::lock_lost) s.write.contender->release(s.write, false); // it is gone
+    const auto errc = e.errc();
+    if (errc == Errc::lock_lost || errc == Errc::session_lost || errc == Errc::session_closed)
+      s.write.contender->release(s.write, false, false); // gone: never handed to another thread
     throw;
   }
   // Our read node is ordered where the write node was: deleting the write node frees no writer.
