@@ -48,7 +48,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 namespace zk {
@@ -182,15 +181,6 @@ public:
 private:
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
   void finish() noexcept; // unlock, and wait for a loss report still to run
-
-  template <class C, class D>
-  static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
-    if constexpr (std::is_same_v<C, Clock>) {
-      return std::chrono::time_point_cast<Clock::duration>(at);
-    } else {
-      return saturating_add(Clock::now(), at - C::now());
-    }
-  }
 
   std::unique_ptr<detail::core::Hold> m_handle;
 };

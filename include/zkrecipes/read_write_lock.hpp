@@ -118,14 +118,6 @@ public:
     friend class ReadWriteLock;
     Writer() = default;
     bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
-    template <class C, class D>
-    static Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
-      if constexpr (std::is_same_v<C, Clock>) {
-        return std::chrono::time_point_cast<Clock::duration>(at);
-      } else {
-        return saturating_add(Clock::now(), at - C::now());
-      }
-    }
     detail::rwlock::Sides* m_sides = nullptr;
   };
 
@@ -142,7 +134,7 @@ public:
     }
     template <class C, class D>
     [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<C, D>& at) {
-      return acquire_until(Writer::to_steady(at));
+      return acquire_until(to_steady(at));
     }
     /// Ends the calling thread's read hold; does nothing if this thread holds none (one object
     /// serves many threads: a stale guard never ends another thread's hold). The read node is

@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,17 @@ template <class Rep, class Period>
   const Seconds back = from.time_since_epoch();
   if (-wanted >= back) return Clock::time_point{};
   return from + std::chrono::duration_cast<Clock::duration>(wanted);
+}
+
+/// A time point of any clock as a point of Clock (system_clock's now + 5 s: Clock's now + 5 s),
+/// saturated as saturating_add.
+template <class C, class D>
+[[nodiscard]] Clock::time_point to_steady(const std::chrono::time_point<C, D>& at) {
+  if constexpr (std::is_same_v<C, Clock>) {
+    return std::chrono::time_point_cast<Clock::duration>(at);
+  } else {
+    return saturating_add(Clock::now(), at - C::now());
+  }
 }
 
 /// When a blocking call gives up. Default: the session's operation timeout. A duration must be

@@ -8,6 +8,7 @@
 #include <zkrecipes/leader.hpp>
 #include <zkrecipes/read_write_lock.hpp>
 #include <zkrecipes/retry.hpp>
+#include <zkrecipes/semaphore.hpp>
 #include <zkrecipes/session.hpp>
 #include <zkrecipes/sharded_counter.hpp>
 #include <zkrecipes/version.hpp>

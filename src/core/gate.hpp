@@ -39,7 +39,8 @@ public:
   /// it.
   virtual void exists_async(const std::string& path, Watcher watch,
                             std::function<void(Result<std::optional<Stat>>)> done) = 0;
-  virtual void children_async(const std::string& path,
+  /// The children; the watch (if any) fires on the next change of them (or deletion of `path`).
+  virtual void children_async(const std::string& path, Watcher watch,
                               std::function<void(Result<Children>)> done) = 0;
   virtual void remove_async(const std::string& path, std::int32_t version,
                             std::function<void(Result<Done>)> done) = 0;

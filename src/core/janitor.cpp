@@ -58,7 +58,7 @@ void matching_attempt(const GatePtr& gate, const std::string& parent,
                       int attempt) {
   if (!worth_trying(gate, owner)) return;
   try {
-    gate->children_async(parent, [gate, parent, mine, owner, attempt](Result<Children> r) {
+    gate->children_async(parent, {}, [gate, parent, mine, owner, attempt](Result<Children> r) {
       if (r.ok()) {
         for (const auto& name : r.value().names) {
           if (!mine(name)) continue;

@@ -245,12 +245,13 @@ void QueueEngine::start() {
   m_session = m_impl->session_id();
   m_create = Completion<Created>::make();
   m_listing = Completion<Children>::make();
-  m_impl->create_async(full(m_policy.node_prefix(m_guid)),
-                       m_node_data.empty() ? default_node_data() : m_node_data,
-                       CreateMode::ephemeral_sequential, m_create->callback(wake()));
+  m_impl->create_async(
+      full(m_policy.node_prefix(m_guid)), m_node_data.empty() ? default_node_data() : m_node_data,
+      m_policy.sequential() ? CreateMode::ephemeral_sequential : CreateMode::ephemeral,
+      m_create->callback(wake()));
   m_indeterminate = true; // until the reply says otherwise
   m_phase = Phase::creating;
-  m_impl->children_async(m_path, m_listing->callback(wake()));
+  m_impl->children_async(m_path, {}, m_listing->callback(wake()));
 }
 
 void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline) {
@@ -282,6 +283,10 @@ void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline)
     m_indeterminate = false;
     m_phase = Phase::idle;
     ensure_parent(lk, deadline);
+    return;
+  }
+  if (e.errc() == Errc::node_exists && !m_policy.sequential()) {
+    m_phase = Phase::listing; // a name with our guid: a create of ours whose reply was lost landed
     return;
   }
   switch (classify(e.errc())) {
@@ -421,11 +426,12 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
         }
       }
     }
-    m_pred = d.watch;
     m_pred_fired = false;
     m_pred_deleted = false;
-    m_pred_get = Completion<NodeData>::make();
     m_phase = Phase::watching;
+    if (d.watch_children) return watch_children();
+    m_pred = d.watch;
+    m_pred_get = Completion<NodeData>::make();
     try {
       const auto epoch = m_epoch;
       m_impl->get_async(
@@ -444,7 +450,78 @@ void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
   }
 }
 
+// A children watch set with a listing: its answer is decided on first (a place may have come free
+// since the listing that said wait), then the watch's event asks for the next listing.
+void QueueEngine::watch_children() {
+  m_pred.clear();
+  m_kids_seen = false;
+  m_reconsider = false;
+  m_pred_fired = false;
+  m_kids_get = Completion<Children>::make();
+  try {
+    const auto epoch = m_epoch;
+    m_impl->children_async(
+        m_path,
+        [weak = weak_from_this(), epoch](const WatchEvent& /*e*/) {
+          if (auto self = weak.lock()) self->on_predecessor_event(epoch, false);
+        },
+        m_kids_get->callback(wake()));
+  } catch (...) {
+    m_kids_get.reset(); // never sent: nothing to wait for or remove
+    m_phase = Phase::listing;
+    throw;
+  }
+}
+
+void QueueEngine::await_children(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  const auto epoch = m_epoch;
+  const auto events = m_events;
+  m_cv.wait_until(lk, deadline, [&] {
+    if (epoch != m_epoch) return true;
+    const bool answered = m_kids_get->ready();
+    return (answered &&
+            (!m_kids_seen || m_pred_fired || m_reconsider || !m_kids_get->result().ok())) ||
+           me.state != Waiter::State::pending || events != m_events || m_closed;
+  });
+  if (epoch != m_epoch || !m_kids_get->ready()) return;
+  auto& got = m_kids_get->result();
+  if (!got.ok()) {
+    const Error e = got.failure();
+    m_kids_get.reset();
+    m_phase = Phase::listing; // a missing path means our node is gone: the listing says so
+    if (e.errc() == Errc::no_node) return;
+    if (worth_retrying(e.errc())) return backoff();
+    throw e;
+  }
+  if (m_pred_fired) return watch_children(); // the children changed: list (and watch) again
+  m_kids_seen = true;
+  m_reconsider = false;
+  const auto d = m_policy.decide(got.value().names, m_node, m_guid);
+  if (d.kind == QueueDecision::Kind::wait && d.watch_children && d.stale_own.empty()) {
+    refuse_try_only();
+    if (m_queue.empty()) return cancel(lk);
+    return; // the watch is set: wait for it
+  }
+  // Held, missing or foreign. A held lease leaves the watch set: it fires at the next change of the
+  // children, at the latest when the lease itself is deleted, and finds a newer epoch.
+  auto names = got.value().names;
+  m_kids_get.reset();
+  apply(lk, std::move(names));
+}
+
+void QueueEngine::reconsider() {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  if (m_phase != Phase::watching) return; // any decision still to come reads the new inputs
+  if (m_kids_get) {
+    m_reconsider = true;
+  } else {
+    m_pred_fired = true; // as a change of the node waited for: list again
+  }
+  m_cv.notify_all();
+}
+
 void QueueEngine::await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline) {
+  if (m_kids_get) return await_children(lk, me, deadline);
   const auto epoch = m_epoch;
   const auto events = m_events;
   m_cv.wait_until(lk, deadline, [&] {

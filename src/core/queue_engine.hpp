@@ -1,7 +1,7 @@
-// The queue engine: the ZooKeeper side of every queue recipe (the exclusive lock today). One engine
-// per (session, path, policy) in a process, shared by every recipe object on that path, so that
-// threads of one process hold one place in the ZooKeeper queue and pass the hold among themselves
-// (bounded, see hand_over_locally). What it does, whatever the policy: a protected
+// The queue engine: the ZooKeeper side of every queue recipe (locks, elections, semaphores). One
+// engine per (session, path, policy) in a process, shared by every recipe object on that path, so
+// that threads of one process hold one place in the ZooKeeper queue and pass the hold among
+// themselves (bounded, see hand_over_locally). What it does, whatever the policy: a protected
 // EPHEMERAL_SEQUENTIAL create pipelined with the listing; after a lost reply, our node found by its
 // GUID and adopted or deleted; the policy's decision (hold, wait for a node, missing); a data watch
 // on the node waited for; held only when our current session owns our node; loss and uncertainty
@@ -86,6 +86,12 @@ public:
   static std::shared_ptr<QueueEngine> for_path(const std::shared_ptr<Gate>& gate, std::string path,
                                                const QueuePolicy& policy,
                                                const QueueOptions& options);
+  /// An engine of its own, not shared with other objects on the path (a semaphore's lease: each
+  /// lease is a node of its own), keeping its policy alive.
+  static std::shared_ptr<QueueEngine> standalone(const std::shared_ptr<Gate>& gate,
+                                                 std::string path,
+                                                 std::shared_ptr<const QueuePolicy> policy,
+                                                 const QueueOptions& options);
   QueueEngine(std::shared_ptr<Gate> gate, std::string path, const QueuePolicy& policy,
               const QueueOptions& options);
   ~QueueEngine();
@@ -113,10 +119,14 @@ public:
   /// where the writer was, before writers created after it, whose czxids are smaller than its own).
   void hold_created(Hold& h, const std::string& guid, const std::string& child,
                     const std::string& guard, std::int64_t token, Clock::time_point deadline);
+  /// The policy's inputs other than the children changed (a semaphore's maximum): a waiting
+  /// attempt decides again on what it last listed. Any thread.
+  void reconsider();
   /// True if `thread` holds this queue through any object.
   [[nodiscard]] bool held_by(std::thread::id thread) const;
-  /// Reads h's fields under the contender's mutex, after judging the hold (see judge()).
-  template <class F> auto read(const Hold& h, F&& fn) {
+  /// Reads (or, given a non-const Hold, changes) h's fields under the contender's mutex, after
+  /// judging the hold (see judge()).
+  template <class H, class F> auto read(H& h, F&& fn) {
     Lock lk(m_mutex);
     judge(lk);
     if (!lk.owns_lock()) lk.lock();
@@ -158,6 +168,8 @@ private:
     Lock& m_lk;
   };
 
+  void listen(); ///< subscribes to the session's events (once, right after construction)
+
   // Driving (on a waiting thread, m_mutex held; blocking calls are made with it released).
   void step(Lock& lk, Waiter& me, Clock::time_point deadline);
   void start();
@@ -165,6 +177,8 @@ private:
   void list(Lock& lk, Waiter& me, Clock::time_point deadline);
   void apply(Lock& lk, std::vector<std::string> children);
   void await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline);
+  void watch_children();
+  void await_children(Lock& lk, Waiter& me, Clock::time_point deadline);
   void next_predecessor(Lock& lk);
   void ensure_parent(Lock& lk, Clock::time_point deadline);
   void handle_error(Lock& lk, const Error& e);
@@ -214,6 +228,7 @@ private:
 
   const std::shared_ptr<Gate> m_impl;
   const std::string m_path;
+  std::shared_ptr<const QueuePolicy> m_own_policy; ///< a standalone engine's (else null)
   const QueuePolicy& m_policy;
   const std::string m_node_data;
   const bool m_container_parent;
@@ -245,6 +260,11 @@ private:
   std::shared_ptr<Completion<NodeData>> m_pred_get;
   std::vector<std::string> m_children; ///< the last listing, less the nodes seen deleted since
   std::string m_pred;
+  /// Waiting for any change of the children (QueueDecision::watch_children): the watched listing,
+  /// whether its answer was decided on, and whether the policy's inputs changed since.
+  std::shared_ptr<Completion<Children>> m_kids_get;
+  bool m_kids_seen = false;
+  bool m_reconsider = false;
   bool m_pred_fired = false;
   bool m_pred_deleted = false;
   Clock::time_point m_retry_at{};

@@ -44,10 +44,7 @@ std::shared_ptr<QueueEngine> QueueEngine::for_path(const std::shared_ptr<Gate>& 
 
   auto engine = attached<QueueEngine>(*gate, key, [&] {
     auto created = std::make_shared<QueueEngine>(gate, path, policy, options);
-    created->m_listener =
-        gate->add_listener([weak = std::weak_ptr<QueueEngine>(created)](const SessionEvent& e) {
-          if (auto self = weak.lock()) self->on_session_event(e);
-        });
+    created->listen();
     return created;
   });
   if (engine->m_node_data != options.node_data ||
@@ -57,6 +54,22 @@ std::shared_ptr<QueueEngine> QueueEngine::for_path(const std::shared_ptr<Gate>& 
                        "path of one session (they share one node)");
   }
   return engine;
+}
+
+std::shared_ptr<QueueEngine> QueueEngine::standalone(const std::shared_ptr<Gate>& gate,
+                                                     std::string path,
+                                                     std::shared_ptr<const QueuePolicy> policy,
+                                                     const QueueOptions& options) {
+  auto created = std::make_shared<QueueEngine>(gate, std::move(path), *policy, options);
+  created->m_own_policy = std::move(policy);
+  created->listen();
+  return created;
+}
+
+void QueueEngine::listen() {
+  m_listener = m_impl->add_listener([weak = weak_from_this()](const SessionEvent& e) {
+    if (auto self = weak.lock()) self->on_session_event(e);
+  });
 }
 
 QueueEngine::QueueEngine(std::shared_ptr<Gate> gate, std::string path, const QueuePolicy& policy,

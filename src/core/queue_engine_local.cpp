@@ -29,7 +29,8 @@ void QueueEngine::cancel(Lock& lk) noexcept {
   const auto until = Clock::now() + m_impl->operation_timeout();
   // Wait for replies still in flight: they say whether a node and a watch exist.
   m_cv.wait_until(lk, until, [&] {
-    return m_closed || ((!m_create || m_create->ready()) && (!m_pred_get || m_pred_get->ready()));
+    return m_closed || ((!m_create || m_create->ready()) && (!m_pred_get || m_pred_get->ready()) &&
+                        (!m_kids_get || m_kids_get->ready()));
   });
   if (m_create && m_create->ready() && m_create->result().ok() && m_node.empty()) {
     m_node = child_name(m_create->result().value().path);
@@ -40,6 +41,8 @@ void QueueEngine::cancel(Lock& lk) noexcept {
   const bool watching =
       m_pred_get && m_pred_get->ready() && m_pred_get->result().ok() && !m_pred_fired;
   const std::string pred = watching ? full(m_pred) : std::string();
+  const bool watching_children =
+      m_kids_get && m_kids_get->ready() && m_kids_get->result().ok() && !m_pred_fired;
   const std::string node = m_node.empty() ? std::string() : full(m_node);
   const std::int32_t version = m_stat ? m_stat->version : any_version;
   const bool unknown = m_node.empty() && m_indeterminate;
@@ -52,6 +55,12 @@ void QueueEngine::cancel(Lock& lk) noexcept {
       try {
         m_impl->remove_watches(pred, WatchKind::data, until);
       } catch (...) { // it stays until the predecessor changes; nothing else depends on it
+      }
+    }
+    if (watching_children) {
+      try { // only one attempt of the process waits on these children (see semaphore.cpp)
+        m_impl->remove_watches(m_path, WatchKind::child, until);
+      } catch (...) { // it stays until the children change; nothing else depends on it
       }
     }
     if (!node.empty()) {
@@ -171,6 +180,9 @@ void QueueEngine::reset_attempt(bool keep_guid) {
   m_create.reset();
   m_listing.reset();
   m_pred_get.reset();
+  m_kids_get.reset();
+  m_kids_seen = false;
+  m_reconsider = false;
   m_children.clear();
   m_pred.clear();
   m_pred_fired = false;

@@ -1,5 +1,5 @@
 // The queue engine's policy: the pure decisions that make one recipe of the engine (the exclusive
-// lock today; the read-write lock's sides, the semaphore's leases and the leader latch next), as
+// lock, the read-write lock's sides, the semaphore's leases, the leader election), as
 // Curator's LockInternalsDriver makes its mutex, read-write lock and semaphore of one
 // LockInternals. A policy does no I/O: given the children of the queue's path and our node, it says
 // whether we hold, whom we wait for, or that our node is missing. Implementations are unit-tested
@@ -19,12 +19,16 @@ namespace zk::detail::core {
 struct QueueDecision {
   enum class Kind {
     acquired, ///< we hold (our node is first by the policy's rule, nothing blocks us)
-    wait,     ///< watch `watch` (our predecessor, or a foreign child blocking the head)
+    wait,     ///< watch `watch` (our predecessor, or a foreign child blocking the head), or the
+              ///< children (watch_children)
     missing,  ///< our node is not among the children (deleted, or expired with the session)
     foreign,  ///< children of another protocol are on the path (named in `unrecognised`): fail
   };
   Kind kind = Kind::missing;
   std::string watch;
+  /// Wait for any change of the children instead of one node (a semaphore's waiter: any lease that
+  /// goes may free a place).
+  bool watch_children = false;
   /// We are at the head of the queue but unrecognised children block us (named in `unrecognised`).
   bool blocked = false;
   std::vector<std::string> unrecognised;
@@ -49,6 +53,9 @@ public:
   QueuePolicy(QueuePolicy&&) = delete;
   QueuePolicy& operator=(QueuePolicy&&) = delete;
 
+  /// False if our node's name is complete without a sequence (Kazoo's semaphore lease): it is
+  /// created ephemeral, not ephemeral-sequential, and a create that finds it existing found ours.
+  [[nodiscard]] virtual bool sequential() const { return true; }
   /// What the queue is, for messages: "lock", "Curator LeaderLatch"…
   [[nodiscard]] virtual const char* name() const = 0;
   /// A fresh protection id for one attempt (the guid in our node's protected name).

@@ -23,9 +23,9 @@ public:
                     std::function<void(Result<std::optional<Stat>>)> done) override {
     m_impl->exists_async(path, std::move(watch), std::move(done));
   }
-  void children_async(const std::string& path,
+  void children_async(const std::string& path, Watcher watch,
                       std::function<void(Result<Children>)> done) override {
-    m_impl->children_async(path, {}, std::move(done));
+    m_impl->children_async(path, std::move(watch), std::move(done));
   }
   void remove_async(const std::string& path, std::int32_t version,
                     std::function<void(Result<Done>)> done) override {

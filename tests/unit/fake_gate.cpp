@@ -129,7 +129,7 @@ Result<zk::Created> FakeGate::do_create(Lock& lk, const std::string& path, const
   n.stat.ephemeral_owner = ephemeral ? owner : 0;
   n.stat.data_length = static_cast<std::int32_t>(data.size());
   m_nodes[name] = n;
-  (void)lk;
+  fire(lk, parent, zk::EventType::child);
   return zk::Created{name, n.stat};
 }
 
@@ -142,6 +142,7 @@ Result<zk::Done> FakeGate::do_remove(Lock& lk, const std::string& path, std::int
     if (is_child(path, other)) return Result<zk::Done>(Errc::not_empty, "remove " + path);
   m_nodes.erase(it);
   fire(lk, path, zk::EventType::deleted);
+  fire(lk, parent_of(path), zk::EventType::child);
   return zk::Done{};
 }
 
@@ -162,17 +163,26 @@ Result<zk::Children> FakeGate::do_children(const std::string& path) const {
 }
 
 void FakeGate::fire(Lock& lk, const std::string& path, zk::EventType type) {
-  const auto [from, to] = m_watches.equal_range(path);
-  for (auto it = from; it != to; ++it) {
-    auto event = [fn = std::move(it->second.second), e = zk::WatchEvent{type, path}] { fn(e); };
-    // As the server: a disconnected client hears of the change once it is back (setWatches).
-    if (m_state == zk::SessionState::suspended) {
-      m_deferred.push_back(std::move(event));
-    } else {
-      enqueue(lk, std::move(event));
-    }
+  if (type == zk::EventType::child || type == zk::EventType::deleted) {
+    const auto [from, to] = m_child_watches.equal_range(path);
+    for (auto it = from; it != to; ++it)
+      deliver(lk, [fn = std::move(it->second), e = zk::WatchEvent{type, path}] { fn(e); });
+    m_child_watches.erase(from, to);
   }
+  if (type == zk::EventType::child) return;
+  const auto [from, to] = m_watches.equal_range(path);
+  for (auto it = from; it != to; ++it)
+    deliver(lk, [fn = std::move(it->second.second), e = zk::WatchEvent{type, path}] { fn(e); });
   m_watches.erase(from, to);
+}
+
+void FakeGate::deliver(Lock& lk, std::function<void()> event) {
+  // As the server: a disconnected client hears of the change once it is back (setWatches).
+  if (m_state == zk::SessionState::suspended) {
+    m_deferred.push_back(std::move(event));
+  } else {
+    enqueue(lk, std::move(event));
+  }
 }
 
 void FakeGate::emit(Lock& lk, zk::SessionState state, std::int64_t session) {
@@ -241,7 +251,7 @@ std::int64_t FakeGate::owner_of(const std::string& path) const {
 
 std::size_t FakeGate::watches() const {
   std::lock_guard<std::mutex> lk(m_mutex);
-  return m_watches.size();
+  return m_watches.size() + m_child_watches.size();
 }
 
 void FakeGate::pause_past_timeout() {
@@ -260,6 +270,7 @@ void FakeGate::expire() {
   const std::int64_t old = m_session;
   // As the C client: the expired session's watches end without firing; its nodes just go.
   m_watches.clear();
+  m_child_watches.clear();
   m_deferred.clear();
   std::vector<std::string> gone;
   for (const auto& [path, node] : m_nodes)
@@ -369,13 +380,14 @@ void FakeGate::exists_async(const std::string& path, zk::Watcher watch,
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
-void FakeGate::children_async(const std::string& path,
+void FakeGate::children_async(const std::string& path, zk::Watcher watch,
                               std::function<void(Result<zk::Children>)> done) {
   std::function<void()> after;
   {
     Lock lk(m_mutex);
     ++m_requests["children"];
     auto r = do_children(path);
+    if (r.ok() && watch) m_child_watches.emplace(path, std::move(watch));
     reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
     after.swap(m_after_listing);
   }
@@ -484,12 +496,13 @@ void FakeGate::ensure_path(const std::string& path, zk::CreateMode /*mode*/,
   make_path(path);
 }
 
-std::size_t FakeGate::remove_watches(const std::string& path, zk::WatchKind /*kind*/,
+std::size_t FakeGate::remove_watches(const std::string& path, zk::WatchKind kind,
                                      Clock::time_point until) {
   Lock lk(m_mutex);
   wait_for_release(lk, until);
-  const auto n = m_watches.count(path);
-  m_watches.erase(path);
+  std::size_t n = 0;
+  if (kind != zk::WatchKind::child) n += m_watches.erase(path);
+  if (kind != zk::WatchKind::data) n += m_child_watches.erase(path);
   return n;
 }
 

@@ -1,10 +1,10 @@
 // A fake session gate for the unit tests of core: an in-memory ZooKeeper tree (sequential and
-// ephemeral nodes, data watches, one session that can expire and be renewed) behind the same
-// core::Gate the recipes use, with scripted faults: a create whose reply is lost after it was
-// applied, replies held back (a slow server), a hook that changes the tree right after a listing
-// was answered. Asynchronous replies, watches, listeners and timers run on the fake's own callback
-// thread, as the live gate runs them on the session's; blocking calls answer at once (or wait for
-// held replies, until their deadline).
+// ephemeral nodes, data and children watches, one session that can expire and be renewed) behind
+// the same core::Gate the recipes use, with scripted faults: a create whose reply is lost after it
+// was applied, replies held back (a slow server), a hook that changes the tree right after a
+// listing was answered. Asynchronous replies, watches, listeners and timers run on the fake's own
+// callback thread, as the live gate runs them on the session's; blocking calls answer at once (or
+// wait for held replies, until their deadline).
 #pragma once
 
 #include "core/gate.hpp"
@@ -44,7 +44,7 @@ public:
   [[nodiscard]] bool exists(const std::string& path) const;
   /// The owner session of an existing node.
   [[nodiscard]] std::int64_t owner_of(const std::string& path) const;
-  /// Data watches set and not yet fired or removed.
+  /// Data and children watches set and not yet fired or removed.
   [[nodiscard]] std::size_t watches() const;
 
   // --- Session events ---
@@ -83,7 +83,7 @@ public:
                  std::function<void(zk::Result<zk::NodeData>)> done) override;
   void exists_async(const std::string& path, zk::Watcher watch,
                     std::function<void(zk::Result<std::optional<zk::Stat>>)> done) override;
-  void children_async(const std::string& path,
+  void children_async(const std::string& path, zk::Watcher watch,
                       std::function<void(zk::Result<zk::Children>)> done) override;
   void remove_async(const std::string& path, std::int32_t version,
                     std::function<void(zk::Result<zk::Done>)> done) override;
@@ -144,12 +144,14 @@ private:
   zk::Result<zk::NodeData> do_get(const std::string& path) const;
   zk::Result<zk::Children> do_children(const std::string& path) const;
   void fire(Lock& lk, const std::string& path, zk::EventType type);
+  void deliver(Lock& lk, std::function<void()> event); ///< a watch event (deferred if suspended)
   void emit(Lock& lk, zk::SessionState state, std::int64_t session);
 
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   std::map<std::string, Node> m_nodes;
   std::multimap<std::string, std::pair<std::uint64_t, zk::Watcher>> m_watches;
+  std::multimap<std::string, zk::Watcher> m_child_watches; ///< by parent
   std::map<std::uint64_t, zk::Listener> m_listeners;
   std::mutex m_attach_mutex; // apart from m_mutex: `make` adds a listener
   std::map<std::string, std::weak_ptr<void>> m_attachments;

@@ -2,9 +2,8 @@
 // is a Hold on the engine of its (session, path); see src/core/queue_engine.hpp for the protocol.
 #include <zkrecipes/distributed_lock.hpp>
 
-#include "core/fenced.hpp"
 #include "core/gate.hpp"
-#include "core/queue_engine.hpp"
+#include "core/hold_access.hpp"
 #include "recipes/lock/contenders.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 
@@ -83,11 +82,7 @@ bool DistributedLock::acquire_until(Clock::time_point at, const CancelToken* can
 }
 
 void DistributedLock::unlock() noexcept {
-  if (!m_handle) return;
-  try {
-    m_handle->contender->release(*m_handle, false);
-  } catch (...) { // unlock() must not throw; release() reports
-  }
+  detail::core::release_quietly(m_handle.get());
 }
 
 void DistributedLock::release() {
@@ -96,46 +91,26 @@ void DistributedLock::release() {
 }
 
 bool DistributedLock::owns_lock() const noexcept {
-  if (!m_handle) return false;
-  return m_handle->contender->read(*m_handle, [](const Hold& h) { return h.held(); });
+  return detail::core::owns(m_handle.get());
 }
 
 bool DistributedLock::uncertain() const noexcept {
-  if (!m_handle) return false;
-  return m_handle->contender->read(*m_handle,
-                                   [](const Hold& h) { return h.held() && h.uncertain; });
+  return detail::core::is_uncertain(m_handle.get());
 }
 
 std::int64_t DistributedLock::fencing_token() const {
-  auto& h = handle_of(m_handle);
-  return h.contender->read(h, [this](const Hold& x) {
-    if (!x.held()) throw Error(Errc::lock_not_held, "fencing_token: " + path() + " is not held");
-    return x.token;
-  });
+  return detail::core::read_held(handle_of(m_handle), "fencing_token", "",
+                                 [](const Hold& x) { return x.token; });
 }
 
 std::string DistributedLock::node_path() const {
-  auto& h = handle_of(m_handle);
-  return h.contender->read(h, [this](const Hold& x) {
-    if (!x.held()) throw Error(Errc::lock_not_held, "node_path: " + path() + " is not held");
-    return x.node;
-  });
+  return detail::core::read_held(handle_of(m_handle), "node_path", "",
+                                 [](const Hold& x) { return x.node; });
 }
 
 MultiResult DistributedLock::fenced(std::vector<Op> ops, Deadline deadline) {
-  auto& h = handle_of(m_handle);
-  auto& gate = h.contender->gate();
-  gate.check_blocking_call("DistributedLock::fenced");
-  if (ops.empty()) throw Error(Errc::invalid_argument, "fenced: no operations");
-  const std::string node = h.contender->read(h, [this](const Hold& x) {
-    if (!x.held()) {
-      throw Error(x.lost ? Errc::lock_lost : Errc::lock_not_held,
-                  "fenced: " + path() + " is not held; nothing was sent");
-    }
-    return x.node;
-  });
-  return detail::core::fenced_multi(gate, node, std::move(ops),
-                                    deadline.resolve(gate.operation_timeout()), Errc::lock_lost);
+  return detail::core::fenced_on(handle_of(m_handle), std::move(ops), deadline,
+                                 "DistributedLock::fenced", "");
 }
 
 const std::string& DistributedLock::path() const noexcept {

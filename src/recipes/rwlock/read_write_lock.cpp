@@ -2,9 +2,8 @@
 // (session, path, side); see src/core/queue_engine.hpp for the protocol.
 #include <zkrecipes/read_write_lock.hpp>
 
-#include "core/fenced.hpp"
 #include "core/gate.hpp"
-#include "core/queue_engine.hpp"
+#include "core/hold_access.hpp"
 #include "recipes/lock/contenders.hpp"
 #include "recipes/rwlock/rw_protocol.hpp"
 
@@ -37,43 +36,12 @@ const char* side_name(const Hold& h, const Sides& s) {
   return &h == &s.write ? "write" : "read";
 }
 
-// The answers both sides give the same way.
-bool owns(const Hold* h) noexcept {
-  return h != nullptr && h->contender->read(*h, [](const Hold& x) { return x.held(); });
-}
-
-bool is_uncertain(const Hold* h) noexcept {
-  return h != nullptr &&
-         h->contender->read(*h, [](const Hold& x) { return x.held() && x.uncertain; });
+const char* side_noun(const Hold& h, const Sides& s) {
+  return &h == &s.write ? "the write side of " : "the read side of ";
 }
 
 template <class F> auto read_held(const Sides& s, const Hold& h, const char* what, F&& fn) {
-  return h.contender->read(h, [&](const Hold& x) {
-    if (!x.held()) {
-      throw Error(x.lost ? Errc::lock_lost : Errc::lock_not_held,
-                  std::string(what) + ": the " + side_name(h, s) + " side of " +
-                      h.contender->path() + " is not held");
-    }
-    return fn(x);
-  });
-}
-
-MultiResult fenced_on(const Sides& s, const Hold& h, std::vector<Op> ops, Deadline deadline) {
-  auto& gate = h.contender->gate();
-  gate.check_blocking_call("ReadWriteLock::fenced");
-  if (ops.empty()) throw Error(Errc::invalid_argument, "fenced: no operations");
-  const std::string node =
-      read_held(s, h, "fenced (nothing was sent)", [](const Hold& x) { return x.node; });
-  return core::fenced_multi(gate, node, std::move(ops), deadline.resolve(gate.operation_timeout()),
-                            Errc::lock_lost);
-}
-
-void release_quietly(Hold* h) noexcept {
-  if (h == nullptr) return;
-  try {
-    h->contender->release(*h, false);
-  } catch (...) { // unlocking must not throw; release() reports
-  }
+  return core::read_held(h, what, side_noun(h, s), std::forward<F>(fn));
 }
 
 // Holding one side while asking for the other would wait for ourselves.
@@ -142,8 +110,8 @@ void ReadWriteLock::finish() noexcept {
   for (auto* hold : {&m_sides->write, &m_sides->read}) {
     // Every thread's hold through this object ends with it (no call runs concurrently now).
     hold->options.holder_thread_only = false;
-    while (detail::rwlock::owns(hold))
-      detail::rwlock::release_quietly(hold);
+    while (detail::core::owns(hold))
+      detail::core::release_quietly(hold);
     // No on_lost after this: one posted (also by the release just made) runs first.
     hold->reports.close(hold->contender->gate().on_callback_thread());
   }
@@ -213,7 +181,7 @@ bool ReadWriteLock::Writer::acquire_until(Clock::time_point at, const CancelToke
 }
 
 void ReadWriteLock::Writer::unlock() noexcept {
-  if (m_sides != nullptr) detail::rwlock::release_quietly(&m_sides->write);
+  if (m_sides != nullptr) detail::core::release_quietly(&m_sides->write);
 }
 
 void ReadWriteLock::Writer::release() {
@@ -246,11 +214,11 @@ void ReadWriteLock::Writer::downgrade(Deadline deadline) {
 }
 
 bool ReadWriteLock::Writer::owns_lock() const noexcept {
-  return m_sides != nullptr && detail::rwlock::owns(&m_sides->write);
+  return m_sides != nullptr && detail::core::owns(&m_sides->write);
 }
 
 bool ReadWriteLock::Writer::uncertain() const noexcept {
-  return m_sides != nullptr && detail::rwlock::is_uncertain(&m_sides->write);
+  return m_sides != nullptr && detail::core::is_uncertain(&m_sides->write);
 }
 
 std::int64_t ReadWriteLock::Writer::fencing_token() const {
@@ -267,7 +235,8 @@ std::string ReadWriteLock::Writer::node_path() const {
 
 MultiResult ReadWriteLock::Writer::fenced(std::vector<Op> ops, Deadline deadline) {
   auto& s = detail::rwlock::sides_of(m_sides);
-  return detail::rwlock::fenced_on(s, s.write, std::move(ops), deadline);
+  return detail::core::fenced_on(s.write, std::move(ops), deadline, "ReadWriteLock::fenced",
+                                 detail::rwlock::side_noun(s.write, s));
 }
 
 // The read side.
@@ -290,7 +259,7 @@ bool ReadWriteLock::Reader::acquire_until(Clock::time_point at, const CancelToke
 }
 
 void ReadWriteLock::Reader::unlock_shared() noexcept {
-  if (m_sides != nullptr) detail::rwlock::release_quietly(&m_sides->read);
+  if (m_sides != nullptr) detail::core::release_quietly(&m_sides->read);
 }
 
 void ReadWriteLock::Reader::release_shared() {
@@ -299,11 +268,11 @@ void ReadWriteLock::Reader::release_shared() {
 }
 
 bool ReadWriteLock::Reader::owns_lock() const noexcept {
-  return m_sides != nullptr && detail::rwlock::owns(&m_sides->read);
+  return m_sides != nullptr && detail::core::owns(&m_sides->read);
 }
 
 bool ReadWriteLock::Reader::uncertain() const noexcept {
-  return m_sides != nullptr && detail::rwlock::is_uncertain(&m_sides->read);
+  return m_sides != nullptr && detail::core::is_uncertain(&m_sides->read);
 }
 
 std::int64_t ReadWriteLock::Reader::fencing_token() const {
@@ -320,7 +289,8 @@ std::string ReadWriteLock::Reader::node_path() const {
 
 MultiResult ReadWriteLock::Reader::fenced(std::vector<Op> ops, Deadline deadline) {
   auto& s = detail::rwlock::sides_of(m_sides);
-  return detail::rwlock::fenced_on(s, s.read, std::move(ops), deadline);
+  return detail::core::fenced_on(s.read, std::move(ops), deadline, "ReadWriteLock::fenced",
+                                 detail::rwlock::side_noun(s.read, s));
 }
 
 } // namespace zk

@@ -1,0 +1,371 @@
+// zk::Semaphore: the internal lock (an exclusive queue on core's engine), then one standalone
+// engine per lease under the lease policy (semaphore_protocol.hpp), which waits on the children of
+// the lease path while this process holds the lock. Only the lock's holder waits, so one lease
+// engine of a process at a time watches those children (the engine's cancel removes that watch by
+// path).
+#include <zkrecipes/semaphore.hpp>
+
+#include "core/gate.hpp"
+#include "core/hold_access.hpp"
+#include "core/node_watch.hpp"
+#include "recipes/lock/lock_protocol.hpp"
+#include "recipes/semaphore/semaphore_protocol.hpp"
+
+#include <condition_variable>
+#include <mutex>
+
+namespace zk {
+namespace detail::semaphore {
+
+using core::Hold;
+using core::QueueEngine;
+
+struct LeaseState {
+  Hold hold;
+  LeaseState() = default;
+  ~LeaseState() {
+    core::release_quietly(&hold);
+    // No on_lost after this: one posted (also by the release just made) runs first.
+    hold.reports.close(hold.contender->gate().on_callback_thread());
+  }
+  LeaseState(const LeaseState&) = delete;
+  LeaseState& operator=(const LeaseState&) = delete;
+  LeaseState(LeaseState&&) = delete;
+  LeaseState& operator=(LeaseState&&) = delete;
+};
+
+struct State {
+  std::shared_ptr<core::Gate> gate;
+  std::string path;
+  SemaphoreProfile profile = SemaphoreProfile::curator;
+  Layout paths;
+  std::shared_ptr<std::atomic<std::int32_t>> max = std::make_shared<std::atomic<std::int32_t>>(0);
+  bool fixed = true;
+  std::shared_ptr<const LeasePolicy> policy;
+  core::QueueOptions lease_options;
+  Hold lock; ///< the internal lock, shared by the threads acquiring through this object
+
+  std::mutex m;
+  std::condition_variable cv;
+  bool count_known = false;             ///< a SharedCount was read (always, for a fixed maximum)
+  std::optional<Error> count_error;     ///< what the last read of the SharedCount found wrong
+  std::shared_ptr<QueueEngine> waiting; ///< the lease engine waiting under the lock, if any
+  bool kazoo_checked = false;
+  std::shared_ptr<core::NodeWatch> count_watch; // last: stopped first
+
+  State() = default;
+  ~State() {
+    if (count_watch) count_watch->stop();
+    if (lock.contender) {
+      core::release_quietly(&lock);
+      lock.reports.close(gate->on_callback_thread());
+    }
+  }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  State(State&&) = delete;
+  State& operator=(State&&) = delete;
+};
+
+namespace {
+
+State& state_of(const std::shared_ptr<State>& s) {
+  if (!s) throw Error(Errc::invalid_argument, "use of a moved-from zk::Semaphore");
+  return *s;
+}
+
+Hold& hold_of(const std::unique_ptr<LeaseState>& s) {
+  if (!s) throw Error(Errc::lock_not_held, "use of an empty zk::Lease");
+  return s->hold;
+}
+
+constexpr const char* lease_noun = "the lease on ";
+
+std::shared_ptr<State> make_state(Session& session, std::string path, SemaphoreOptions& options) {
+  auto st = std::make_shared<State>();
+  st->gate = core::gate_of(session);
+  if (st->gate->is_closed()) throw Error(Errc::session_closed, "Semaphore: the session is closed");
+  validate_path(path);
+  if (path == "/") throw Error(Errc::invalid_argument, "Semaphore: the path cannot be \"/\"");
+  st->profile = options.profile;
+  st->paths = layout(options.profile, path);
+  st->path = std::move(path);
+  st->policy = std::make_shared<LeasePolicy>(options.profile, st->max);
+  const bool kazoo = options.profile == SemaphoreProfile::kazoo;
+  st->gate->check_create(st->paths.leases + "/" + st->policy->node_prefix(st->policy->make_guid()) +
+                             "0000000000",
+                         options.node_data);
+  auto& o = st->lease_options;
+  o.node_data = std::move(options.node_data);
+  // Kazoo 2.8 fails once the server reaps a container it created (see LockOptions).
+  o.container_parent = !kazoo;
+  o.on_lost = std::move(options.on_lost);
+  o.on_uncertain = std::move(options.on_uncertain);
+  st->lock.options.node_data = o.node_data;
+  st->lock.options.container_parent = o.container_parent;
+  const auto& lock_policy =
+      lock::ExclusivePolicy::of(kazoo ? lock::kazoo_election_profile() : lock::mutex_profile());
+  st->lock.contender =
+      QueueEngine::for_path(st->gate, st->paths.lock, lock_policy, st->lock.options);
+  return st;
+}
+
+// The SharedCount's value, or what is wrong with it, as the count watch reports it.
+void on_count(const std::weak_ptr<State>& weak, const std::optional<NodeData>& node) {
+  const auto st = weak.lock();
+  if (!st) return;
+  std::shared_ptr<QueueEngine> waiting;
+  {
+    std::lock_guard<std::mutex> lk(st->m);
+    st->count_known = true;
+    st->count_error.reset();
+    if (!node) {
+      st->count_error = Error(Errc::no_node, "semaphore " + st->path +
+                                                 ": its shared count does "
+                                                 "not exist");
+    } else {
+      try {
+        st->max->store(decode_shared_count(node->data, "of semaphore " + st->path));
+      } catch (const Error& e) {
+        st->count_error = e;
+      }
+    }
+    waiting = st->waiting;
+    st->cv.notify_all();
+  }
+  if (waiting) waiting->reconsider(); // a higher maximum may admit the waiting lease
+}
+
+void await_count(State& st, Clock::time_point until) {
+  std::unique_lock<std::mutex> lk(st.m);
+  if (!st.cv.wait_until(lk, until, [&] { return st.count_known; })) {
+    throw Error(Errc::deadline_exceeded,
+                "semaphore " + st.path + ": its shared count was not read before the deadline");
+  }
+  if (st.count_error) throw *st.count_error;
+}
+
+// Kazoo keeps the maximum in the semaphore node's data and refuses a contender with another one.
+void check_kazoo_max(State& st, Clock::time_point until) {
+  {
+    std::lock_guard<std::mutex> lk(st.m);
+    if (st.kazoo_checked) return;
+  }
+  const std::int32_t max = st.max->load();
+  auto& gate = *st.gate;
+  try {
+    try {
+      gate.create(st.path, std::to_string(max), CreateMode::persistent, until);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::no_node) throw;
+      gate.ensure_path(st.path.substr(0, std::max<std::size_t>(st.path.rfind('/'), 1)),
+                       CreateMode::persistent, until);
+      gate.create(st.path, std::to_string(max), CreateMode::persistent, until);
+    }
+  } catch (const Error& e) {
+    if (e.errc() != Errc::node_exists) throw;
+    const auto got = gate.get(st.path, until);
+    const auto stored = got ? parse_kazoo_max(got->data) : std::nullopt;
+    if (stored && *stored != max) {
+      throw Error(Errc::invalid_argument, "Kazoo Semaphore " + st.path + " stores max_leases " +
+                                              std::to_string(*stored) + "; this one has " +
+                                              std::to_string(max));
+    }
+  }
+  std::lock_guard<std::mutex> lk(st.m);
+  st.kazoo_checked = true;
+}
+
+void set_waiting(State& st, std::shared_ptr<QueueEngine> engine) {
+  std::lock_guard<std::mutex> lk(st.m);
+  st.waiting = std::move(engine);
+}
+
+} // namespace
+} // namespace detail::semaphore
+
+using detail::semaphore::LeaseState;
+using detail::semaphore::State;
+
+// Lease.
+
+Lease::Lease() noexcept = default;
+Lease::Lease(std::unique_ptr<LeaseState> state) noexcept : m_state(std::move(state)) {}
+Lease::~Lease() = default;
+Lease::Lease(Lease&& other) noexcept = default;
+Lease& Lease::operator=(Lease&& other) noexcept = default;
+
+bool Lease::held() const noexcept {
+  return m_state && detail::core::owns(&m_state->hold);
+}
+
+bool Lease::uncertain() const noexcept {
+  return m_state && detail::core::is_uncertain(&m_state->hold);
+}
+
+std::int64_t Lease::fencing_token() const {
+  return detail::core::read_held(detail::semaphore::hold_of(m_state), "fencing_token",
+                                 detail::semaphore::lease_noun,
+                                 [](const detail::core::Hold& x) { return x.token; });
+}
+
+std::string Lease::node_path() const {
+  return detail::core::read_held(detail::semaphore::hold_of(m_state), "node_path",
+                                 detail::semaphore::lease_noun,
+                                 [](const detail::core::Hold& x) { return x.node; });
+}
+
+MultiResult Lease::fenced(std::vector<Op> ops, Deadline deadline) {
+  return detail::core::fenced_on(detail::semaphore::hold_of(m_state), std::move(ops), deadline,
+                                 "Lease::fenced", detail::semaphore::lease_noun);
+}
+
+void Lease::on_lost(std::function<void(const Error& why)> callback) {
+  auto& h = detail::semaphore::hold_of(m_state);
+  auto& engine = *h.contender;
+  const auto lost = engine.read(h, [&](detail::core::Hold& x) {
+    x.options.on_lost = callback;
+    return x.lost;
+  });
+  if (!lost || !callback) return;
+  engine.gate().post_at(Clock::now(), h.reports.wrap([gate = &engine.gate(), callback, e = *lost] {
+    try {
+      callback(e);
+    } catch (...) {
+      gate->log(LogLevel::warn, std::string("semaphore lease: on_lost threw"));
+    }
+  }));
+}
+
+void Lease::release() {
+  if (!m_state) return;
+  const auto state = std::move(m_state); // empty from now, whatever release() says
+  state->hold.contender->release(state->hold, true);
+}
+
+// Semaphore.
+
+Semaphore::Semaphore(Session& session, std::string path, std::int32_t max_leases,
+                     SemaphoreOptions options) {
+  if (max_leases < 1) {
+    throw Error(Errc::invalid_argument,
+                "Semaphore: max_leases must be at least 1, not " + std::to_string(max_leases));
+  }
+  m_state = detail::semaphore::make_state(session, std::move(path), options);
+  m_state->max->store(max_leases);
+  m_state->count_known = true;
+}
+
+Semaphore::Semaphore(Session& session, std::string path, SharedMaxLeases max,
+                     SemaphoreOptions options) {
+  if (options.profile == SemaphoreProfile::kazoo) {
+    throw Error(Errc::invalid_argument,
+                "Semaphore: a Kazoo Semaphore stores a fixed maximum; a SharedCount is Curator's");
+  }
+  validate_path(max.count_path);
+  m_state = detail::semaphore::make_state(session, std::move(path), options);
+  m_state->fixed = false;
+  m_state->count_watch = detail::core::NodeWatch::start(
+      m_state->gate, std::move(max.count_path),
+      [weak = std::weak_ptr<State>(m_state)](const std::optional<NodeData>& node) {
+        detail::semaphore::on_count(weak, node);
+      });
+}
+
+Semaphore::~Semaphore() = default;
+Semaphore::Semaphore(Semaphore&& other) noexcept = default;
+Semaphore& Semaphore::operator=(Semaphore&& other) noexcept = default;
+
+Lease Semaphore::acquire() {
+  return std::move(acquire_n(1, far_future, nullptr).front());
+}
+
+Lease Semaphore::acquire(const CancelToken& cancel) {
+  return std::move(acquire_n(1, far_future, &cancel).front());
+}
+
+Lease Semaphore::acquire(Deadline deadline) {
+  return std::move(acquire(1, deadline).front());
+}
+
+std::vector<Lease> Semaphore::acquire(std::int32_t n, Deadline deadline) {
+  const auto& st = detail::semaphore::state_of(m_state);
+  auto leases = acquire_n(n, deadline.resolve(st.gate->operation_timeout()), nullptr);
+  if (leases.empty()) {
+    throw Error(Errc::deadline_exceeded, "semaphore " + st.path + ": no lease (of " +
+                                             std::to_string(n) +
+                                             " asked) within the deadline; nothing is held");
+  }
+  return leases;
+}
+
+std::optional<Lease> Semaphore::try_acquire() {
+  return acquire_one(Clock::now(), nullptr);
+}
+
+std::optional<Lease> Semaphore::acquire_one(Clock::time_point at, const CancelToken* cancel) {
+  auto leases = acquire_n(1, at, cancel);
+  if (leases.empty()) return std::nullopt;
+  return std::move(leases.front());
+}
+
+// As std::timed_mutex: a deadline already passed is one try that waits for no holder.
+std::vector<Lease> Semaphore::acquire_n(std::int32_t n, Clock::time_point at,
+                                        const CancelToken* cancel) {
+  auto& st = detail::semaphore::state_of(m_state);
+  st.gate->check_blocking_call("Semaphore::acquire");
+  if (n < 1) throw Error(Errc::invalid_argument, "Semaphore::acquire: n must be at least 1");
+  if (st.fixed && n > st.max->load()) {
+    throw Error(Errc::invalid_argument, "Semaphore::acquire: " + std::to_string(n) +
+                                            " leases can never be held at once on " + st.path +
+                                            " (max_leases " + std::to_string(st.max->load()) + ")");
+  }
+  const bool try_only = at <= Clock::now();
+  const auto until = try_only ? Clock::now() + st.gate->operation_timeout() : at;
+  detail::semaphore::await_count(st, until);
+  if (st.profile == SemaphoreProfile::kazoo) detail::semaphore::check_kazoo_max(st, until);
+  auto& lock = *st.lock.contender;
+  for (;;) {
+    if (!lock.acquire(st.lock, until, try_only, cancel)) return {};
+    struct Unlock {
+      detail::core::Hold& h;
+      ~Unlock() { detail::core::release_quietly(&h); } // on success, timeout, cancel and failure
+      Unlock(const Unlock&) = delete;
+      Unlock& operator=(const Unlock&) = delete;
+      Unlock(Unlock&&) = delete;
+      Unlock& operator=(Unlock&&) = delete;
+    } const unlock{st.lock};
+    std::vector<Lease> leases;
+    for (std::int32_t i = 0; i < n; ++i) {
+      auto lease = std::make_unique<LeaseState>();
+      lease->hold.options = st.lease_options;
+      lease->hold.contender = detail::core::QueueEngine::standalone(st.gate, st.paths.leases,
+                                                                    st.policy, st.lease_options);
+      detail::semaphore::set_waiting(st, lease->hold.contender);
+      bool ok = false;
+      try {
+        ok = lease->hold.contender->acquire(lease->hold, until, try_only, cancel);
+      } catch (...) {
+        detail::semaphore::set_waiting(st, nullptr);
+        throw;
+      }
+      detail::semaphore::set_waiting(st, nullptr);
+      if (!ok) return {}; // the leases taken so far are released with `leases`
+      leases.push_back(Lease(std::move(lease)));
+    }
+    // Counted while this process held the lock: otherwise (an expiry meanwhile) a lease taken
+    // elsewhere may not have been visible to us. Take them again, within the deadline.
+    if (detail::core::owns(&st.lock)) return leases;
+  }
+}
+
+std::int32_t Semaphore::max_leases() const noexcept {
+  return m_state ? m_state->max->load() : 0;
+}
+
+const std::string& Semaphore::path() const noexcept {
+  static const std::string none;
+  return m_state ? m_state->path : none;
+}
+
+} // namespace zk
