@@ -187,21 +187,62 @@ CheckResult check_read_write(const std::vector<HoldRecord>& records) {
   return res;
 }
 
-std::size_t max_concurrent_readers(const std::vector<HoldRecord>& records) {
+namespace {
+
+// The largest number of `records` passing `counts` held at one moment (touching is no overlap),
+// and a moment it was reached.
+template <class Pred>
+std::pair<std::size_t, std::int64_t> peak(const std::vector<HoldRecord>& records, Pred counts) {
   std::vector<std::pair<std::int64_t, int>> edges; // exits sort before entries at one instant
   for (const auto& r : records) {
-    if (!r.shared) continue;
+    if (!counts(r)) continue;
     edges.emplace_back(r.enter_ns, 1);
     edges.emplace_back(r.exit_ns, -1);
   }
   std::sort(edges.begin(), edges.end());
-  std::size_t best = 0;
+  std::pair<std::size_t, std::int64_t> best{0, 0};
   std::int64_t now = 0;
   for (const auto& e : edges) {
     now += e.second;
-    best = std::max(best, static_cast<std::size_t>(std::max<std::int64_t>(now, 0)));
+    if (now > 0 && static_cast<std::size_t>(now) > best.first) best = {now, e.first};
   }
   return best;
+}
+
+} // namespace
+
+std::size_t max_concurrent_readers(const std::vector<HoldRecord>& records) {
+  return peak(records, [](const HoldRecord& r) { return r.shared; }).first;
+}
+
+std::size_t max_concurrent(const std::vector<HoldRecord>& records) {
+  return peak(records, [](const HoldRecord&) { return true; }).first;
+}
+
+CheckResult check_semaphore(const std::vector<HoldRecord>& records, std::size_t max) {
+  CheckResult res;
+  const auto [most, at] = peak(records, [](const HoldRecord&) { return true; });
+  if (most > max) {
+    std::string who;
+    for (const auto& r : records) {
+      if (r.enter_ns <= at && at < r.exit_ns) {
+        who += " [token " + std::to_string(r.token) + " process " + std::to_string(r.process) +
+               " thread " + std::to_string(r.thread) + "]";
+      }
+    }
+    res.problems.push_back(std::to_string(most) + " leases held at once (max " +
+                           std::to_string(max) + ") at " + std::to_string(at) + " ns:" + who);
+  }
+  std::map<std::int64_t, const HoldRecord*> seen;
+  for (const auto& r : records) {
+    const auto [it, fresh] = seen.emplace(r.token, &r);
+    if (!fresh) {
+      res.problems.push_back("two leases share the token " + std::to_string(r.token) +
+                             " (processes " + std::to_string(it->second->process) + " and " +
+                             std::to_string(r.process) + "): one node held twice");
+    }
+  }
+  return res;
 }
 
 CheckResult check_fenced_writes(std::vector<FencedWrite> writes) {

@@ -1,4 +1,5 @@
-// History checkers for the fault tests: mutual exclusion of a lock, and a counter's history.
+// History checkers for the fault tests: mutual exclusion of a lock, a read-write lock's and a
+// semaphore's holds, and a counter's history.
 //
 // Each test records what its clients observed, then asks a checker whether the history is possible
 // for a correct lock / counter. Checks are pure functions of the records; a failed check explains
@@ -70,6 +71,11 @@ CheckResult check_mutual_exclusion(std::vector<HoldRecord> records);
 CheckResult check_read_write(const std::vector<HoldRecord>& records);
 /// The largest number of readers' holds at one moment.
 std::size_t max_concurrent_readers(const std::vector<HoldRecord>& records);
+/// The largest number of holds of any kind at one moment.
+std::size_t max_concurrent(const std::vector<HoldRecord>& records);
+/// A semaphore's history: never more than `max` leases held at one moment, and no two leases with
+/// one token (each lease is a node of its own).
+CheckResult check_semaphore(const std::vector<HoldRecord>& records, std::size_t max);
 /// A fenced resource never accepts a token lower than one it accepted before.
 CheckResult check_fenced_writes(std::vector<FencedWrite> writes);
 /// An election's fenced writes: as check_fenced_writes (accepted writes ordered by term, so no two

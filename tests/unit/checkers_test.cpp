@@ -79,6 +79,22 @@ HoldRecord read(std::int64_t token, std::int64_t enter_ms, std::int64_t exit_ms)
   return r;
 }
 
+TEST(SemaphoreChecker, AtMostMaxLeasesAtOnceEachWithItsOwnToken) {
+  const std::vector<HoldRecord> ok{hold(1, 0, 10), hold(2, 2, 8), hold(3, 10, 12), hold(4, 8, 20)};
+  EXPECT_TRUE(zkt::check_semaphore(ok, 2).ok()) << zkt::check_semaphore(ok, 2).explain();
+  EXPECT_EQ(zkt::max_concurrent(ok), 2U);
+  auto crowded = ok;
+  crowded.push_back(hold(5, 9, 11)); // a third lease while 1 and 4 hold
+  const auto r = zkt::check_semaphore(crowded, 2);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(mentions(r, "3 leases held at once")) << r.explain();
+  EXPECT_TRUE(mentions(r, "token 5")) << r.explain();
+  EXPECT_TRUE(zkt::check_semaphore(crowded, 3).ok());
+  const auto twice = zkt::check_semaphore({hold(7, 0, 1), hold(7, 5, 6)}, 3);
+  EXPECT_FALSE(twice.ok());
+  EXPECT_TRUE(mentions(twice, "share the token 7")) << twice.explain();
+}
+
 TEST(ReadWriteChecker, ReadersOverlapEachOtherButNoWriter) {
   // Two readers together (one node shared by two threads: one token), then a writer, then a reader.
   const std::vector<HoldRecord> ok{read(10, 0, 10), read(10, 2, 8), read(11, 5, 12),

@@ -1,0 +1,333 @@
+// Semaphore against the ensemble: processes × threads under the checker (never more than the
+// maximum at once, each lease its own token), kill -9 of holders and waiters leaving no orphan
+// lease, expiry while holding, timeouts and cancel leaving nothing, several leases all or none, a
+// SharedCount's change waking a waiter, the Kazoo profile's stored maximum, bad input. main() also
+// runs the worker processes:
+//
+//   --sem-worker contend HOSTS PATH PROFILE MAX THREADS COUNT HOLD_US
+//       THREADS threads share one Semaphore over one Session; each takes COUNT leases one after
+//       another and prints one zkt::HoldRecord line per lease, then "DONE". MAX is a number or
+//       "count:COUNT_PATH" (a SharedCount).
+//   --sem-worker hold HOSTS PATH PROFILE MAX SESSION_MS
+//       takes one lease, prints "HELD <token>", releases on a line from stdin (or waits to be
+//       killed).
+// Prints "READY" once its session is connected; `contend` then starts on a line from stdin.
+#include "semaphore_harness.hpp"
+
+#include <zkrecipes/semaphore.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using zk::Errc;
+
+namespace zkt::sem {
+
+std::vector<std::string> worker(const std::vector<std::string>& args) {
+  return with({self_exe(), "--sem-worker"}, args);
+}
+
+Run run_contenders(std::vector<std::unique_ptr<Child>> children, std::chrono::seconds limit) {
+  Run run;
+  for (auto& c : children)
+    EXPECT_EQ(c->wait_for("READY", 60s), "READY") << "a contender did not connect";
+  for (auto& c : children)
+    c->write_line("go");
+  for (auto& c : children) {
+    std::ostringstream text;
+    for (const auto& line : c->read_all(limit))
+      text << line << '\n';
+    std::istringstream in(text.str());
+    for (const auto& r : read_holds(in))
+      run.leases.push_back(r);
+    run.done += text.str().find("DONE") != std::string::npos ? 1 : 0;
+  }
+  return run;
+}
+
+namespace {
+
+zk::Semaphore make(zk::Session& s, const std::string& path, const std::string& profile,
+                   const std::string& max) {
+  zk::SemaphoreOptions o;
+  o.profile = profile == "kazoo" ? zk::SemaphoreProfile::kazoo : zk::SemaphoreProfile::curator;
+  if (max.rfind("count:", 0) == 0) return {s, path, zk::SharedMaxLeases{max.substr(6)}, o};
+  return {s, path, std::stoi(max), o};
+}
+
+int contend(zk::Semaphore& pool, int threads, int count, int hold_us) {
+  std::mutex m;
+  std::ostringstream out;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<std::string> lines;
+      for (int i = 0; i < count; ++i) {
+        HoldRecord r;
+        {
+          const zk::Lease lease = pool.acquire();
+          r.token = lease.fencing_token();
+          r.enter_ns = monotonic_ns();
+          std::this_thread::sleep_for(std::chrono::microseconds(hold_us)); // the lease's work
+          r.exit_ns = monotonic_ns();
+        }
+        r.process = this_process();
+        r.thread = static_cast<std::uint64_t>(t);
+        lines.push_back(to_line(r));
+      }
+      std::lock_guard<std::mutex> g(m);
+      for (const auto& l : lines)
+        out << l << '\n';
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  std::cout << out.str() << "DONE" << std::endl;
+  return 0;
+}
+
+int worker_main(const std::vector<std::string>& a) {
+  try {
+    if (a.size() == 8 && a[0] == "contend") {
+      zk::SessionOptions o = options(6s);
+      o.hosts = a[1];
+      zk::Session session(o);
+      auto pool = make(session, a[2], a[3], a[4]);
+      std::cout << "READY" << std::endl;
+      std::string go;
+      std::getline(std::cin, go);
+      return contend(pool, std::stoi(a[5]), std::stoi(a[6]), std::stoi(a[7]));
+    }
+    if (a.size() == 6 && a[0] == "hold") {
+      zk::SessionOptions o = options(std::chrono::milliseconds(std::stoi(a[5])));
+      o.hosts = a[1];
+      zk::Session session(o);
+      auto pool = make(session, a[2], a[3], a[4]);
+      std::cout << "READY" << std::endl;
+      const zk::Lease lease = pool.acquire();
+      std::cout << "HELD " << lease.fencing_token() << std::endl;
+      std::string line;
+      std::getline(std::cin, line);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "semaphore worker: " << e.what() << std::endl;
+    return 1;
+  }
+  std::cerr << "semaphore worker: bad arguments" << std::endl;
+  return 2;
+}
+
+} // namespace
+} // namespace zkt::sem
+
+namespace {
+
+using zkt::Child;
+
+class Sem : public ::testing::Test {
+protected:
+  zkt::RootGuard root{"semaphore"};
+  const std::string path = root.path() + "/pool";
+
+  std::vector<std::string> leases() { return zkt::children(root.session(), path + "/leases"); }
+  // Every lease, lock node and watch of a test gone.
+  void expect_nothing_left() {
+    EXPECT_TRUE(zkt::wait_until([&] { return leases().empty(); }, 10s)) << "a lease was left";
+    EXPECT_TRUE(zkt::wait_until(
+        [&] { return zkt::children(root.session(), path + "/locks").empty(); }, 10s))
+        << "a lock node was left";
+    EXPECT_TRUE(zkt::wait_until([&] { return zkt::watches_under(path) == 0; }, 10s))
+        << "a watch was left behind";
+  }
+  Child hold(const std::string& session_ms = "4000", const std::string& max = "1") {
+    return Child(zkt::sem::worker({"hold", zkt::hosts(), path, "curator", max, session_ms}));
+  }
+};
+
+TEST_F(Sem, ProcessesOfThreadsNeverHoldMoreThanTheMaximum) {
+  // 4 processes x 2 threads (8 contenders > 4 processes > 3 leases), 20 leases each, held long
+  // enough (20 ms) for the next acquisitions to overlap them.
+  std::vector<std::unique_ptr<Child>> children;
+  for (int i = 0; i < 4; ++i)
+    children.push_back(std::make_unique<Child>(
+        zkt::sem::worker({"contend", zkt::hosts(), path, "curator", "3", "2", "20", "20000"})));
+  const auto run = zkt::sem::run_contenders(std::move(children), 240s);
+  EXPECT_EQ(run.done, 4);
+  EXPECT_EQ(run.leases.size(), 160U);
+  const auto r = zkt::check_semaphore(run.leases, 3);
+  EXPECT_TRUE(r.ok()) << r.explain();
+  EXPECT_GT(zkt::max_concurrent(run.leases), 1U) << "the leases were serialised";
+  expect_nothing_left();
+}
+
+TEST_F(Sem, KilledHoldersAndWaitersLeaveNoOrphanLease) {
+  Child holder = hold("2000");
+  ASSERT_EQ(holder.wait_for("READY", 30s), "READY");
+  ASSERT_EQ(holder.wait_for("HELD", 10s).substr(0, 4), "HELD");
+  Child waiter = hold("2000");
+  ASSERT_EQ(waiter.wait_for("READY", 30s), "READY");
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 10s)) << "no waiting lease";
+  zk::Semaphore pool(root.session(), path, 1);
+  EXPECT_FALSE(pool.try_acquire_for(300ms)) << "a lease beyond the maximum";
+  waiter.kill(SIGKILL);
+  holder.kill(SIGKILL);
+  const auto start = zk::Clock::now();
+  auto lease = pool.try_acquire_for(15s);
+  ASSERT_TRUE(lease);
+  EXPECT_LT(zk::Clock::now() - start, 10s);
+  EXPECT_EQ(leases().size(), 1U) << "a killed process's lease outlived its session";
+  lease->release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, AnExpiryWhileHoldingIsReportedAndFencedWritesAreRefused) {
+  zk::Session s(zkt::options());
+  std::atomic<int> lost{0};
+  zk::SemaphoreOptions o;
+  o.on_lost = [&](const zk::Error& e) {
+    if (e.errc() == Errc::session_lost || e.errc() == Errc::lock_lost) ++lost;
+  };
+  zk::Semaphore pool(s, path, 2, o);
+  zk::Lease lease = pool.acquire(10s);
+  std::atomic<int> replaced{0};
+  zk::Lease other = pool.acquire(10s);
+  other.on_lost([&](const zk::Error&) { ++replaced; });
+  const std::string data = root.path() + "/data";
+  root.session().create(data, "");
+  EXPECT_TRUE(lease.fenced({zk::Op::set(data, "1")}).ok());
+  EXPECT_LT(lease.fencing_token(), other.fencing_token());
+  zkt::expire_session(s.client_id());
+  ASSERT_TRUE(zkt::wait_until([&] { return lost.load() == 1 && replaced.load() == 1; }, 20s))
+      << "lost " << lost.load() << ", replaced callback " << replaced.load();
+  EXPECT_FALSE(lease.held());
+  EXPECT_EQ(zkt::code_of([&] { (void)lease.fenced({zk::Op::set(data, "2")}); }), Errc::lock_lost);
+  EXPECT_EQ(zkt::code_of([&] { lease.release(); }), Errc::lock_lost);
+  EXPECT_FALSE(lease.held());
+  std::atomic<int> late{0};
+  other.on_lost([&](const zk::Error&) { ++late; });
+  EXPECT_TRUE(zkt::wait_until([&] { return late.load() == 1; }, 5s)) << "a loss told too late";
+  // The semaphore works again on the new session.
+  auto again = pool.try_acquire_for(10s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(root.session().get(data)->data, "1");
+}
+
+TEST_F(Sem, ATimeoutATryAndACancelLeaveNothing) {
+  zk::Session other(zkt::options());
+  zk::Semaphore full(other, path, 1);
+  auto held = full.acquire(5s);
+  zk::Semaphore pool(root.session(), path, 1);
+  EXPECT_EQ(zkt::code_of([&] { (void)pool.acquire(300ms); }), Errc::deadline_exceeded);
+  EXPECT_FALSE(pool.try_acquire());
+  zk::CancelToken cancel;
+  auto waiting = std::async(std::launch::async,
+                            [&] { return zkt::code_of([&] { (void)pool.acquire(cancel); }); });
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 5s));
+  cancel.cancel();
+  EXPECT_EQ(waiting.get(), Errc::cancelled);
+  EXPECT_EQ(leases().size(), 1U);
+  EXPECT_TRUE(zkt::children(root.session(), path + "/locks").empty())
+      << "the internal lock outlived the cancelled acquisition";
+  held.release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, SeveralLeasesAreTakenAllOrNone) {
+  zk::Session other(zkt::options());
+  zk::Semaphore elsewhere(other, path, 3);
+  auto two = elsewhere.acquire(2, 5s);
+  ASSERT_EQ(two.size(), 2U);
+  zk::Semaphore pool(root.session(), path, 3);
+  EXPECT_EQ(zkt::code_of([&] { (void)pool.acquire(2, 300ms); }), Errc::deadline_exceeded);
+  EXPECT_EQ(leases().size(), 2U) << "a partial acquisition kept a lease";
+  two.pop_back(); // released
+  auto mine = pool.acquire(2, 5s);
+  EXPECT_EQ(mine.size(), 2U);
+  EXPECT_NE(mine[0].fencing_token(), mine[1].fencing_token());
+  two.clear();
+  mine.clear();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, ASharedCountChangeWakesAWaiterAtOnce) {
+  const std::string count = root.path() + "/size";
+  root.session().create(count, std::string("\0\0\0\1", 4));
+  zk::Semaphore pool(root.session(), path, zk::SharedMaxLeases{count});
+  auto first = pool.acquire(5s);
+  EXPECT_EQ(pool.max_leases(), 1);
+  auto waiting = std::async(std::launch::async, [&] { return pool.acquire(20s); });
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 5s));
+  const auto start = zk::Clock::now();
+  root.session().set(count, std::string("\0\0\0\2", 4));
+  auto second = waiting.get();
+  EXPECT_LT(zk::Clock::now() - start, 3s) << "the waiter slept through the change";
+  EXPECT_TRUE(second.held());
+  root.session().set(count, std::string("\0\0\0\1", 4)); // lowering ends no lease
+  EXPECT_TRUE(zkt::wait_until([&] { return pool.max_leases() == 1; }, 5s));
+  EXPECT_TRUE(first.held() && second.held());
+  root.session().set(count, "garbage");
+  second.release();
+  EXPECT_TRUE(zkt::wait_until(
+      [&] { return zkt::code_of([&] { (void)pool.try_acquire(); }) == Errc::bad_data; }, 5s));
+  first.release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, TheKazooProfileStoresItsMaximumAndRefusesAnother) {
+  zk::SemaphoreOptions o;
+  o.profile = zk::SemaphoreProfile::kazoo;
+  zk::Semaphore pool(root.session(), path, 2, o);
+  auto a = pool.acquire(5s);
+  EXPECT_EQ(root.session().get(path)->data, "2");
+  EXPECT_EQ(a.node_path().size(), path.size() + 1 + 32) << a.node_path();
+  EXPECT_EQ(zkt::children(root.session(), path + "-__lock__").size(), 0U);
+  zk::Semaphore other(root.session(), path, 3, o);
+  EXPECT_EQ(zkt::code_of([&] { (void)other.try_acquire(); }), Errc::invalid_argument);
+  a.release();
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).empty(); }, 10s));
+}
+
+TEST_F(Sem, BadInputGetsTypedErrors) {
+  EXPECT_EQ(zkt::code_of([&] { zk::Semaphore s(root.session(), "no-slash", 1); }),
+            Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { zk::Semaphore s(root.session(), "/", 1); }), Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { zk::Semaphore s(root.session(), path, 0); }),
+            Errc::invalid_argument);
+  zk::SemaphoreOptions kazoo;
+  kazoo.profile = zk::SemaphoreProfile::kazoo;
+  EXPECT_EQ(zkt::code_of([&] {
+              zk::Semaphore s(root.session(), path, zk::SharedMaxLeases{root.path() + "/n"}, kazoo);
+            }),
+            Errc::invalid_argument);
+  zk::Semaphore pool(root.session(), path, 2);
+  EXPECT_EQ(zkt::code_of([&] { (void)pool.acquire(0, 1s); }), Errc::invalid_argument);
+  EXPECT_EQ(zkt::code_of([&] { (void)pool.acquire(3, 1s); }), Errc::invalid_argument);
+  zk::Lease empty;
+  EXPECT_FALSE(empty.held());
+  EXPECT_EQ(zkt::code_of([&] { (void)empty.fencing_token(); }), Errc::lock_not_held);
+  empty.release(); // nothing to do
+  zk::Semaphore missing(root.session(), path, zk::SharedMaxLeases{root.path() + "/no-count"});
+  EXPECT_EQ(zkt::code_of([&] { (void)missing.acquire(2s); }), Errc::no_node);
+  zk::Semaphore moved(std::move(pool));
+  EXPECT_EQ(zkt::code_of([&] { (void)pool.try_acquire(); }), Errc::invalid_argument);
+  EXPECT_TRUE(moved.try_acquire());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--sem-worker")
+    return zkt::sem::worker_main(std::vector<std::string>(argv + 2, argv + argc));
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
