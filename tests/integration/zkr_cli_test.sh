@@ -65,6 +65,27 @@ rwlock)
   rc=$?
   [[ $rc -eq 64 ]] || fail "--read --write exited $rc, expected 64"
   ;;
+semaphore)
+  # N=2: two commands run at once, a third --try exits 75 meanwhile, a waiting one runs after them.
+  for s in 1 2; do
+    "$zkr" semaphore "$root/pool" 2 -- sh -c 'echo "begin $$" >> "$0"; sleep 1; echo "end $$" >> "$0"' "$work/log" &
+    pids+=($!)
+  done
+  for _ in $(seq 100); do [[ $(grep -c begin "$work/log" 2>/dev/null) -eq 2 ]] && break; sleep 0.05; done
+  [[ $(grep -c begin "$work/log") -eq 2 ]] || fail "two leases of two were not held at once: $(cat "$work/log")"
+  "$zkr" semaphore --try "$root/pool" 2 -- echo should-not-run > "$work/out" 2> "$work/err"
+  rc=$?
+  [[ $rc -eq 75 ]] || fail "semaphore --try with every lease held exited $rc, expected 75"
+  [[ ! -s $work/out ]] || fail "a third command ran with two leases of two held"
+  grep -q "held by" "$work/err" || fail "no holder named: $(cat "$work/err")"
+  "$zkr" semaphore "$root/pool" 2 -- sh -c 'echo third >> "$0"' "$work/log" || fail "the waiting command failed"
+  for p in "${pids[@]}"; do wait "$p" || fail "a holder's zkr semaphore failed"; done
+  pids=()
+  [[ $(sed -n 3p "$work/log") == end* ]] || fail "the third command ran beside two others: $(cat "$work/log")"
+  "$zkr" semaphore "$root/pool" 0 -- true 2> /dev/null
+  rc=$?
+  [[ $rc -eq 64 ]] || fail "semaphore N=0 exited $rc, expected 64"
+  ;;
 try)
   setsid "$zkr" lock "$root/l" -- sh -c 'echo held > "$0"; sleep 30' "$work/held" &
   pids+=($!)

@@ -69,6 +69,19 @@ TEST(ZkrArgs, LeaderWithOptionsAndCommand) {
   EXPECT_NE(zkr::leader_help().find("ZKR_LEADER_TERM"), std::string::npos);
 }
 
+TEST(ZkrArgs, SemaphorePathLeasesAndCommand) {
+  const auto p = parse({"semaphore", "/app/pool", "4", "--timeout", "2s", "--", "./job", "-x"});
+  EXPECT_EQ(p.subcommand, "semaphore");
+  EXPECT_EQ(p.lock.side, zkr::LockArgs::Side::lease);
+  EXPECT_EQ(p.lock.path, "/app/pool");
+  EXPECT_EQ(p.lock.max_leases, 4);
+  EXPECT_EQ(p.lock.timeout, 2000ms);
+  EXPECT_EQ(p.lock.command, (std::vector<std::string>{"./job", "-x"}));
+  EXPECT_TRUE(parse({"semaphore", "-n", "/p", "1", "--", "true"}).lock.try_only);
+  EXPECT_TRUE(parse({"semaphore", "--help"}).help);
+  EXPECT_NE(zkr::semaphore_help().find("ZKR_FENCING_TOKEN"), std::string::npos);
+}
+
 TEST(ZkrArgs, HelpAnywhere) {
   EXPECT_TRUE(parse({"--help"}).help);
   EXPECT_TRUE(parse({"lock", "--help"}).help);
@@ -78,7 +91,8 @@ TEST(ZkrArgs, HelpAnywhere) {
 }
 
 TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
-  EXPECT_EQ(usage_error({}), "missing subcommand (lock, leader, counter, holders); try zkr --help");
+  EXPECT_EQ(usage_error({}),
+            "missing subcommand (lock, semaphore, leader, counter, holders); try zkr --help");
   EXPECT_EQ(usage_error({"leader", "/e"}), "zkr leader: missing COMMAND after --");
   EXPECT_EQ(usage_error({"leader", "--show", "/e", "--", "true"}),
             "zkr leader --show: no COMMAND expected");
@@ -86,7 +100,14 @@ TEST(ZkrArgs, BadArgumentsGiveOneClearLine) {
             "unknown option --try for zkr leader");
   EXPECT_EQ(usage_error({"frob"}), "unknown subcommand \"frob\"; try zkr --help");
   EXPECT_EQ(usage_error({"lock", "/l"}), "zkr lock: missing COMMAND after --");
-  EXPECT_EQ(usage_error({"lock", "--", "true"}), "zkr lock: expected one PATH before --, got 0");
+  EXPECT_EQ(usage_error({"lock", "--", "true"}),
+            "zkr lock: expected one PATH before --, got 0 arguments");
+  EXPECT_EQ(usage_error({"semaphore", "/s", "--", "true"}),
+            "zkr semaphore: expected PATH N before --, got 1 arguments");
+  EXPECT_EQ(usage_error({"semaphore", "/s", "2x", "--", "true"}),
+            "zkr semaphore: N must be a whole number from 1 to 2147483647, not \"2x\"");
+  EXPECT_EQ(usage_error({"semaphore", "/s", "3", "--try", "--timeout", "1", "--", "true"}),
+            "zkr semaphore: --try and --timeout exclude each other");
   EXPECT_EQ(usage_error({"lock", "/l", "--try", "--timeout", "1", "--", "true"}),
             "zkr lock: --try and --timeout exclude each other");
   EXPECT_EQ(usage_error({"lock", "/l", "--timeout", "soon", "--", "true"}),

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 namespace zkr {
 namespace {
@@ -104,17 +105,18 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
   while (i < args.size() && take_common(args, i, p.common))
     ++i;
   if (i >= args.size())
-    usage("missing subcommand (lock, leader, counter, holders); try zkr --help");
+    usage("missing subcommand (lock, semaphore, leader, counter, holders); try zkr --help");
   p.subcommand = args[i];
   if (p.subcommand == "--help" || p.subcommand == "-h" || p.subcommand == "help") {
     p.subcommand = "help";
     p.help = true;
     return p;
   }
-  if (p.subcommand != "lock" && p.subcommand != "leader" && p.subcommand != "counter" &&
-      p.subcommand != "holders")
+  if (p.subcommand != "lock" && p.subcommand != "semaphore" && p.subcommand != "leader" &&
+      p.subcommand != "counter" && p.subcommand != "holders")
     usage("unknown subcommand \"" + p.subcommand + "\"; try zkr --help");
 
+  const bool locking = p.subcommand == "lock" || p.subcommand == "semaphore";
   std::vector<std::string> positional;
   for (++i; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -126,11 +128,11 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
       p.help = true;
     } else if (take_common(args, i, p.common)) {
       continue;
-    } else if (p.subcommand == "lock" && is_option(a, "--timeout")) {
+    } else if (locking && is_option(a, "--timeout")) {
       p.lock.timeout = parse_duration(take_value(args, i, "--timeout"), "--timeout");
-    } else if (p.subcommand == "lock" && is_option(a, "--grace")) {
+    } else if (locking && is_option(a, "--grace")) {
       p.lock.grace = parse_duration(take_value(args, i, "--grace"), "--grace");
-    } else if (p.subcommand == "lock" && (a == "--try" || a == "-n")) {
+    } else if (locking && (a == "--try" || a == "-n")) {
       p.lock.try_only = true;
     } else if (p.subcommand == "lock" && (a == "--read" || a == "--write")) {
       const auto side = a == "--read" ? LockArgs::Side::read : LockArgs::Side::write;
@@ -160,14 +162,32 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
   }
   if (p.help) return p;
 
-  if (p.subcommand == "lock") {
-    if (positional.size() != 1)
-      usage("zkr lock: expected one PATH before --, got " + std::to_string(positional.size()));
+  if (locking) {
+    const std::string& name = p.subcommand;
+    const std::size_t want = name == "semaphore" ? 2 : 1;
+    if (positional.size() != want) {
+      usage("zkr " + name + ": expected " + (want == 2 ? "PATH N" : "one PATH") +
+            " before --, got " + std::to_string(positional.size()) + " arguments");
+    }
     p.lock.path = positional[0];
+    if (name == "semaphore") {
+      p.lock.side = LockArgs::Side::lease;
+      const std::string& n = positional[1];
+      std::size_t used = 0;
+      long value = 0;
+      try {
+        value = std::stol(n, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != n.size() || value < 1 || value > std::numeric_limits<std::int32_t>::max())
+        usage("zkr semaphore: N must be a whole number from 1 to 2147483647, not \"" + n + "\"");
+      p.lock.max_leases = static_cast<std::int32_t>(value);
+    }
     p.lock.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
-    if (p.lock.command.empty()) usage("zkr lock: missing COMMAND after --");
+    if (p.lock.command.empty()) usage("zkr " + name + ": missing COMMAND after --");
     if (p.lock.try_only && p.lock.timeout)
-      usage("zkr lock: --try and --timeout exclude each other");
+      usage("zkr " + name + ": --try and --timeout exclude each other");
   } else if (p.subcommand == "leader") {
     if (positional.size() != 1)
       usage("zkr leader: expected one PATH, got " + std::to_string(positional.size()));
@@ -207,10 +227,11 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
 std::string main_help() {
   return R"(usage: zkr SUBCOMMAND [options] ...
 
-Distributed locks and counters on a ZooKeeper ensemble.
+Distributed locks, semaphores, leader election and counters on a ZooKeeper ensemble.
 
   zkr lock PATH [options] -- COMMAND [ARGS...]   run COMMAND while holding the lock PATH
   zkr lock --read|--write PATH [...] -- COMMAND  the same with a side of the read-write lock PATH
+  zkr semaphore PATH N [options] -- COMMAND      run COMMAND while holding one of N leases of PATH
   zkr leader PATH [options] -- COMMAND [ARGS...] run COMMAND only while elected leader on PATH
   zkr leader --show PATH                         print the leader and the participants
   zkr counter get|incr|decr|add N|set N|cas EXPECTED DESIRED PATH [--codec C]
@@ -256,6 +277,25 @@ Options:
   --read           hold the read side of the read-write lock PATH (shared with other readers)
   --write          hold its write side (exclusive; a later reader waits for it)
   --try, -n        do not wait: exit 75 at once if the lock is held
+  --timeout D      wait at most D, then exit 75
+  --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)
+  --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand
+)";
+}
+
+std::string semaphore_help() {
+  return R"(usage: zkr semaphore PATH N [options] -- COMMAND [ARGS...]
+
+Runs COMMAND while holding one of the N leases of the semaphore PATH: at most N such commands run at
+once across machines (Curator InterProcessSemaphoreV2's node form: a lock at PATH/locks, leases
+under PATH/leases; every process must use the same N). While waiting, it says on stderr who holds
+the leases. The command gets ZKR_FENCING_TOKEN (the lease node's czxid) and ZKR_LOCK_PATH. It is
+supervised as by zkr lock: if the lease is lost the command's process group is terminated and zkr
+exits 76; exit codes and signals as for zkr lock (75: no lease free with --try, or none within
+--timeout).
+
+Options:
+  --try, -n        do not wait: exit 75 at once if no lease is free
   --timeout D      wait at most D, then exit 75
   --grace D        time between SIGTERM and SIGKILL when the group is terminated (default 5s)
   --hosts H, --session-timeout D, --connect-timeout D   as for every subcommand

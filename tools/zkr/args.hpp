@@ -15,15 +15,16 @@ namespace zkr {
 /// Exit codes (documented in `zkr --help` and the README).
 enum Exit : int {
   exit_ok = 0,
-  exit_cas_failed = 1,    ///< counter cas: the value was not the expected one
-  exit_usage = 64,        ///< bad arguments
-  exit_bad_data = 65,     ///< a znode holds bytes that cannot be decoded, or a value overflows
-  exit_unavailable = 69,  ///< the ensemble cannot be reached, or the session ended
-  exit_error = 70,        ///< any other ZooKeeper error
-  exit_contended = 75,    ///< contended, try again later: lock --try found it held, --timeout ran
-                          ///< out; a counter update lost to other writers until its retries ran out
-  exit_lock_lost = 76,    ///< lock: the lock was lost while the command ran (it was terminated);
-                          ///< leader: leadership was lost or became uncertain while it ran
+  exit_cas_failed = 1,   ///< counter cas: the value was not the expected one
+  exit_usage = 64,       ///< bad arguments
+  exit_bad_data = 65,    ///< a znode holds bytes that cannot be decoded, or a value overflows
+  exit_unavailable = 69, ///< the ensemble cannot be reached, or the session ended
+  exit_error = 70,       ///< any other ZooKeeper error
+  exit_contended = 75,   ///< contended, try again later: lock --try found it held (semaphore: no
+                         ///< lease free), --timeout ran out; a counter update lost to other writers
+                         ///< until its retries ran out
+  exit_lock_lost = 76,   ///< lock: the lock was lost while the command ran (it was terminated);
+                         ///< leader: leadership was lost or became uncertain while it ran
   exit_cannot_exec = 126, ///< lock: the command could not be executed
 };
 
@@ -34,8 +35,10 @@ struct Common {
 };
 
 struct LockArgs {
-  enum class Side { mutex, read, write }; // the DistributedLock, or a ReadWriteLock's side
+  /// The DistributedLock, a ReadWriteLock's side, or a Semaphore's lease (zkr semaphore).
+  enum class Side { mutex, read, write, lease };
   Side side = Side::mutex;
+  std::int32_t max_leases = 0; // zkr semaphore's N
   std::string path;
   std::vector<std::string> command;
   std::optional<std::chrono::milliseconds> timeout; // none: wait forever
@@ -66,7 +69,7 @@ struct HoldersArgs {
 };
 
 struct Parsed {
-  std::string subcommand; // lock, leader, counter, holders, help
+  std::string subcommand; // lock, semaphore, leader, counter, holders, help
   Common common;
   LockArgs lock;
   LeaderArgs leader;
@@ -88,6 +91,7 @@ int exit_code_for(const zk::Error& e);
 /// Help texts.
 std::string main_help();
 std::string lock_help();
+std::string semaphore_help();
 std::string leader_help();
 std::string counter_help();
 std::string holders_help();

@@ -1,4 +1,5 @@
-// zkr — distributed locks, leader election and counters from the shell. See `zkr --help`.
+// zkr — distributed locks, semaphores, leader election and counters from the shell. See `zkr
+// --help`.
 #include "args.hpp"
 #include "run_locked.hpp"
 
@@ -100,11 +101,50 @@ struct ReadSide {
   void release() { reader.release_shared(); }
 };
 
+// A semaphore's lease with the names of a lock, for hold_and_run: holding it is holding a lease.
+struct LeaseSide {
+  zk::Semaphore& pool;
+  std::optional<zk::Lease> lease;
+  void lock() { lease = pool.acquire(); }
+  bool try_lock() { return take(pool.try_acquire()); }
+  bool try_lock_for(std::chrono::milliseconds d) { return take(pool.try_acquire_for(d)); }
+  [[nodiscard]] std::int64_t fencing_token() const { return lease->fencing_token(); }
+  void unlock() { lease.reset(); }
+  void release() {
+    if (lease) lease->release();
+  }
+  bool take(std::optional<zk::Lease> got) {
+    lease = std::move(got);
+    return lease.has_value();
+  }
+};
+
+// The leases of a Curator-form semaphore, each a holder, for the waiting report.
+std::vector<zk::LockContender> lease_holders(zk::Session& session, const std::string& path) {
+  std::vector<zk::LockContender> out;
+  const auto leases = path + "/leases/";
+  const auto kids = session.children(path + "/leases", std::chrono::seconds(2));
+  if (!kids) return out;
+  for (const auto& name : kids->names) {
+    const auto node = session.get(leases + name, std::chrono::seconds(2));
+    if (!node) continue;
+    zk::LockContender c;
+    c.name = name;
+    c.data = node->data;
+    c.holder = true;
+    c.czxid = node->stat.czxid;
+    c.ephemeral_owner = node->stat.ephemeral_owner;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 // zkr lock's work with any lock side: acquire (saying whom we wait for), run the command while
 // held, stop it when the hold is lost.
 template <class Side>
 int hold_and_run(const LockArgs& a, SignalForwarder& signals, LossSignal& loss, Side& side,
                  const ContendersFn& contenders, const std::string& own_data) {
+  const std::string what = (a.side == LockArgs::Side::lease ? "semaphore " : "lock ") + a.path;
   bool acquired = false;
   if (a.try_only) {
     acquired = side.try_lock();
@@ -133,8 +173,8 @@ int hold_and_run(const LockArgs& a, SignalForwarder& signals, LossSignal& loss, 
         if (c.holder) holders += (holders.empty() ? ", held by " : ", ") + describe(c);
     } catch (const zk::Error&) {
     }
-    return fail(exit_contended, "lock " + a.path + " not acquired" +
-                                    (a.try_only ? "" : " within the timeout") + holders);
+    return fail(exit_contended,
+                what + " not acquired" + (a.try_only ? "" : " within the timeout") + holders);
   }
 
   const std::vector<std::string> env = {"ZKR_FENCING_TOKEN=" + std::to_string(side.fencing_token()),
@@ -148,7 +188,7 @@ int hold_and_run(const LockArgs& a, SignalForwarder& signals, LossSignal& loss, 
   }
   if (outcome.lost) {
     side.unlock();
-    return fail(exit_lock_lost, "lock " + a.path + " lost while the command ran (" + loss.why() +
+    return fail(exit_lock_lost, what + " lost while the command ran (" + loss.why() +
                                     "); the command was terminated");
   }
   report_group(outcome, "lock was released", "lock is released");
@@ -159,8 +199,7 @@ int hold_and_run(const LockArgs& a, SignalForwarder& signals, LossSignal& loss, 
   } catch (const zk::Error& e) {
     if (e.errc() != zk::Errc::lock_lost) throw;
     return fail(exit_lock_lost,
-                "lock " + a.path +
-                    " was lost while the command ran (found at release: " + e.what() + ")");
+                what + " was lost while the command ran (found at release: " + e.what() + ")");
   }
   return outcome.exit_code;
 }
@@ -172,6 +211,15 @@ int run_lock(const Parsed& p, SignalForwarder& signals, zk::Session& session) {
   options.node_data = participant_id();
   options.max_local_handoffs = 0;
   options.on_lost = [&loss](const zk::Error& why) { loss.raise(why.what()); };
+  if (a.side == LockArgs::Side::lease) {
+    zk::SemaphoreOptions so;
+    so.node_data = options.node_data;
+    so.on_lost = options.on_lost;
+    zk::Semaphore pool(session, a.path, a.max_leases, so);
+    LeaseSide lease{pool, std::nullopt};
+    return hold_and_run(
+        a, signals, loss, lease, [&] { return lease_holders(session, a.path); }, options.node_data);
+  }
   if (a.side == LockArgs::Side::mutex) {
     zk::DistributedLock lock(session, a.path, options);
     return hold_and_run(
@@ -371,6 +419,8 @@ int main(int argc, char** argv) {
   if (p.help) {
     if (p.subcommand == "lock") {
       std::cout << lock_help();
+    } else if (p.subcommand == "semaphore") {
+      std::cout << semaphore_help();
     } else if (p.subcommand == "leader") {
       std::cout << leader_help();
     } else if (p.subcommand == "counter") {
@@ -402,7 +452,7 @@ int main(int argc, char** argv) {
     }
     int rc = exit_ok;
     try {
-      if (p.subcommand == "lock") {
+      if (p.subcommand == "lock" || p.subcommand == "semaphore") {
         rc = run_lock(p, signals, session);
       } else if (p.subcommand == "leader") {
         rc = run_leader(p, signals, session, [&](LossSignal* l) {
