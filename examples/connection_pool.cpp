@@ -30,7 +30,7 @@ public:
     for (int seen = m_most; now > seen && !m_most.compare_exchange_weak(seen, now);) {
     }
     if (token <= 0) m_bad_token = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // the query's work
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the query's work
     --m_open;
   }
   [[nodiscard]] int most() const { return m_most; }

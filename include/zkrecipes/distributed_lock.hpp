@@ -160,9 +160,11 @@ public:
   /// True while held and the connection is suspended: the lock may already be someone else's.
   [[nodiscard]] bool uncertain() const noexcept;
   /// The czxid of our lock node: increases with every global acquisition on the ensemble (threads
-  /// of one process sharing a hold see the same value). Throws Errc::lock_not_held if not held.
+  /// of one process sharing a hold see the same value). Throws Errc::lock_not_held if not held
+  /// (Errc::lock_lost once the hold was lost, until release()).
   [[nodiscard]] std::int64_t fencing_token() const;
-  /// The full path of our lock node while held. Throws Errc::lock_not_held if not held.
+  /// The full path of our lock node while held. Throws Errc::lock_not_held if not held
+  /// (Errc::lock_lost once the hold was lost, until release()).
   [[nodiscard]] std::string node_path() const;
   /// Commits `ops` atomically only while our lock node exists: a multi that starts with a check of
   /// it. Throws Errc::lock_not_held if not held, Errc::lock_lost if the check fails. The returned

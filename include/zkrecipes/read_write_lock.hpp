@@ -108,7 +108,8 @@ public:
     void downgrade(Deadline deadline = {});
     [[nodiscard]] bool owns_lock() const noexcept;
     [[nodiscard]] bool uncertain() const noexcept;
-    /// The czxid of our write node. Throws Errc::lock_not_held if not held.
+    /// The czxid of our write node. Throws Errc::lock_not_held if not held
+    /// (Errc::lock_lost once the hold was lost, until release()).
     [[nodiscard]] std::int64_t fencing_token() const;
     [[nodiscard]] std::string node_path() const;
     /// As DistributedLock::fenced(), checked against our write node.

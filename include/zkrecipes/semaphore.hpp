@@ -15,8 +15,9 @@
 // protected ephemeral-sequential `_c_<uuid>-lease-<seq>` under `<path>/leases`, and holds once the
 // leases there, ours included, are at most the maximum; only the holder of the lock waits (on the
 // children of `leases`), and it releases the lock as soon as it holds, times out, is cancelled or
-// fails. Kazoo profile (Kazoo's Semaphore): the lock at `<path>-__lock__` (Kazoo Lock nodes), a
-// lease
+// fails. If the lock is lost while a lease waits (a session expiry), the waiting lease is deleted
+// and the acquisition starts again with the lock, within its deadline. Kazoo profile (Kazoo's
+// Semaphore): the lock at `<path>-__lock__` (Kazoo Lock nodes), a lease
 // `<path>/<32 hex>` (ephemeral, not sequential), and the maximum stored as ASCII in `<path>`'s
 // data, checked on the first acquisition. Every child of the lease path counts against the maximum:
 // a foreign child takes a place (it does for Curator and Kazoo too). The two profiles never share a
@@ -117,7 +118,6 @@ public:
 private:
   friend class Semaphore;
   explicit Lease(std::unique_ptr<detail::semaphore::LeaseState> state) noexcept;
-  void finish() noexcept;
   std::unique_ptr<detail::semaphore::LeaseState> m_state;
 };
 
@@ -155,7 +155,8 @@ public:
   /// Errc::deadline_exceeded then, Errc::invalid_argument for n < 1 or n above a fixed maximum.
   std::vector<Lease> acquire(std::int32_t n, Deadline deadline);
   /// A lease if one is free now; never waits for a holder (the answer takes at most the operation
-  /// timeout). nullopt otherwise.
+  /// timeout). nullopt otherwise, also while another acquirer holds the internal lock (as Curator's
+  /// acquire with a zero wait).
   [[nodiscard]] std::optional<Lease> try_acquire();
   /// Waits at most `timeout` (zero or negative: try_acquire(); huge: forever).
   template <class Rep, class Period>
@@ -174,6 +175,9 @@ public:
 
 private:
   std::optional<Lease> acquire_one(Clock::time_point at, const CancelToken* cancel);
+  /// acquire_n, or Errc::deadline_exceeded.
+  std::vector<Lease> acquire_until(std::int32_t n, Clock::time_point at, const CancelToken* cancel);
+  /// `n` leases, or none if `at` passed first (already passed: one try).
   std::vector<Lease> acquire_n(std::int32_t n, Clock::time_point at, const CancelToken* cancel);
   std::shared_ptr<detail::semaphore::State> m_state;
 };

@@ -55,4 +55,12 @@ inline void release_quietly(Hold* h) noexcept {
   }
 }
 
+/// The end of a recipe object's Hold: its hold released (quietly), then no loss report runs after
+/// this returns (one already posted runs first; on the callback thread it is dropped instead).
+inline void end_hold(Hold& h) noexcept {
+  if (!h.contender) return;
+  release_quietly(&h);
+  h.reports.close(h.contender->gate().on_callback_thread());
+}
+
 } // namespace zk::detail::core

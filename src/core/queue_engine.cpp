@@ -503,7 +503,7 @@ void QueueEngine::await_children(Lock& lk, Waiter& me, Clock::time_point deadlin
     return; // the watch is set: wait for it
   }
   // Held, missing or foreign. A held lease leaves the watch set: it fires at the next change of the
-  // children, at the latest when the lease itself is deleted, and finds a newer epoch.
+  // children, at the latest when the lease itself is deleted, and is ignored (not watching).
   auto names = got.value().names;
   m_kids_get.reset();
   apply(lk, std::move(names));
@@ -511,12 +511,10 @@ void QueueEngine::await_children(Lock& lk, Waiter& me, Clock::time_point deadlin
 
 void QueueEngine::reconsider() {
   std::lock_guard<std::mutex> lk(m_mutex);
-  if (m_phase != Phase::watching) return; // any decision still to come reads the new inputs
-  if (m_kids_get) {
-    m_reconsider = true;
-  } else {
-    m_pred_fired = true; // as a change of the node waited for: list again
-  }
+  // Any decision still to come reads the new inputs; only a wait on the children decides again
+  // (no policy waiting on one node has inputs beside the children).
+  if (m_phase != Phase::watching || !m_kids_get) return;
+  m_reconsider = true;
   m_cv.notify_all();
 }
 
@@ -562,7 +560,7 @@ void QueueEngine::next_predecessor(Lock& lk) {
 
 void QueueEngine::on_predecessor_event(std::uint64_t epoch, bool deleted) {
   std::lock_guard<std::mutex> lk(m_mutex);
-  if (epoch != m_epoch) return;
+  if (epoch != m_epoch || m_phase != Phase::watching) return; // e.g. a held lease's children watch
   m_pred_fired = true;
   m_pred_deleted = deleted;
   m_cv.notify_all();

@@ -3,8 +3,9 @@
 // that threads of one process hold one place in the ZooKeeper queue and pass the hold among
 // themselves (bounded, see hand_over_locally). What it does, whatever the policy: a protected
 // EPHEMERAL_SEQUENTIAL create pipelined with the listing; after a lost reply, our node found by its
-// GUID and adopted or deleted; the policy's decision (hold, wait for a node, missing); a data watch
-// on the node waited for; held only when our current session owns our node; loss and uncertainty
+// GUID and adopted or deleted; the policy's decision (hold, wait for a node or for any change of
+// the children, missing); a data watch on the node waited for, or a children watch on the path;
+// held only when our current session owns our node; loss and uncertainty
 // reported; guaranteed deletion through the janitor; the fencing token (our node's czxid).
 //
 // Who does the work: the ZooKeeper protocol is driven by one of the threads waiting in lock() (the
@@ -53,6 +54,10 @@ struct QueueOptions {
   /// sides, shared by threads: a stale guard must not end another thread's hold). Otherwise any
   /// thread may end the object's hold.
   bool holder_thread_only = false;
+  /// A release never waits for our node's deletion (it goes out at once and finishes in the
+  /// background): a semaphore's internal lock, whose release must not cost its acquisition's
+  /// deadline a round trip to a slow server.
+  bool release_in_background = false;
   /// Called on the callback thread when a hold is lost, and when it becomes (un)certain.
   std::function<void(const Error& why)> on_lost;
   std::function<void(bool uncertain)> on_uncertain;
@@ -119,8 +124,8 @@ public:
   /// where the writer was, before writers created after it, whose czxids are smaller than its own).
   void hold_created(Hold& h, const std::string& guid, const std::string& child,
                     const std::string& guard, std::int64_t token, Clock::time_point deadline);
-  /// The policy's inputs other than the children changed (a semaphore's maximum): a waiting
-  /// attempt decides again on what it last listed. Any thread.
+  /// The policy's inputs other than the children changed (a semaphore's maximum): an attempt
+  /// waiting on the children decides again on what it last listed. Any thread.
   void reconsider();
   /// True if `thread` holds this queue through any object.
   [[nodiscard]] bool held_by(std::thread::id thread) const;
@@ -134,6 +139,7 @@ public:
   }
 
   Gate& gate() const { return *m_impl; }
+  const std::shared_ptr<Gate>& gate_ptr() const { return m_impl; }
   const std::string& path() const { return m_path; }
 
 private:

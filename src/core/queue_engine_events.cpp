@@ -118,7 +118,7 @@ void QueueEngine::release(Hold& h, bool strict, bool handoff) {
   const std::int32_t version = m_stat ? m_stat->version : any_version;
   const std::int64_t owner = m_session;
   reset_attempt(false); // our own node's watch fires on the delete; the new epoch ignores it
-  if (m_impl->on_callback_thread() || !m_queue.empty()) {
+  if (m_impl->on_callback_thread() || !m_queue.empty() || h.options.release_in_background) {
     // No waiting here: the delete goes out now, before the create of the next attempt (a waiting
     // thread of this process starts it at once), and the server applies them in that order. With
     // threads of this process waiting, a contender elsewhere could not count on getting the lock
@@ -244,21 +244,11 @@ void QueueEngine::judge(Lock& lk) {
 
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
-  std::vector<std::function<void()>> reports;
+  std::vector<std::pair<Hold*, std::function<void(const Error&)>>> reports;
   for (Hold* owner : m_owners) {
     owner->holders.clear();
     owner->lost = error;
-    if (auto callback = owner->options.on_lost) {
-      reports.push_back(owner->reports.wrap([gate = m_impl, path = m_path, callback, error] {
-        try {
-          callback(error);
-        } catch (const std::exception& e) {
-          gate->log(LogLevel::warn, "lock " + path + ": on_lost threw: " + e.what());
-        } catch (...) {
-          gate->log(LogLevel::warn, "lock " + path + ": on_lost threw");
-        }
-      }));
-    }
+    if (owner->options.on_lost) reports.emplace_back(owner, owner->options.on_lost);
   }
   m_owners.clear();
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
@@ -268,8 +258,9 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
-  for (auto& report : reports)
-    m_impl->post_at(Clock::now(), std::move(report));
+  // Posted, never run inline; a Hold outlives what it posted (its destructor closes its reports).
+  for (auto& [owner, callback] : reports)
+    post_loss(m_impl, owner->reports, "lock " + m_path, std::move(callback), error);
 }
 
 } // namespace zk::detail::core

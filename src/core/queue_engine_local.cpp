@@ -8,8 +8,14 @@
 
 namespace zk::detail::core {
 
+// The janitor may run it after the engine is gone: a standalone engine's policy goes with it.
 std::function<bool(std::string_view)> QueueEngine::matching(const std::string& guid) const {
-  return [&policy = m_policy, guid](std::string_view child) {
+  if (m_own_policy) {
+    return [policy = m_own_policy, guid](std::string_view child) {
+      return policy->created_with(child, guid);
+    };
+  }
+  return [&policy = m_policy, guid](std::string_view child) { // a policy that lives forever
     return policy.created_with(child, guid);
   };
 }
@@ -41,8 +47,6 @@ void QueueEngine::cancel(Lock& lk) noexcept {
   const bool watching =
       m_pred_get && m_pred_get->ready() && m_pred_get->result().ok() && !m_pred_fired;
   const std::string pred = watching ? full(m_pred) : std::string();
-  const bool watching_children =
-      m_kids_get && m_kids_get->ready() && m_kids_get->result().ok() && !m_pred_fired;
   const std::string node = m_node.empty() ? std::string() : full(m_node);
   const std::int32_t version = m_stat ? m_stat->version : any_version;
   const bool unknown = m_node.empty() && m_indeterminate;
@@ -57,12 +61,8 @@ void QueueEngine::cancel(Lock& lk) noexcept {
       } catch (...) { // it stays until the predecessor changes; nothing else depends on it
       }
     }
-    if (watching_children) {
-      try { // only one attempt of the process waits on these children (see semaphore.cpp)
-        m_impl->remove_watches(m_path, WatchKind::child, until);
-      } catch (...) { // it stays until the children change; nothing else depends on it
-      }
-    }
+    // A children watch is not removed: removal is by path, and would take others' watches of the
+    // same children with it. Deleting our node below fires it (the new epoch ignores it).
     if (!node.empty()) {
       delete_now(m_impl, node, version, owner, until);
     } else if (unknown) { // a create whose reply was lost: find it by its guid, now if possible

@@ -1,5 +1,7 @@
 #include "core/reports.hpp"
 
+#include "core/gate.hpp"
+
 namespace zk::detail::core {
 
 Reports::Ticket::Ticket(std::shared_ptr<State> state) : m_state(std::move(state)) {
@@ -29,6 +31,19 @@ void Reports::close(bool on_callback_thread) noexcept {
   // The one pending report that may be running now, on the callback thread, is the caller itself.
   if (!on_callback_thread) m_state->cv.wait(lock, [&] { return m_state->pending == 0; });
   m_state->open = false;
+}
+
+void post_loss(const std::shared_ptr<Gate>& gate, Reports& reports, const std::string& what,
+               std::function<void(const Error& why)> callback, const Error& why) {
+  gate->post_at(Clock::now(), reports.wrap([gate, what, callback = std::move(callback), why] {
+    try {
+      callback(why);
+    } catch (const std::exception& e) {
+      gate->log(LogLevel::warn, what + ": on_lost threw: " + e.what());
+    } catch (...) {
+      gate->log(LogLevel::warn, what + ": on_lost threw");
+    }
+  }));
 }
 
 } // namespace zk::detail::core

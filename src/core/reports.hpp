@@ -4,12 +4,17 @@
 // reported; on the callback thread, where waiting would deadlock, it drops them.
 #pragma once
 
+#include <zkrecipes/error.hpp>
+
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 
 namespace zk::detail::core {
+
+class Gate;
 
 class Reports {
 public:
@@ -42,5 +47,10 @@ private:
   };
   std::shared_ptr<State> m_state = std::make_shared<State>();
 };
+
+/// Posts `callback(why)` to the callback thread through `reports` (dropped once it is closed);
+/// what the callback throws is logged as "<what>: on_lost threw: …", never propagated.
+void post_loss(const std::shared_ptr<Gate>& gate, Reports& reports, const std::string& what,
+               std::function<void(const Error& why)> callback, const Error& why);
 
 } // namespace zk::detail::core

@@ -30,13 +30,14 @@ protected:
   zkt::RootGuard root{"semaphore-interop"};
   const std::string path = root.path() + "/pool";
 
-  // Six of our processes (150 leases each) and one peer (100): 1,000 leases, at most 3 at once.
+  // Six of our processes (150 leases each) and one peer (100): 1,000 leases, at most 3 at once,
+  // each held 20 ms (longer than an acquisition, so that holds overlap).
   void mixed_run(const std::string& profile, std::vector<std::string> peer_argv,
                  const std::string& lease_path) {
     std::vector<std::unique_ptr<Child>> children;
     for (int i = 0; i < 6; ++i)
       children.push_back(std::make_unique<Child>(
-          zkt::sem::worker({"contend", zkt::hosts(), path, profile, "3", "1", "150", "1000"})));
+          zkt::sem::worker({"contend", zkt::hosts(), path, profile, "3", "1", "150", "20000"})));
     children.push_back(std::make_unique<Child>(peer_argv));
     const auto run = zkt::sem::run_contenders(std::move(children), 300s);
     EXPECT_EQ(run.done, 7);
@@ -51,12 +52,12 @@ protected:
 };
 
 TEST_F(SemInterop, OursAndACuratorContenderShareAFixedMaximum) {
-  mixed_run("curator", curator({zkt::hosts(), path, "3", "contend", "100", "1000"}),
+  mixed_run("curator", curator({zkt::hosts(), path, "3", "contend", "100", "20000"}),
             path + "/leases");
 }
 
 TEST_F(SemInterop, OursAndAKazooContenderShareAKazooPath) {
-  mixed_run("kazoo", kazoo({zkt::hosts(), path, "3", "contend", "100", "1000"}), path);
+  mixed_run("kazoo", kazoo({zkt::hosts(), path, "3", "contend", "100", "20000"}), path);
 }
 
 TEST_F(SemInterop, ASharedCountChangeAdmitsOursAndKeepsCuratorOut) {
@@ -68,6 +69,11 @@ TEST_F(SemInterop, ASharedCountChangeAdmitsOursAndKeepsCuratorOut) {
   zk::Semaphore pool(root.session(), path, zk::SharedMaxLeases{count});
   EXPECT_FALSE(pool.try_acquire_for(300ms)) << "a lease beyond Curator's SharedCount";
   auto waiting = std::async(std::launch::async, [&] { return pool.acquire(20s); });
+  // Our lease created and still waiting after 300 ms: only the count's change can wake it.
+  ASSERT_TRUE(zkt::wait_until(
+      [&] { return zkt::children(root.session(), path + "/leases").size() == 2; }, 10s))
+      << "ours is not waiting on the leases";
+  ASSERT_EQ(waiting.wait_for(300ms), std::future_status::timeout) << "a lease beyond the count";
   root.session().set(count, std::string("\0\0\0\2", 4));
   auto lease = waiting.get();
   EXPECT_TRUE(lease.held());

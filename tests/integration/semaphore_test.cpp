@@ -155,15 +155,15 @@ protected:
 };
 
 TEST_F(Sem, ProcessesOfThreadsNeverHoldMoreThanTheMaximum) {
-  // 4 processes x 2 threads (8 contenders > 4 processes > 3 leases), 20 leases each, held long
-  // enough (20 ms) for the next acquisitions to overlap them.
+  // 4 processes x 2 threads (8 contenders > 4 processes > 3 leases), 10 leases each, held long
+  // enough (100 ms, several acquisitions even under a sanitizer) for others to overlap them.
   std::vector<std::unique_ptr<Child>> children;
   for (int i = 0; i < 4; ++i)
     children.push_back(std::make_unique<Child>(
-        zkt::sem::worker({"contend", zkt::hosts(), path, "curator", "3", "2", "20", "20000"})));
+        zkt::sem::worker({"contend", zkt::hosts(), path, "curator", "3", "2", "10", "100000"})));
   const auto run = zkt::sem::run_contenders(std::move(children), 240s);
   EXPECT_EQ(run.done, 4);
-  EXPECT_EQ(run.leases.size(), 160U);
+  EXPECT_EQ(run.leases.size(), 80U);
   const auto r = zkt::check_semaphore(run.leases, 3);
   EXPECT_TRUE(r.ok()) << r.explain();
   EXPECT_GT(zkt::max_concurrent(run.leases), 1U) << "the leases were serialised";
@@ -187,6 +187,34 @@ TEST_F(Sem, KilledHoldersAndWaitersLeaveNoOrphanLease) {
   EXPECT_LT(zk::Clock::now() - start, 10s);
   EXPECT_EQ(leases().size(), 1U) << "a killed process's lease outlived its session";
   lease->release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, AWaiterWhoseSessionExpiresWaitsAgainOnlyUnderTheLock) {
+  // Max 1: H holds; A waits (holding the internal lock) and its session expires; B queues. Were A's
+  // lease to queue again in its new session without the lock, B would take the lock and both would
+  // wait for each other once H leaves (two waiting leases, one place).
+  zk::Session hs(zkt::options());
+  zk::Session as(zkt::options());
+  zk::Session bs(zkt::options());
+  zk::Semaphore h(hs, path, 1);
+  zk::Semaphore a(as, path, 1);
+  zk::Semaphore b(bs, path, 1);
+  auto held = h.acquire(5s);
+  const auto take = [](zk::Semaphore& pool) {
+    return std::async(std::launch::async, [&pool] { return pool.acquire(40s).fencing_token(); });
+  };
+  auto from_a = take(a);
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 10s)) << "A is not waiting";
+  zkt::expire_session(as.client_id());
+  auto from_b = take(b);
+  ASSERT_TRUE(zkt::wait_until(
+      [&] { return zkt::children(root.session(), path + "/locks").size() == 2; }, 15s))
+      << "A and B are not both queued for the lock";
+  held.release();
+  ASSERT_EQ(from_a.wait_for(30s), std::future_status::ready) << "A never got a lease";
+  ASSERT_EQ(from_b.wait_for(30s), std::future_status::ready) << "B never got a lease";
+  EXPECT_NE(from_a.get(), from_b.get());
   expect_nothing_left();
 }
 
@@ -266,7 +294,10 @@ TEST_F(Sem, ASharedCountChangeWakesAWaiterAtOnce) {
   auto first = pool.acquire(5s);
   EXPECT_EQ(pool.max_leases(), 1);
   auto waiting = std::async(std::launch::async, [&] { return pool.acquire(20s); });
+  // Its lease created and still waiting after 300 ms: it decided with the old count, so only the
+  // change can wake it (the servers' wchp lists no children watches to wait for instead).
   ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 5s));
+  ASSERT_EQ(waiting.wait_for(300ms), std::future_status::timeout) << "a lease beyond the count";
   const auto start = zk::Clock::now();
   root.session().set(count, std::string("\0\0\0\2", 4));
   auto second = waiting.get();

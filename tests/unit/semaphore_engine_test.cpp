@@ -77,8 +77,11 @@ TEST_F(LeaseEngineTest, AHigherMaximumAdmitsTheWaiterWithoutANewListing) {
     return mine->contender->acquire(*mine, Clock::now() + 5s, false);
   });
   ASSERT_TRUE(zkt::eventually([&] { return gate->watches() == 1; }));
+  gate->drain();
   const int listings = gate->requests("children");
   max->store(2);
+  // Decided to wait before the change: only reconsider() makes it decide again.
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
   mine->contender->reconsider();
   ASSERT_TRUE(waiting.get());
   EXPECT_EQ(gate->requests("children"), listings);
@@ -96,6 +99,28 @@ TEST_F(LeaseEngineTest, ATimeoutOrATryLeavesNeitherLeaseNorWatch) {
   EXPECT_FALSE(mine->contender->acquire(*mine, Clock::now() + 2s, true));
   EXPECT_TRUE(ours().empty());
   EXPECT_EQ(gate->watches(), 0U);
+  gate->delete_node(path + "/" + a);
+}
+
+TEST_F(LeaseEngineTest, ACancelWhileWaitingOnTheChildrenLeavesNothing) {
+  max->store(1);
+  const auto a = gate->add_foreign(path, "_c_00000000-0000-4000-8000-000000000001-lease-");
+  auto mine = lease();
+  zk::CancelToken cancel;
+  auto waiting = std::async(std::launch::async, [&] {
+    try {
+      (void)mine->contender->acquire(*mine, Clock::now() + 5s, false, &cancel);
+      return zk::Errc::ok;
+    } catch (const zk::Error& e) {
+      return e.errc();
+    }
+  });
+  ASSERT_TRUE(zkt::eventually([&] { return gate->watches() == 1; }));
+  cancel.cancel();
+  EXPECT_EQ(waiting.get(), zk::Errc::cancelled);
+  gate->drain();
+  EXPECT_TRUE(ours().empty());
+  EXPECT_EQ(gate->watches(), 0U) << "the children watch outlived the cancelled wait";
   gate->delete_node(path + "/" + a);
 }
 

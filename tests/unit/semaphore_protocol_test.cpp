@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace sem = zk::detail::semaphore;
 using Kind = zk::detail::core::QueueDecision::Kind;
 using zk::SemaphoreProfile;
@@ -114,5 +116,7 @@ TEST(SemaphoreCodecs, KazooMaximumIsAsciiAndAnythingElseIsNotChecked) {
   EXPECT_EQ(sem::parse_kazoo_max(""), std::nullopt);
   EXPECT_EQ(sem::parse_kazoo_max("three"), std::nullopt);
   EXPECT_EQ(sem::parse_kazoo_max("3x"), std::nullopt);
-  EXPECT_EQ(sem::parse_kazoo_max("99999999999"), std::nullopt);
+  EXPECT_GT(sem::parse_kazoo_max("99999999999"), std::numeric_limits<std::int32_t>::max())
+      << "a number beyond int32 must mismatch every maximum, not skip the check";
+  EXPECT_TRUE(sem::parse_kazoo_max(std::string(40, '9')));
 }

@@ -46,9 +46,7 @@ DistributedLock::~DistributedLock() {
 }
 
 void DistributedLock::finish() noexcept {
-  unlock();
-  // No on_lost after this: one posted (also by the unlock() just made) runs first.
-  if (m_handle) m_handle->reports.close(m_handle->contender->gate().on_callback_thread());
+  if (m_handle) detail::core::end_hold(*m_handle);
 }
 
 DistributedLock::DistributedLock(DistributedLock&& other) noexcept = default;

@@ -112,8 +112,7 @@ void ReadWriteLock::finish() noexcept {
     hold->options.holder_thread_only = false;
     while (detail::core::owns(hold))
       detail::core::release_quietly(hold);
-    // No on_lost after this: one posted (also by the release just made) runs first.
-    hold->reports.close(hold->contender->gate().on_callback_thread());
+    detail::core::end_hold(*hold);
   }
 }
 

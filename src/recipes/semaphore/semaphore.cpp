@@ -5,14 +5,18 @@
 // path).
 #include <zkrecipes/semaphore.hpp>
 
+#include "core/cancel_subscription.hpp"
 #include "core/gate.hpp"
 #include "core/hold_access.hpp"
 #include "core/node_watch.hpp"
+#include "core/retry.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 #include "recipes/semaphore/semaphore_protocol.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace zk {
 namespace detail::semaphore {
@@ -23,11 +27,7 @@ using core::QueueEngine;
 struct LeaseState {
   Hold hold;
   LeaseState() = default;
-  ~LeaseState() {
-    core::release_quietly(&hold);
-    // No on_lost after this: one posted (also by the release just made) runs first.
-    hold.reports.close(hold.contender->gate().on_callback_thread());
-  }
+  ~LeaseState() { core::end_hold(hold); }
   LeaseState(const LeaseState&) = delete;
   LeaseState& operator=(const LeaseState&) = delete;
   LeaseState(LeaseState&&) = delete;
@@ -43,7 +43,10 @@ struct State {
   bool fixed = true;
   std::shared_ptr<const LeasePolicy> policy;
   core::QueueOptions lease_options;
-  Hold lock; ///< the internal lock, shared by the threads acquiring through this object
+  /// The internal lock's engine (shared by every object on the path in this process) and the
+  /// options of the Hold each acquisition takes on it.
+  std::shared_ptr<QueueEngine> lock_engine;
+  core::QueueOptions lock_options;
 
   std::mutex m;
   std::condition_variable cv;
@@ -56,10 +59,6 @@ struct State {
   State() = default;
   ~State() {
     if (count_watch) count_watch->stop();
-    if (lock.contender) {
-      core::release_quietly(&lock);
-      lock.reports.close(gate->on_callback_thread());
-    }
   }
   State(const State&) = delete;
   State& operator=(const State&) = delete;
@@ -101,12 +100,12 @@ std::shared_ptr<State> make_state(Session& session, std::string path, SemaphoreO
   o.container_parent = !kazoo;
   o.on_lost = std::move(options.on_lost);
   o.on_uncertain = std::move(options.on_uncertain);
-  st->lock.options.node_data = o.node_data;
-  st->lock.options.container_parent = o.container_parent;
+  st->lock_options.node_data = o.node_data;
+  st->lock_options.container_parent = o.container_parent;
+  st->lock_options.release_in_background = true; // the acquisition's deadline does not pay for it
   const auto& lock_policy =
       lock::ExclusivePolicy::of(kazoo ? lock::kazoo_election_profile() : lock::mutex_profile());
-  st->lock.contender =
-      QueueEngine::for_path(st->gate, st->paths.lock, lock_policy, st->lock.options);
+  st->lock_engine = QueueEngine::for_path(st->gate, st->paths.lock, lock_policy, st->lock_options);
   return st;
 }
 
@@ -136,50 +135,84 @@ void on_count(const std::weak_ptr<State>& weak, const std::optional<NodeData>& n
   if (waiting) waiting->reconsider(); // a higher maximum may admit the waiting lease
 }
 
-void await_count(State& st, Clock::time_point until) {
-  std::unique_lock<std::mutex> lk(st.m);
-  if (!st.cv.wait_until(lk, until, [&] { return st.count_known; })) {
-    throw Error(Errc::deadline_exceeded,
-                "semaphore " + st.path + ": its shared count was not read before the deadline");
+void throw_if_cancelled(const CancelToken* cancel, const std::string& path) {
+  if (cancel != nullptr && cancel->cancelled())
+    throw Error(Errc::cancelled, "semaphore " + path + ": cancelled while waiting");
+}
+
+void await_count(State& st, Clock::time_point until, const CancelToken* cancel) {
+  const core::CancelSubscription woken(cancel, [&st] {
+    std::lock_guard<std::mutex> lk(st.m);
+    st.cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lk(st.m);
+    st.cv.wait_until(lk, until,
+                     [&] { return st.count_known || (cancel != nullptr && cancel->cancelled()); });
+    if (st.count_known && st.count_error) throw *st.count_error;
+    if (st.count_known) return;
   }
-  if (st.count_error) throw *st.count_error;
+  throw_if_cancelled(cancel, st.path);
+  throw Error(Errc::deadline_exceeded,
+              "semaphore " + st.path + ": its shared count was not read before the deadline");
 }
 
 // Kazoo keeps the maximum in the semaphore node's data and refuses a contender with another one.
-void check_kazoo_max(State& st, Clock::time_point until) {
+// Checked once per object, as Kazoo does; the connection's trouble is waited out within the
+// deadline.
+void check_kazoo_max(State& st, Clock::time_point until, const CancelToken* cancel) {
   {
     std::lock_guard<std::mutex> lk(st.m);
     if (st.kazoo_checked) return;
   }
   const std::int32_t max = st.max->load();
   auto& gate = *st.gate;
-  try {
+  for (int retry = 1;; ++retry) {
+    const auto op_until = std::min(until, Clock::now() + gate.operation_timeout());
     try {
-      gate.create(st.path, std::to_string(max), CreateMode::persistent, until);
+      try {
+        gate.ensure_path(st.path.substr(0, std::max<std::size_t>(st.path.rfind('/'), 1)),
+                         CreateMode::persistent, op_until);
+        gate.create(st.path, std::to_string(max), CreateMode::persistent, op_until);
+      } catch (const Error& e) {
+        if (e.errc() != Errc::node_exists) throw;
+        const auto got = gate.get(st.path, op_until);
+        const auto stored = got ? parse_kazoo_max(got->data) : std::nullopt;
+        if (stored && *stored != max) {
+          throw Error(Errc::invalid_argument, "Kazoo Semaphore " + st.path + " stores max_leases " +
+                                                  std::to_string(*stored) + "; this one has " +
+                                                  std::to_string(max));
+        }
+      }
+      break;
     } catch (const Error& e) {
-      if (e.errc() != Errc::no_node) throw;
-      gate.ensure_path(st.path.substr(0, std::max<std::size_t>(st.path.rfind('/'), 1)),
-                       CreateMode::persistent, until);
-      gate.create(st.path, std::to_string(max), CreateMode::persistent, until);
-    }
-  } catch (const Error& e) {
-    if (e.errc() != Errc::node_exists) throw;
-    const auto got = gate.get(st.path, until);
-    const auto stored = got ? parse_kazoo_max(got->data) : std::nullopt;
-    if (stored && *stored != max) {
-      throw Error(Errc::invalid_argument, "Kazoo Semaphore " + st.path + " stores max_leases " +
-                                              std::to_string(*stored) + "; this one has " +
-                                              std::to_string(max));
+      const auto again = Clock::now() + core::recovery_delay(retry);
+      if (!core::worth_retrying(e.errc()) || again >= until) throw;
+      std::this_thread::sleep_until(again); // a short backoff, then the cancel is looked at
+      throw_if_cancelled(cancel, st.path);
     }
   }
   std::lock_guard<std::mutex> lk(st.m);
   st.kazoo_checked = true;
 }
 
-void set_waiting(State& st, std::shared_ptr<QueueEngine> engine) {
-  std::lock_guard<std::mutex> lk(st.m);
-  st.waiting = std::move(engine);
-}
+// The lease engine waiting under the lock, for the SharedCount's watch to wake, while it lives.
+class Waiting {
+public:
+  Waiting(State& st, std::shared_ptr<QueueEngine> engine) : m_st(st) { set(std::move(engine)); }
+  ~Waiting() { set(nullptr); }
+  Waiting(const Waiting&) = delete;
+  Waiting& operator=(const Waiting&) = delete;
+  Waiting(Waiting&&) = delete;
+  Waiting& operator=(Waiting&&) = delete;
+
+private:
+  void set(std::shared_ptr<QueueEngine> engine) {
+    std::lock_guard<std::mutex> lk(m_st.m);
+    m_st.waiting = std::move(engine);
+  }
+  State& m_st;
+};
 
 } // namespace
 } // namespace detail::semaphore
@@ -227,14 +260,10 @@ void Lease::on_lost(std::function<void(const Error& why)> callback) {
     x.options.on_lost = callback;
     return x.lost;
   });
-  if (!lost || !callback) return;
-  engine.gate().post_at(Clock::now(), h.reports.wrap([gate = &engine.gate(), callback, e = *lost] {
-    try {
-      callback(e);
-    } catch (...) {
-      gate->log(LogLevel::warn, std::string("semaphore lease: on_lost threw"));
-    }
-  }));
+  if (lost && callback) {
+    detail::core::post_loss(engine.gate_ptr(), h.reports, "semaphore lease " + engine.path(),
+                            std::move(callback), *lost);
+  }
 }
 
 void Lease::release() {
@@ -277,11 +306,11 @@ Semaphore::Semaphore(Semaphore&& other) noexcept = default;
 Semaphore& Semaphore::operator=(Semaphore&& other) noexcept = default;
 
 Lease Semaphore::acquire() {
-  return std::move(acquire_n(1, far_future, nullptr).front());
+  return std::move(acquire_until(1, far_future, nullptr).front());
 }
 
 Lease Semaphore::acquire(const CancelToken& cancel) {
-  return std::move(acquire_n(1, far_future, &cancel).front());
+  return std::move(acquire_until(1, far_future, &cancel).front());
 }
 
 Lease Semaphore::acquire(Deadline deadline) {
@@ -290,9 +319,14 @@ Lease Semaphore::acquire(Deadline deadline) {
 
 std::vector<Lease> Semaphore::acquire(std::int32_t n, Deadline deadline) {
   const auto& st = detail::semaphore::state_of(m_state);
-  auto leases = acquire_n(n, deadline.resolve(st.gate->operation_timeout()), nullptr);
+  return acquire_until(n, deadline.resolve(st.gate->operation_timeout()), nullptr);
+}
+
+std::vector<Lease> Semaphore::acquire_until(std::int32_t n, Clock::time_point at,
+                                            const CancelToken* cancel) {
+  auto leases = acquire_n(n, at, cancel);
   if (leases.empty()) {
-    throw Error(Errc::deadline_exceeded, "semaphore " + st.path + ": no lease (of " +
+    throw Error(Errc::deadline_exceeded, "semaphore " + path() + ": no lease (of " +
                                              std::to_string(n) +
                                              " asked) within the deadline; nothing is held");
   }
@@ -322,40 +356,45 @@ std::vector<Lease> Semaphore::acquire_n(std::int32_t n, Clock::time_point at,
   }
   const bool try_only = at <= Clock::now();
   const auto until = try_only ? Clock::now() + st.gate->operation_timeout() : at;
-  detail::semaphore::await_count(st, until);
-  if (st.profile == SemaphoreProfile::kazoo) detail::semaphore::check_kazoo_max(st, until);
-  auto& lock = *st.lock.contender;
+  detail::semaphore::await_count(st, until, cancel);
+  if (st.profile == SemaphoreProfile::kazoo) detail::semaphore::check_kazoo_max(st, until, cancel);
   for (;;) {
-    if (!lock.acquire(st.lock, until, try_only, cancel)) return {};
-    struct Unlock {
+    // One round: the lock, then the leases under it. `round` stops the round when the user cancels
+    // or when the lock is lost while a lease waits (a session expiry: the waiting lease would queue
+    // again in the new session without the lock, and two waiters could each wait for the other).
+    const CancelToken round;
+    const detail::core::CancelSubscription forward(cancel, [round] { round.cancel(); });
+    detail::core::Hold lock;
+    lock.options = st.lock_options;
+    lock.options.on_lost = [round](const Error& /*why*/) { round.cancel(); };
+    lock.contender = st.lock_engine;
+    struct End { // the lock released on success, timeout, cancel and failure
       detail::core::Hold& h;
-      ~Unlock() { detail::core::release_quietly(&h); } // on success, timeout, cancel and failure
-      Unlock(const Unlock&) = delete;
-      Unlock& operator=(const Unlock&) = delete;
-      Unlock(Unlock&&) = delete;
-      Unlock& operator=(Unlock&&) = delete;
-    } const unlock{st.lock};
+      ~End() { detail::core::end_hold(h); }
+      End(const End&) = delete;
+      End& operator=(const End&) = delete;
+      End(End&&) = delete;
+      End& operator=(End&&) = delete;
+    } const end{lock};
     std::vector<Lease> leases;
-    for (std::int32_t i = 0; i < n; ++i) {
-      auto lease = std::make_unique<LeaseState>();
-      lease->hold.options = st.lease_options;
-      lease->hold.contender = detail::core::QueueEngine::standalone(st.gate, st.paths.leases,
-                                                                    st.policy, st.lease_options);
-      detail::semaphore::set_waiting(st, lease->hold.contender);
-      bool ok = false;
-      try {
-        ok = lease->hold.contender->acquire(lease->hold, until, try_only, cancel);
-      } catch (...) {
-        detail::semaphore::set_waiting(st, nullptr);
-        throw;
+    try {
+      if (!st.lock_engine->acquire(lock, until, try_only, &round)) return {};
+      for (std::int32_t i = 0; i < n; ++i) {
+        auto lease = std::make_unique<LeaseState>();
+        lease->hold.options = st.lease_options;
+        lease->hold.contender = detail::core::QueueEngine::standalone(st.gate, st.paths.leases,
+                                                                      st.policy, st.lease_options);
+        const detail::semaphore::Waiting waiting(st, lease->hold.contender);
+        if (!lease->hold.contender->acquire(lease->hold, until, try_only, &round)) return {};
+        leases.push_back(Lease(std::move(lease))); // those taken so far go with `leases`
       }
-      detail::semaphore::set_waiting(st, nullptr);
-      if (!ok) return {}; // the leases taken so far are released with `leases`
-      leases.push_back(Lease(std::move(lease)));
+    } catch (const Error& e) {
+      if (e.errc() != Errc::cancelled || (cancel != nullptr && cancel->cancelled())) throw;
+      continue; // the lock was lost: take it again, within the deadline
     }
-    // Counted while this process held the lock: otherwise (an expiry meanwhile) a lease taken
-    // elsewhere may not have been visible to us. Take them again, within the deadline.
-    if (detail::core::owns(&st.lock)) return leases;
+    // Counted while this call held the lock: otherwise (lost at the last moment) a lease taken
+    // elsewhere may not have been visible to us.
+    if (detail::core::owns(&lock)) return leases;
   }
 }
 

@@ -91,7 +91,7 @@ std::int32_t decode_shared_count(std::string_view data, std::string_view path) {
   return static_cast<std::int32_t>(counter::decode(CounterCodec::int32_be, data, path, 0).value);
 }
 
-std::optional<std::int32_t> parse_kazoo_max(std::string_view data) {
+std::optional<std::int64_t> parse_kazoo_max(std::string_view data) {
   // Python's int(): optional surrounding whitespace and sign, then digits.
   while (!data.empty() && std::isspace(static_cast<unsigned char>(data.front())) != 0)
     data.remove_prefix(1);
@@ -106,10 +106,11 @@ std::optional<std::int32_t> parse_kazoo_max(std::string_view data) {
   std::int64_t value = 0;
   for (const char c : data) {
     if (std::isdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
-    value = value * 10 + (c - '0');
-    if (value > std::numeric_limits<std::int32_t>::max()) return std::nullopt;
+    // Beyond int32 it is still a number (Kazoo parses any): saturated, it mismatches every maximum.
+    value = std::min<std::int64_t>(value * 10 + (c - '0'),
+                                   std::numeric_limits<std::int64_t>::max() / 10);
   }
-  return static_cast<std::int32_t>(negative ? -value : value);
+  return negative ? -value : value;
 }
 
 } // namespace zk::detail::semaphore

@@ -57,7 +57,8 @@ private:
 /// naming `path` for anything else.
 std::int32_t decode_shared_count(std::string_view data, std::string_view path);
 /// The maximum a Kazoo Semaphore stores in its path's data: ASCII decimal digits. nullopt for data
-/// that is not a number (Kazoo then skips its check: the node may serve another purpose).
-std::optional<std::int32_t> parse_kazoo_max(std::string_view data);
+/// that is not a number (Kazoo then skips its check: the node may serve another purpose); a number
+/// beyond int32 saturates (it matches no maximum).
+std::optional<std::int64_t> parse_kazoo_max(std::string_view data);
 
 } // namespace zk::detail::semaphore
