@@ -27,11 +27,11 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CELLS = ["F%d" % i for i in range(1, 11)] + ["F12"]
-RECIPES = ("lock", "election", "counter")
-EXPECTED = ({("lock", c) for c in CELLS} | {("election", c) for c in CELLS} |
+RECIPES = ("lock", "election", "rwlock", "semaphore", "counter")
+EXPECTED = ({(r, c) for r in ("lock", "election", "rwlock", "semaphore") for c in CELLS} |
             {("counter", c) for c in CELLS if c != "F12"})
 SEEDS_PER_CELL = 3
-RUN_BUDGET_S = 15 * 60
+RUN_BUDGET_S = 25 * 60
 LINE = re.compile(r"^\[ (\w+)\s*\] (.*)$")
 
 
@@ -159,8 +159,10 @@ def render(runs, command, out_path, negative=None):
     w.append("- Generated: %s UTC, commit `%s`%s" % (
         datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"), git("rev-parse", "--short", "HEAD"),
         " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""))
-    w.append("- Fault matrix: testing.md's F1-F10 and F12 for the lock and for the leader election "
-             "(the lock's cells and checks with LeaderLatch contenders: a hold is a term), F1-F10 for "
+    w.append("- Fault matrix: testing.md's F1-F10 and F12 for the lock, the leader election (the lock's "
+             "cells and checks with LeaderLatch contenders: a hold is a term), the read-write lock (the "
+             "same cells, each hold a write or a read, under the read-write checker) and the semaphore "
+             "(the same cells, a hold is a lease, at most 2 at once under the semaphore checker), F1-F10 for "
              "the counter (F12, a killed client process, is for holders only; **testing.md defines no "
              "F11**, so there is "
              "no F11 cell). Each cell runs once per seed slot (s0, s1, s2); a slot's seed is derived "

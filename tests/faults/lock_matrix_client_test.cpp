@@ -83,7 +83,9 @@ TEST_P(LockF6, StopTheHolderProcessForTwiceTheSessionTimeout) {
   auto& rig = run(o);
   ASSERT_FALSE(worker.wait_for("FENCE ok", 5s).empty());
   std::this_thread::sleep_for(between(200ms, 1000ms));
-  EXPECT_EQ(rig.holds(), 0U) << "someone got the lock while the worker held it";
+  if (recipe() != Recipe::semaphore) { // the worker holds the write side, the lock or the term
+    EXPECT_EQ(rig.holds(), 0U) << "someone got the lock while the worker held it";
+  }
   HoldRecord w{field(held, 1), worker.pid(), 0, field(held, 2), 0};
   worker.signal(SIGSTOP);
   w.exit_ns = monotonic_ns(); // it cannot act after this
@@ -149,7 +151,8 @@ TEST_P(LockF7, LostRepliesAfterApply) {
   zkt::FaultProxy proxy(zkt::hosts());
   auto o = rig_options(by_variant({2000ms, 3000ms, 4000ms}));
   const std::string lock_path = o.lock_path;
-  admin().ensure_path(lock_path); // so that the dropped create is the lock node's, not the parent's
+  for (const auto& dir : node_dirs(recipe(), lock_path)) // so that the dropped create is the
+    admin().ensure_path(dir);         // lock node's (the lease's), not a parent's
   o.hosts = {proxy.connect_string()}; // contender 0 is the victim
   // Variant 0: the lock is free when the victim's create is lost; otherwise others hold and wait.
   o.parked = variant() == 0 ? std::vector<int>{0, 1, 2} : std::vector<int>{0};
@@ -157,14 +160,18 @@ TEST_P(LockF7, LostRepliesAfterApply) {
   if (variant() != 0) {
     ASSERT_TRUE(rig.wait_holds(3, 15s));
   }
+  // A semaphore's acquisition makes two nodes (its lock's, then the lease): both replies are lost;
+  // the token is the lease's.
+  const std::size_t creates = recipe() == Recipe::semaphore ? 2 : 1;
   for (int round = 0; round < 2; ++round) {
     const auto before = proxy.dropped().size();
     const auto holds = rig.holds_of(0);
-    proxy.drop_reply_after_apply(zkt::opcode::create2);
+    proxy.drop_reply_after_apply(zkt::opcode::create2, static_cast<int>(creates));
     rig.park(0, false);
-    ASSERT_TRUE(proxy.wait_for_drops(before + 1, 15s)) << "round " << round;
+    ASSERT_TRUE(proxy.wait_for_drops(before + creates, 15s)) << "round " << round;
     const auto drop = proxy.dropped().back();
-    EXPECT_EQ(drop.err, 0) << "the lost create was refused: nothing to recover";
+    for (std::size_t d = before; d < proxy.dropped().size(); ++d)
+      EXPECT_EQ(proxy.dropped()[d].err, 0) << "the lost create was refused: nothing to recover";
     if (!rig.wait_holds_of(0, holds + 1, 20s)) {
       expect_no_orphans(rig, lock_path, 1s); // names the node a blind re-create left behind
       FAIL() << "the victim never got the lock after its create's reply was lost";
@@ -227,7 +234,9 @@ TEST_P(LockF8, BlackHoledLinks) {
   EXPECT_EQ(rig.target(0).token(), token);
   EXPECT_EQ(rig.session(0).session_id(), id);
   EXPECT_TRUE(rig.losses(0).empty());
-  EXPECT_EQ(rig.first_hold_after(t), -1) << "someone else got the lock at 0.5x";
+  if (exclusive(rig, 0)) {
+    EXPECT_EQ(rig.first_hold_after(t), -1) << "someone else got the lock at 0.5x";
+  }
   rig.unpin(0);
   // 2x: lost by the local timer before the heal; another contender acquires meanwhile.
   ASSERT_TRUE(rig.wait_holds_of(0, rig.holds_of(0) + 1, 15s));

@@ -1,10 +1,11 @@
-// The fault matrix for zk::DistributedLock: F1-F10 and F12 of the design's testing.md (it has no
-// F11). Each cell runs a LockRig (three contenders locking, writing through lock.fenced() and
-// unlocking) through its fault, for three seeds, and asserts that no two contenders ever acted as
-// holder at once, that the fenced resource never accepted a stale token, that no loss went
-// unreported, plus the cell's own criteria and the global ones (Cell::finish). This file: the
-// ensemble faults (F1-F4, F9, F10); lock_matrix_client_test.cpp: the faults aimed at one client
-// (F5-F8, F12).
+// The fault matrix for zk::DistributedLock, and with the same cells for the leader election, the
+// read-write lock and the semaphore (see LockCell::recipe()): F1-F10 and F12 of the design's
+// testing.md (it has no F11). Each cell runs a LockRig (three contenders locking, writing through
+// lock.fenced() and unlocking) through its fault, for three seeds, and asserts that no two
+// contenders ever acted as holder at once, that the fenced resource never accepted a stale token,
+// that no loss went unreported, plus the cell's own criteria and the global ones (Cell::finish).
+// This file: the ensemble faults (F1-F4, F9, F10); lock_matrix_client_test.cpp: the faults aimed at
+// one client (F5-F8, F12).
 #include "lock_rig.hpp"
 
 #include <algorithm>
@@ -116,7 +117,9 @@ TEST_P(LockF4, PauseTheHoldersServerForHalfTheSessionTimeout) {
   EXPECT_TRUE(rig.target(victim).holds()) << "the holder lost the lock";
   EXPECT_EQ(rig.target(victim).token(), token);
   EXPECT_EQ(rig.session(victim).session_id(), id) << "the holder's session did not survive";
-  EXPECT_EQ(rig.first_hold_after(t_fault), -1) << "someone else got the lock meanwhile";
+  if (exclusive(rig, victim)) {
+    EXPECT_EQ(rig.first_hold_after(t_fault), -1) << "someone else got the lock meanwhile";
+  }
   rig.unpin(victim);
   expect_progress_since(rig, t_fault, 1, 15s);
   for (int i = 0; i < rig.size(); ++i) {
@@ -143,7 +146,7 @@ TEST_P(LockF9, IsolateOneServer) {
   po.operation_timeout = 1000ms;
   po.log_level = zk::LogLevel::error;
   zk::Session probe(po);
-  zk::DistributedLock probe_lock(probe, root() + "/lock");
+  const auto probe_lock = make_target(recipe(), probe, root() + "/lock", {}, seed());
   event("minority probe on server " + std::to_string(n) +
         (n == leader ? " (the leader)" : " (a follower)"));
   faults().isolate(n);
@@ -154,9 +157,9 @@ TEST_P(LockF9, IsolateOneServer) {
   while (Clock::now() + 2500ms < iso_end) {
     bool got = false;
     calls().run("probe try_lock_for", 1000ms + po.operation_timeout,
-                [&] { got = probe_lock.try_lock_for(1000ms); });
+                [&] { got = probe_lock->acquire_for(1000ms); });
     EXPECT_FALSE(got) << "the lock was acquired through the isolated server";
-    if (got) probe_lock.unlock();
+    if (got) probe_lock->release();
     const std::string name = "minority-" + std::to_string(attempts);
     if (calls().run("probe create", 1000ms,
                     [&] { probe.create(root() + "/" + name, "", {}, 1000ms); }))

@@ -59,7 +59,8 @@ void LockRig::start() {
       m_log(m_name + " contender " + std::to_string(raw->index) + ": on_uncertain(" +
             (u ? "true" : "false") + ")");
     };
-    c->target = make_target(m_options.recipe, *c->session, m_options.lock_path, reports);
+    c->target = make_target(m_options.recipe, *c->session, m_options.lock_path, reports,
+                            m_seed * 7919 + static_cast<std::uint64_t>(i));
     // Registered after the lock's own listener, so on_lost has run when this sees the same event.
     c->session->add_listener([this, raw](const zk::SessionEvent& e) {
       const auto now = monotonic_ns();
@@ -108,6 +109,7 @@ void LockRig::close_segment(Contender& c, std::int64_t now) { // m_mutex held
   r.thread = static_cast<std::uint64_t>(c.index);
   r.enter_ns = c.seg_enter;
   r.exit_ns = now;
+  r.shared = c.shared;
   c.segments.push_back(r);
 }
 
@@ -145,6 +147,7 @@ void LockRig::run(Contender& c) {
       c.holding = true;
       c.lost_in_hold = false;
       c.token = token;
+      c.shared = c.target->shared();
       c.seg_number = 0;
       c.hold_enter = enter;
       c.hold_starts.push_back(enter);
@@ -153,14 +156,15 @@ void LockRig::run(Contender& c) {
       m_cv.notify_all();
     }
     const auto until = Clock::now() + rand_ms(m_options.hold_min, m_options.hold_max);
-    const std::string data = std::to_string(token) + "-";
+    // Holds that overlap others' write "r-…": only exclusive holds order the fenced resource.
+    const std::string data = (c.target->shared() ? "/r-" : "/w-") + std::to_string(token) + "-";
     for (;;) {
       zk::Errc ferr = zk::Errc::ok;
       m_calls.run(
           "fenced", Ms(1000),
           [&] {
             c.target
-                ->fenced({zk::Op::create(m_options.fence_dir + "/w-" + data, who,
+                ->fenced({zk::Op::create(m_options.fence_dir + data, who,
                                          zk::CreateMode::persistent_sequential)},
                          Ms(1000))
                 .throw_if_failed();

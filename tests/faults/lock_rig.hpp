@@ -1,7 +1,9 @@
 // A lock workload for the fault matrix: N contenders, each with its own Session and
 // DistributedLock on one path, lock / hold / unlock in a loop while a cell injects its fault. With
 // Recipe::election the contenders are LeaderLatch participants instead (a hold is a term: lead,
-// write, give up the term by leaving and joining again), under the same cells and checks.
+// write, give up the term by leaving and joining again), with Recipe::rwlock a ReadWriteLock's
+// sides (a write or a read per hold), with Recipe::semaphore a Semaphore's leases, under the same
+// cells and the recipe's checker (a shared hold's segments and fenced writes are marked so).
 //
 // What a contender records:
 //  - hold segments: the stretches during which it held the lock AND was entitled to act on it, i.e.
@@ -136,18 +138,39 @@ private:
 /// criteria.
 class LockCell : public Cell {
 protected:
-  /// The lock's cells run twice: for the lock (seed slots 0-2) and for the leader election (slots
-  /// 10-12: the same faults and checks, with LeaderLatch contenders).
+  /// The lock's cells run for four recipes, the same faults with each one's checker: the lock (seed
+  /// slots 0-2), the leader election (10-12, LeaderLatch contenders), the read-write lock (20-22,
+  /// each hold a write or a read) and the semaphore (30-32, at most semaphore_max leases).
   [[nodiscard]] static Recipe recipe() {
-    return GetParam() >= 10 ? Recipe::election : Recipe::lock;
+    switch (GetParam() / 10) {
+    case 1:
+      return Recipe::election;
+    case 2:
+      return Recipe::rwlock;
+    case 3:
+      return Recipe::semaphore;
+    default:
+      return Recipe::lock;
+    }
   }
   [[nodiscard]] static const char* recipe_name() {
-    return recipe() == Recipe::election ? "election" : "lock";
+    switch (recipe()) {
+    case Recipe::election:
+      return "election";
+    case Recipe::rwlock:
+      return "rwlock";
+    case Recipe::semaphore:
+      return "semaphore";
+    case Recipe::lock:
+      break;
+    }
+    return "lock";
   }
-  /// The worker mode that holds (leads) in a process of its own: see matrix_process.cpp.
-  [[nodiscard]] static std::string hold_mode() {
-    return recipe() == Recipe::election ? "election-hold" : "lock-hold";
-  }
+  /// The worker mode that holds (leads, writes, holds a lease) in a process of its own: see
+  /// matrix_process.cpp.
+  [[nodiscard]] static std::string hold_mode() { return std::string(recipe_name()) + "-hold"; }
+  /// Whether contender i's hold keeps every other contender out (not a reader's, not a lease).
+  [[nodiscard]] static bool exclusive(LockRig& rig, int i) { return !rig.target(i).shared(); }
   /// Options of a rig on root()/<name>, its fenced resource root()/<name>-fence (created here).
   LockRigOptions rig_options(Ms session_timeout, const std::string& name = "lock") {
     LockRigOptions o;
@@ -181,30 +204,34 @@ protected:
                              std::chrono::duration_cast<Ms>(deadline - Clock::now())))
           << "contender " << i << " did not get the lock again after the fault";
   }
-  /// EXPECTs that within `within` every child of the lock path belongs to a current session of
-  /// one of the rig's contenders, one child per session at most: no orphan node.
+  /// EXPECTs that within `within` every child of the recipe's node directories on `lock_path`
+  /// belongs to a current session of one of the rig's contenders, one child per session and
+  /// directory at most: no orphan node.
   void expect_no_orphans(LockRig& rig, const std::string& lock_path, Ms within = Ms(10000)) {
     std::string why;
     const bool ok = wait_until(
         [&] {
           try {
-            admin().sync(lock_path);
-            const auto kids = admin().children(lock_path);
             std::set<std::int64_t> live;
             for (int i = 0; i < rig.size(); ++i)
               live.insert(rig.session(i).session_id());
-            std::set<std::int64_t> seen;
-            for (const auto& k : kids ? kids->names : std::vector<std::string>{}) {
-              const auto node = admin().get(lock_path + "/" + k);
-              if (!node) continue;
-              const auto owner = node->stat.ephemeral_owner;
-              if (live.count(owner) == 0) {
-                why = k + ": its session " + std::to_string(owner) + " is no contender's";
-                return false;
-              }
-              if (!seen.insert(owner).second) {
-                why = k + ": a second node of session " + std::to_string(owner);
-                return false;
+            for (const auto& dir : node_dirs(recipe(), lock_path)) {
+              admin().sync(dir);
+              const auto kids = admin().children(dir);
+              std::set<std::int64_t> seen;
+              for (const auto& k : kids ? kids->names : std::vector<std::string>{}) {
+                const auto node = admin().get(dir + "/" + k);
+                if (!node) continue;
+                const auto owner = node->stat.ephemeral_owner;
+                if (live.count(owner) == 0) {
+                  why = dir + "/" + k + ": its session " + std::to_string(owner) +
+                        " is no contender's";
+                  return false;
+                }
+                if (!seen.insert(owner).second) {
+                  why = dir + "/" + k + ": a second node of session " + std::to_string(owner);
+                  return false;
+                }
               }
             }
             return true;
@@ -234,14 +261,19 @@ private:
   std::vector<std::unique_ptr<LockRig>> m_rigs;
 };
 
+/// "s0".."s2" for the seed slots of every recipe.
+inline std::string zkr_slot_name(const ::testing::TestParamInfo<int>& p) {
+  return "s" + std::to_string(p.param % 10);
+}
+
 #define ZKR_LOCK_CELL(Name, Id, Fault, Criteria)                                                   \
   class Name : public LockCell {                                                                   \
   protected:                                                                                       \
     CellInfo info() const override { return {Id, recipe_name(), Fault, Criteria}; }                \
   };                                                                                               \
   ZKR_MATRIX_SEEDS(Name);                                                                          \
-  INSTANTIATE_TEST_SUITE_P(                                                                        \
-      Election, Name, ::testing::Values(10, 11, 12),                                               \
-      [](const ::testing::TestParamInfo<int>& p) { return "s" + std::to_string(p.param - 10); })
+  INSTANTIATE_TEST_SUITE_P(Election, Name, ::testing::Values(10, 11, 12), zkr_slot_name);          \
+  INSTANTIATE_TEST_SUITE_P(RwLock, Name, ::testing::Values(20, 21, 22), zkr_slot_name);            \
+  INSTANTIATE_TEST_SUITE_P(Semaphore, Name, ::testing::Values(30, 31, 32), zkr_slot_name)
 
 } // namespace zkt::matrix

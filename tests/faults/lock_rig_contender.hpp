@@ -21,6 +21,7 @@ struct LockRig::Contender {
   bool connected = true;     // by the session's own events
   bool seg_open = false;
   std::int64_t token = 0;
+  bool shared = false; // the hold overlaps others' (a reader, a lease)
   std::int64_t seg_enter = 0;
   std::int64_t seg_number = 0;
   std::int64_t hold_enter = 0;

@@ -129,11 +129,14 @@ std::string LockRig::describe_since(std::int64_t ns) const {
     }
   }
   try {
-    m_reader->sync(m_options.lock_path, Ms(5000));
-    const auto kids = m_reader->children(m_options.lock_path, {}, Ms(5000));
-    for (const auto& k : kids ? kids->names : std::vector<std::string>{}) {
-      const auto node = m_reader->get(m_options.lock_path + "/" + k, {}, Ms(5000));
-      out << "\n  child " << k << " owner " << (node ? node->stat.ephemeral_owner : 0);
+    for (const auto& dir : node_dirs(m_options.recipe, m_options.lock_path)) {
+      m_reader->sync(dir, Ms(5000));
+      const auto kids = m_reader->children(dir, {}, Ms(5000));
+      for (const auto& k : kids ? kids->names : std::vector<std::string>{}) {
+        const auto node = m_reader->get(dir + "/" + k, {}, Ms(5000));
+        out << "\n  child " << dir << "/" << k << " owner "
+            << (node ? node->stat.ephemeral_owner : 0);
+      }
     }
   } catch (const zk::Error& e) {
     out << "\n  (listing failed: " << e.what() << ")";
@@ -146,7 +149,8 @@ std::vector<FencedWrite> LockRig::fence() const {
   const auto kids = m_reader->children(m_options.fence_dir, {}, Ms(10000));
   std::vector<FencedWrite> writes;
   if (!kids) return writes;
-  for (const auto& name : kids->names) { // "w-<token>-<seq>"
+  for (const auto& name : kids->names) { // "w-<token>-<seq>"; a shared hold's "r-…" are not ordered
+    if (name.rfind("w-", 0) != 0) continue;
     const auto dash = name.rfind('-');
     writes.push_back(
         FencedWrite{std::stoll(name.substr(2, dash - 2)), std::stoll(name.substr(dash + 1))});
@@ -162,8 +166,24 @@ std::string LockRig::check(const std::vector<HoldRecord>& extra) const {
     r.token *= 64;
     holds.push_back(r);
   }
-  const auto mutex_check = check_mutual_exclusion(holds);
-  EXPECT_TRUE(mutex_check.ok()) << "two holders at once:\n" << mutex_check.explain();
+  switch (m_options.recipe) {
+  case Recipe::rwlock: {
+    const auto rw = check_read_write(holds);
+    EXPECT_TRUE(rw.ok()) << "a writer overlapped another holder:\n" << rw.explain();
+    break;
+  }
+  case Recipe::semaphore: {
+    const auto sem = check_semaphore(holds, semaphore_max);
+    EXPECT_TRUE(sem.ok()) << "more leases than the maximum:\n" << sem.explain();
+    break;
+  }
+  case Recipe::lock:
+  case Recipe::election: {
+    const auto mutex_check = check_mutual_exclusion(holds);
+    EXPECT_TRUE(mutex_check.ok()) << "two holders at once:\n" << mutex_check.explain();
+    break;
+  }
+  }
   const auto writes = fence();
   const auto fence_check = check_fenced_writes(writes);
   EXPECT_TRUE(fence_check.ok()) << "the fenced resource accepted a stale token:\n"

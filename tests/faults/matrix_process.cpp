@@ -10,6 +10,11 @@
 //   election-hold HOSTS PATH FENCE_DIR SESSION_MS
 //       the same with a LeaderLatch on PATH: "HELD <term> <ns>" once it leads, "LOST on_follower
 //       <ns>" when the term ends.
+//   rwlock-hold HOSTS PATH FENCE_DIR SESSION_MS
+//       lock-hold with the write side of a ReadWriteLock on PATH.
+//   semaphore-hold HOSTS PATH FENCE_DIR SESSION_MS
+//       lock-hold with a lease of a Semaphore (max semaphore_max) on PATH; its fenced writes are
+//       named "r-<token>-<seq>" (a shared hold's: they order nothing).
 //   counter-inc HOSTS PATH SESSION_MS OUT_FILE DEADLINE_MS
 //       increments PATH until a stdin line (or EOF), appending one zkt::CounterOp line per call to
 //       OUT_FILE (outcome: ok, indeterminate for Errc::indeterminate, failed otherwise); prints
@@ -17,10 +22,13 @@
 // Both print "READY <session id>" once connected. Times are CLOCK_MONOTONIC ns (shared with the
 // test).
 #include "matrix_support.hpp"
+#include "rig_target.hpp"
 
 #include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
 #include <zkrecipes/leader.hpp>
+#include <zkrecipes/read_write_lock.hpp>
+#include <zkrecipes/semaphore.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +43,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 extern char** environ;
 
@@ -73,8 +82,9 @@ zk::SessionOptions worker_options(const std::string& hosts, const std::string& s
 // one listing orders both), until a stdin line. FENCE OUTCOME END_NS START_NS OWNS LOCAL: whether
 // the recipe said held just before, and whether a refusal was local (nothing sent) or the server's.
 template <class Owns, class Fenced>
-void fence_until_told(const std::string& fence_dir, std::int64_t token, Owns owns, Fenced fenced) {
-  const std::string name = fence_dir + "/w-" + std::to_string(token) + "-";
+void fence_until_told(const std::string& fence_dir, std::int64_t token, Owns owns, Fenced fenced,
+                      const char* prefix = "/w-") {
+  const std::string name = fence_dir + prefix + std::to_string(token) + "-";
   const std::string data = "worker " + std::to_string(::getpid());
   while (!stop_requested(Ms(100))) {
     const auto start = monotonic_ns();
@@ -96,30 +106,27 @@ void report_uncertain(bool u) {
   say(std::string("UNCERTAIN ") + (u ? "1 " : "0 ") + std::to_string(monotonic_ns()));
 }
 
-int lock_hold(const std::vector<std::string>& a) {
-  zk::Session session(worker_options(a[0], a[3]));
-  say("READY " + std::to_string(session.session_id()));
-  zk::LockOptions lo;
-  lo.on_lost = [](const zk::Error& e) {
-    say(std::string("LOST ") + zk::to_string(e.errc()) + " " + std::to_string(monotonic_ns()));
-  };
-  lo.on_uncertain = report_uncertain;
-  zk::DistributedLock lock(session, a[1], lo);
-  if (!lock.try_lock_for(std::chrono::seconds(30))) {
+void report_lost(const zk::Error& e) {
+  say(std::string("LOST ") + zk::to_string(e.errc()) + " " + std::to_string(monotonic_ns()));
+}
+
+// lock-hold's protocol for any hold: acquire within 30 s, HELD, fenced writes until told, then
+// RELEASE with what release() reported (lock_lost if the hold was lost meanwhile), BYE.
+template <class Hold>
+int hold_and_fence(zk::Session& session, const std::string& fence_dir, Hold& h,
+                   const char* prefix = "/w-") {
+  if (!h.acquire(std::chrono::seconds(30))) {
     say("TIMEOUT");
     return 3;
   }
-  const std::int64_t token = lock.fencing_token();
+  const std::int64_t token = h.token();
   say("HELD " + std::to_string(token) + " " + std::to_string(monotonic_ns()));
   fence_until_told(
-      a[2], token, [&] { return lock.owns_lock(); },
-      [&](std::vector<zk::Op> ops) {
-        return lock.fenced(std::move(ops), std::chrono::seconds(1));
-      });
-  // RELEASE OUTCOME: what release() reported (lock_lost if the hold was lost meanwhile).
+      fence_dir, token, [&] { return h.owns(); },
+      [&](std::vector<zk::Op> ops) { return h.fenced(std::move(ops)); }, prefix);
   std::string released = "ok";
   try {
-    lock.release();
+    h.release();
   } catch (const zk::Error& e) {
     released = zk::to_string(e.errc());
   }
@@ -127,6 +134,66 @@ int lock_hold(const std::vector<std::string>& a) {
   session.close();
   say("BYE");
   return 0;
+}
+
+// The exclusive sides the workers hold, as hold_and_fence wants them.
+template <class Lockable> struct Exclusive {
+  Lockable& l;
+  bool acquire(std::chrono::seconds t) { return l.try_lock_for(t); }
+  std::int64_t token() { return l.fencing_token(); }
+  bool owns() { return l.owns_lock(); }
+  zk::MultiResult fenced(std::vector<zk::Op> ops) {
+    return l.fenced(std::move(ops), std::chrono::seconds(1));
+  }
+  void release() { l.release(); }
+};
+
+struct LeaseHold {
+  zk::Semaphore& pool;
+  std::optional<zk::Lease> lease;
+  bool acquire(std::chrono::seconds t) {
+    lease = pool.try_acquire_for(t);
+    return lease.has_value();
+  }
+  std::int64_t token() { return lease->fencing_token(); }
+  bool owns() { return lease->held(); }
+  zk::MultiResult fenced(std::vector<zk::Op> ops) {
+    return lease->fenced(std::move(ops), std::chrono::seconds(1));
+  }
+  void release() { lease->release(); }
+};
+
+int lock_hold(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[3]));
+  say("READY " + std::to_string(session.session_id()));
+  zk::LockOptions lo;
+  lo.on_lost = report_lost;
+  lo.on_uncertain = report_uncertain;
+  zk::DistributedLock lock(session, a[1], lo);
+  Exclusive<zk::DistributedLock> hold{lock};
+  return hold_and_fence(session, a[2], hold);
+}
+
+int rwlock_hold(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[3]));
+  say("READY " + std::to_string(session.session_id()));
+  zk::ReadWriteLockOptions o;
+  o.lock.on_lost = report_lost;
+  o.lock.on_uncertain = report_uncertain;
+  zk::ReadWriteLock rw(session, a[1], o);
+  Exclusive<zk::ReadWriteLock::Writer> hold{rw.writer()};
+  return hold_and_fence(session, a[2], hold);
+}
+
+int semaphore_hold(const std::vector<std::string>& a) {
+  zk::Session session(worker_options(a[0], a[3]));
+  say("READY " + std::to_string(session.session_id()));
+  zk::SemaphoreOptions o;
+  o.on_lost = report_lost;
+  o.on_uncertain = report_uncertain;
+  zk::Semaphore pool(session, a[1], semaphore_max, o);
+  LeaseHold hold{pool, std::nullopt};
+  return hold_and_fence(session, a[2], hold, "/r-");
 }
 
 int election_hold(const std::vector<std::string>& a) {
@@ -204,6 +271,8 @@ int worker_main(int argc, char** argv) {
   try {
     if (a.size() == 5 && a[0] == "lock-hold") return lock_hold({a.begin() + 1, a.end()});
     if (a.size() == 5 && a[0] == "election-hold") return election_hold({a.begin() + 1, a.end()});
+    if (a.size() == 5 && a[0] == "rwlock-hold") return rwlock_hold({a.begin() + 1, a.end()});
+    if (a.size() == 5 && a[0] == "semaphore-hold") return semaphore_hold({a.begin() + 1, a.end()});
     if (a.size() == 6 && a[0] == "counter-inc") return counter_inc({a.begin() + 1, a.end()});
   } catch (const std::exception& e) {
     std::cerr << "matrix worker: " << e.what() << std::endl;
