@@ -45,18 +45,22 @@ serialises)
   ;;
 rwlock)
   # Two --read commands run at once; --write --try meanwhile exits 75; --write runs after both.
+  # The readers read until $work/go exists (created once the checks below are done).
   for s in 1 2; do
-    "$zkr" lock --read "$root/rw" -- sh -c 'echo "begin $$" >> "$0"; sleep 1; echo "end $$" >> "$0"' "$work/log" &
+    "$zkr" lock --read "$root/rw" -- sh -c 'echo "begin $$" >> "$0"; while [ ! -e "$1" ]; do sleep 0.05; done; echo "end $$" >> "$0"' "$work/log" "$work/go" &
     pids+=($!)
   done
   for _ in $(seq 100); do [[ $(grep -c begin "$work/log" 2>/dev/null) -eq 2 ]] && break; sleep 0.05; done
   [[ $(grep -c begin "$work/log") -eq 2 ]] || fail "the two readers did not read at once: $(cat "$work/log")"
   [[ $(grep -c end "$work/log") -eq 0 ]] || fail "a reader ended before the other began: $(cat "$work/log")"
+  holders=$("$zkr" holders "$root/rw") || fail "zkr holders failed on a read-write lock"
+  [[ $(grep -c '^\* .*__READ__' <<< "$holders") -eq 2 ]] || fail "zkr holders did not mark both readers: $holders"
   "$zkr" lock --write --try "$root/rw" -- echo should-not-run > "$work/out" 2> "$work/err"
   rc=$?
   [[ $rc -eq 75 ]] || fail "--write --try while reading exited $rc, expected 75"
   [[ ! -s $work/out ]] || fail "the writer ran while reading"
   grep -q "held by" "$work/err" || fail "no holder named: $(cat "$work/err")"
+  touch "$work/go"
   "$zkr" lock --write "$root/rw" -- sh -c 'echo write >> "$0"' "$work/log" || fail "the writer failed"
   for p in "${pids[@]}"; do wait "$p" || fail "a reader's zkr lock failed"; done
   pids=()
@@ -67,17 +71,21 @@ rwlock)
   ;;
 semaphore)
   # N=2: two commands run at once, a third --try exits 75 meanwhile, a waiting one runs after them.
+  # The holders hold until $work/go exists (created once the checks below are done).
   for s in 1 2; do
-    "$zkr" semaphore "$root/pool" 2 -- sh -c 'echo "begin $$" >> "$0"; sleep 1; echo "end $$" >> "$0"' "$work/log" &
+    "$zkr" semaphore "$root/pool" 2 -- sh -c 'echo "begin $$" >> "$0"; while [ ! -e "$1" ]; do sleep 0.05; done; echo "end $$" >> "$0"' "$work/log" "$work/go" &
     pids+=($!)
   done
   for _ in $(seq 100); do [[ $(grep -c begin "$work/log" 2>/dev/null) -eq 2 ]] && break; sleep 0.05; done
   [[ $(grep -c begin "$work/log") -eq 2 ]] || fail "two leases of two were not held at once: $(cat "$work/log")"
+  holders=$("$zkr" holders "$root/pool") || fail "zkr holders failed on a semaphore"
+  [[ $(grep -c -- '-lease-' <<< "$holders") -eq 2 ]] || fail "zkr holders did not list both leases: $holders"
   "$zkr" semaphore --try "$root/pool" 2 -- echo should-not-run > "$work/out" 2> "$work/err"
   rc=$?
   [[ $rc -eq 75 ]] || fail "semaphore --try with every lease held exited $rc, expected 75"
   [[ ! -s $work/out ]] || fail "a third command ran with two leases of two held"
   grep -q "held by" "$work/err" || fail "no holder named: $(cat "$work/err")"
+  touch "$work/go"
   "$zkr" semaphore "$root/pool" 2 -- sh -c 'echo third >> "$0"' "$work/log" || fail "the waiting command failed"
   for p in "${pids[@]}"; do wait "$p" || fail "a holder's zkr semaphore failed"; done
   pids=()

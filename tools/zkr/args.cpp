@@ -345,7 +345,10 @@ std::string holders_help() {
   return R"(usage: zkr holders PATH [--hosts H]
 
 Lists the contenders of the lock PATH in queue order: sequence, node name and data (who it is). The
-holder is marked with '*'; a child of no known lock-node form is marked '?' (it blocks the lock).
+holder is marked with '*'; a child of no known lock-node form is marked '?' (it blocks the lock). A
+read-write lock's path (Curator's __WRIT__/__READ__ or Kazoo's __rlock__ nodes) is shown by the
+read-write rules: every reader ahead of all writers holds. A semaphore's path (zkr semaphore's, with
+PATH/leases) lists its leases, oldest first.
 )";
 }
 

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -132,6 +133,12 @@ std::vector<zk::LockContender> lease_holders(zk::Session& session, const std::st
     c.name = name;
     c.data = node->data;
     c.holder = true;
+    if (name.size() > 10) { // _c_<uuid>-lease-<10-digit sequence>
+      try {
+        c.sequence = std::stoi(name.substr(name.size() - 10));
+      } catch (const std::exception&) { // a foreign child: it takes a place all the same
+      }
+    }
     c.czxid = node->stat.czxid;
     c.ephemeral_owner = node->stat.ephemeral_owner;
     out.push_back(std::move(c));
@@ -392,8 +399,33 @@ int run_counter(const Parsed& p, zk::Session& session) {
   return exit_ok;
 }
 
+// The contenders of PATH by the rules of the recipe its children's names belong to.
+std::vector<zk::LockContender> contenders_of(zk::Session& session, const std::string& path) {
+  auto all = zk::DistributedLock::contenders(session, path);
+  const auto named = [&](const char* infix) {
+    return std::any_of(all.begin(), all.end(), [infix](const zk::LockContender& c) {
+      return c.name.find(infix) != std::string::npos;
+    });
+  };
+  if (named("-__WRIT__") || named("-__READ__"))
+    return zk::ReadWriteLock::contenders(session, path, zk::ReadWriteProfile::curator);
+  if (named("__rlock__"))
+    return zk::ReadWriteLock::contenders(session, path, zk::ReadWriteProfile::kazoo);
+  if (std::any_of(all.begin(), all.end(),
+                  [](const zk::LockContender& c) { return c.name == "leases"; })) {
+    auto leases = lease_holders(session, path);
+    std::sort(
+        leases.begin(), leases.end(),
+        [](const zk::LockContender& a, const zk::LockContender& b) { return a.czxid < b.czxid; });
+    for (auto& l : leases)
+      l.holder = false; // which of them hold depends on a maximum only the contenders know
+    return leases;
+  }
+  return all;
+}
+
 int run_holders(const Parsed& p, zk::Session& session) {
-  const auto all = zk::DistributedLock::contenders(session, p.holders.path);
+  const auto all = contenders_of(session, p.holders.path);
   if (all.empty()) {
     std::cout << "no contenders for " << p.holders.path << '\n';
     return exit_ok;
