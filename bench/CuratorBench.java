@@ -1,5 +1,6 @@
 // The Curator 5.4 worker of bench/run.sh: the same line protocol as zkbench (see bench/README.md),
-// with InterProcessMutex for the lock scenarios and DistributedAtomicLong for the counter ones.
+// with InterProcessMutex for the lock scenarios, DistributedAtomicLong for the counter ones,
+// InterProcessReadWriteLock's read lock and InterProcessSemaphoreV2 for the read and semaphore ones.
 //
 //   CuratorBench HOSTS      prints {"ready":1,...}, then answers one JSON line per command line
 //
@@ -16,7 +17,11 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.locks.InterProcessLock;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
+import org.apache.curator.framework.recipes.locks.Lease;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 
 public class CuratorBench {
@@ -77,7 +82,7 @@ public class CuratorBench {
     return new long[] {Long.parseLong(t[1]), Long.parseLong(t[2])};
   }
 
-  static void lockLoop(InterProcessMutex m, long end, Longs holds) throws Exception {
+  static void lockLoop(InterProcessLock m, long end, Longs holds) throws Exception {
     while (System.nanoTime() < end) {
       m.acquire();
       long acquired = System.nanoTime();
@@ -106,8 +111,9 @@ public class CuratorBench {
     String kind = t[1], path = t[2];
     for (CuratorFramework c : extra) c.close();
     extra.clear();
-    if (kind.equals("lock")) {
-      InterProcessMutex m = new InterProcessMutex(main, path);
+    if (kind.equals("lock") || kind.equals("read")) {
+      InterProcessLock m = kind.equals("lock") ? new InterProcessMutex(main, path)
+                                               : new InterProcessReadWriteLock(main, path).readLock();
       reply("{\"armed\":1,\"sessions\":" + sessions() + "}");
       long[] go = readGo(in);
       Longs holds = new Longs();
@@ -185,6 +191,19 @@ public class CuratorBench {
           long t0 = System.nanoTime();
           m.acquire();
           m.release();
+          lat.add(System.nanoTime() - t0);
+        }
+        return "{\"lat\":" + lat.json() + "}";
+      }
+      case "semcycle": { // a semaphore of at most 8 leases: acquire + release
+        InterProcessSemaphoreV2 sem = new InterProcessSemaphoreV2(main, t[1], 8);
+        int count = Integer.parseInt(t[2]);
+        sem.returnLease(sem.acquire());
+        Longs lat = new Longs();
+        for (int i = 0; i < count; ++i) {
+          long t0 = System.nanoTime();
+          Lease lease = sem.acquire();
+          sem.returnLease(lease);
           lat.add(System.nanoTime() - t0);
         }
         return "{\"lat\":" + lat.json() + "}";

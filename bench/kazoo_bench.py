@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The Kazoo 2.8 worker of bench/run.sh: the same line protocol as zkbench (see bench/README.md),
-with kazoo.recipe.lock.Lock for the lock scenarios and kazoo.recipe.counter.Counter for the counter.
+with kazoo.recipe.lock.Lock for the lock scenarios, kazoo.recipe.counter.Counter for the counter,
+ReadLock and Semaphore for the read and semaphore scenarios.
 
     /usr/bin/python3 kazoo_bench.py HOSTS
 
@@ -107,6 +108,19 @@ class Worker:
             lat.append(now() - t0)
         return {"lat": lat}
 
+    def semcycle(self, path, count):  # a semaphore of at most 8 leases: acquire + release
+        sem = self.main.Semaphore(path, max_leases=8)
+        sem.acquire()
+        sem.release()
+        lat = []
+        now = time.monotonic_ns
+        for _ in range(count):
+            t0 = now()
+            sem.acquire()
+            sem.release()
+            lat.append(now() - t0)
+        return {"lat": lat}
+
     def incr(self, path, count):
         counter = CountingCounter(self.main, path)
         counter.incr()
@@ -121,8 +135,8 @@ class Worker:
     def contend(self, args):
         kind, path = args[0], args[1]
         self.drop_extra()
-        if kind == "lock":
-            lock = self.main.Lock(path)
+        if kind in ("lock", "read"):  # readers: their holds overlap
+            lock = self.main.Lock(path) if kind == "lock" else self.main.ReadLock(path)
             reply({"armed": 1, "sessions": self.sessions()})
             start, end = read_go()
             holds = []
@@ -175,6 +189,8 @@ class Worker:
     def command(self, words):
         if words[0] == "cycle":
             return self.cycle(words[1], int(words[2]))
+        if words[0] == "semcycle":
+            return self.semcycle(words[1], int(words[2]))
         if words[0] == "incr":
             return self.incr(words[1], int(words[2]))
         if words[0] == "contend":

@@ -3,7 +3,11 @@
 
 #include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
+#include <zkrecipes/read_write_lock.hpp>
+#include <zkrecipes/semaphore.hpp>
 #include <zkrecipes/sharded_counter.hpp>
+
+#include <optional>
 
 namespace zkbench {
 namespace {
@@ -51,6 +55,27 @@ private:
   zk::DistributedLock m_lock;
 };
 
+class OursReader : public BenchLock {
+public:
+  OursReader(zk::Session& s, const std::string& path) : m_lock(s, path) {}
+  void lock() override { m_lock.reader().lock_shared(); }
+  void unlock() override { m_lock.reader().unlock_shared(); }
+
+private:
+  zk::ReadWriteLock m_lock;
+};
+
+class OursSemaphore : public BenchLock {
+public:
+  OursSemaphore(zk::Session& s, const std::string& path, int max) : m_pool(s, path, max) {}
+  void lock() override { m_lease = m_pool.acquire(); }
+  void unlock() override { m_lease.reset(); }
+
+private:
+  zk::Semaphore m_pool;
+  std::optional<zk::Lease> m_lease;
+};
+
 class OursCounter : public BenchCounter {
 public:
   OursCounter(zk::Session& s, const std::string& path) : m_counter(s, path) {
@@ -95,6 +120,14 @@ public:
   std::unique_ptr<BenchCounter> sharded(const std::string& path) override {
     m_extra.clear();
     return std::make_unique<OursSharded>(m_session, path);
+  }
+  std::unique_ptr<BenchLock> read_lock(const std::string& path) override {
+    m_extra.clear();
+    return std::make_unique<OursReader>(m_session, path);
+  }
+  std::unique_ptr<BenchLock> semaphore(const std::string& path, int max) override {
+    m_extra.clear();
+    return std::make_unique<OursSemaphore>(m_session, path, max);
   }
   std::vector<std::shared_ptr<BenchLock>> thread_locks(const std::string& path, int n,
                                                        const std::string& mode) override {

@@ -22,11 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ["raw", "ours", "curator", "kazoo"]
 MODES = {  # pool: workers per implementation; window: seconds per contention run
     "full": dict(pool=16, contenders=[2, 4, 8, 16], window=1.0, rounds=8, warmup=1, cycle=40, incr=60,
-                 probe=(40, 40, 30, 500), cg=(20, 120), procs=8),
+                 probe=(40, 40, 30, 500), cg=(20, 120), procs=8, readers=[1, 4, 8]),
     "quick": dict(pool=8, contenders=[2, 8], window=0.4, rounds=2, warmup=1, cycle=20, incr=30,
-                  probe=(20, 20, 15, 200), cg=(5, 25), procs=8),
+                  probe=(20, 20, 15, 200), cg=(5, 25), procs=8, readers=[1, 8]),
     "smoke": dict(pool=2, contenders=[2], window=0.2, rounds=1, warmup=0, cycle=5, incr=5,
-                  probe=(5, 5, 3, 100), cg=None, procs=2),
+                  probe=(5, 5, 3, 100), cg=None, procs=2, readers=[2]),
 }
 
 
@@ -145,7 +145,7 @@ class Bench:
 
     def contend(self, impl, kind, name, n, extra=""):
         path = self.path(impl, name)
-        if kind in ("lock", "threads"):
+        if kind in ("lock", "threads", "read"):
             self.zk.ensure(path)
         workers = self.pools[impl][:1] if kind == "threads" else self.pools[impl][:n]
         for w in workers:
@@ -211,6 +211,13 @@ class Bench:
             if impl not in ("raw", "curator", "kazoo"):
                 run("threads-pernode", impl, p,
                     lambda: self.contend(impl, "threads", "threads-pn-" + tag, 1, "%d pernode" % p))
+        # The read-write lock's readers and the semaphore: the raw client has no such recipe.
+        peers = [i for i in order if i != "raw"]
+        for n in cfg["readers"]:
+            for impl in peers:
+                run("read", impl, n, lambda: self.contend(impl, "read", "read-%s-n%d" % (tag, n), n))
+        for impl in peers:
+            run("semcycle", impl, 1, lambda: self.single(impl, "semcycle", "sem-" + tag, cfg["cycle"], False))
         return out
 
     def guard(self, scenario, impl, fn):

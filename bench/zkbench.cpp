@@ -33,6 +33,14 @@ std::string json_array(const std::vector<std::int64_t>& v) {
   return out + "]";
 }
 
+std::unique_ptr<BenchLock> Backend::read_lock(const std::string& /*path*/) {
+  throw Failure("no read-write lock in this implementation");
+}
+
+std::unique_ptr<BenchLock> Backend::semaphore(const std::string& /*path*/, int /*max*/) {
+  throw Failure("no semaphore in this implementation");
+}
+
 namespace {
 
 std::string json_strings(const std::vector<std::string>& v) {
@@ -83,8 +91,8 @@ void lock_loop(BenchLock& lock, std::int64_t end, std::vector<std::int64_t>& hol
 std::string contend(Backend& b, const std::vector<std::string>& args) {
   const std::string& kind = args.at(1);
   const std::string& path = args.at(2);
-  if (kind == "lock") {
-    auto lock = b.lock(path);
+  if (kind == "lock" || kind == "read") { // readers: their holds overlap
+    auto lock = kind == "lock" ? b.lock(path) : b.read_lock(path);
     reply("{\"armed\":1,\"sessions\":" + json_strings(b.sessions()) + "}");
     const auto [start, end] = read_go();
     std::vector<std::int64_t> holds;
@@ -141,8 +149,10 @@ std::string contend(Backend& b, const std::vector<std::string>& args) {
 
 std::string command(Backend& b, const std::vector<std::string>& args) {
   const std::string& cmd = args.at(0);
-  if (cmd == "cycle") { // uncontended lock cycles: lock() + unlock(), after one untimed cycle
-    auto lock = b.lock(args.at(1));
+  if (cmd == "cycle" || cmd == "semcycle") {
+    // Uncontended cycles, after one untimed cycle: lock() + unlock(), or a semaphore's (at most 8
+    // leases) acquire + release.
+    auto lock = cmd == "cycle" ? b.lock(args.at(1)) : b.semaphore(args.at(1), 8);
     const int count = std::stoi(args.at(2));
     lock->lock();
     lock->unlock();

@@ -56,6 +56,11 @@ public:
   /// thread); "pernode": one session (and so one contender node) per thread.
   virtual std::vector<std::shared_ptr<BenchLock>> thread_locks(const std::string& path, int n,
                                                                const std::string& mode) = 0;
+  /// A read-write lock's read side (lock() = lock_shared) and a semaphore of at most `max` leases
+  /// (lock() = acquire a lease, unlock() = release it). Only our recipes (and the peers) have them:
+  /// by default they throw Failure.
+  virtual std::unique_ptr<BenchLock> read_lock(const std::string& path);
+  virtual std::unique_ptr<BenchLock> semaphore(const std::string& path, int max);
 };
 
 std::unique_ptr<Backend> make_raw_backend(const std::string& hosts);
