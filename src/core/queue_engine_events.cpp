@@ -244,11 +244,15 @@ void QueueEngine::judge(Lock& lk) {
 
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
-  std::vector<std::pair<Hold*, std::function<void(const Error&)>>> reports;
+  std::vector<std::function<void()>> reports;
   for (Hold* owner : m_owners) {
     owner->holders.clear();
     owner->lost = error;
-    if (owner->options.on_lost) reports.emplace_back(owner, owner->options.on_lost);
+    // Wrapped (pending) under m_mutex: the Hold's destructor waits for it from now on.
+    if (owner->options.on_lost) {
+      reports.push_back(
+          loss_report(m_impl, owner->reports, "lock " + m_path, owner->options.on_lost, error));
+    }
   }
   m_owners.clear();
   // If the session is only believed lost, it may come back with our node: delete it then, so that a
@@ -258,9 +262,8 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   reset_attempt(false);
   m_cv.notify_all(); // local waiters queue again
   lk.unlock();
-  // Posted, never run inline; a Hold outlives what it posted (its destructor closes its reports).
-  for (auto& [owner, callback] : reports)
-    post_loss(m_impl, owner->reports, "lock " + m_path, std::move(callback), error);
+  for (auto& report : reports) // posted, never run inline
+    m_impl->post_at(Clock::now(), std::move(report));
 }
 
 } // namespace zk::detail::core

@@ -33,9 +33,11 @@ void Reports::close(bool on_callback_thread) noexcept {
   m_state->open = false;
 }
 
-void post_loss(const std::shared_ptr<Gate>& gate, Reports& reports, const std::string& what,
-               std::function<void(const Error& why)> callback, const Error& why) {
-  gate->post_at(Clock::now(), reports.wrap([gate, what, callback = std::move(callback), why] {
+std::function<void()> loss_report(const std::shared_ptr<Gate>& gate, Reports& reports,
+                                  const std::string& what,
+                                  std::function<void(const Error& why)> callback,
+                                  const Error& why) {
+  return reports.wrap([gate, what, callback = std::move(callback), why] {
     try {
       callback(why);
     } catch (const std::exception& e) {
@@ -43,7 +45,7 @@ void post_loss(const std::shared_ptr<Gate>& gate, Reports& reports, const std::s
     } catch (...) {
       gate->log(LogLevel::warn, what + ": on_lost threw");
     }
-  }));
+  });
 }
 
 } // namespace zk::detail::core

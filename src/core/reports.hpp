@@ -48,9 +48,11 @@ private:
   std::shared_ptr<State> m_state = std::make_shared<State>();
 };
 
-/// Posts `callback(why)` to the callback thread through `reports` (dropped once it is closed);
-/// what the callback throws is logged as "<what>: on_lost threw: …", never propagated.
-void post_loss(const std::shared_ptr<Gate>& gate, Reports& reports, const std::string& what,
-               std::function<void(const Error& why)> callback, const Error& why);
+/// `callback(why)` wrapped by `reports` (pending from now: take it while the Hold cannot go away,
+/// post it with Gate::post_at later); what the callback throws is logged as
+/// "<what>: on_lost threw: …", never propagated.
+std::function<void()> loss_report(const std::shared_ptr<Gate>& gate, Reports& reports,
+                                  const std::string& what,
+                                  std::function<void(const Error& why)> callback, const Error& why);
 
 } // namespace zk::detail::core

@@ -146,7 +146,8 @@ TEST_P(LockF9, IsolateOneServer) {
   po.operation_timeout = 1000ms;
   po.log_level = zk::LogLevel::error;
   zk::Session probe(po);
-  const auto probe_lock = make_target(recipe(), probe, root() + "/lock", {}, seed());
+  const TargetReports quiet{[](const std::string&) {}, [](bool) {}};
+  const auto probe_lock = make_target(recipe(), probe, root() + "/lock", quiet, seed());
   event("minority probe on server " + std::to_string(n) +
         (n == leader ? " (the leader)" : " (a follower)"));
   faults().isolate(n);
@@ -160,6 +161,7 @@ TEST_P(LockF9, IsolateOneServer) {
                 [&] { got = probe_lock->acquire_for(1000ms); });
     EXPECT_FALSE(got) << "the lock was acquired through the isolated server";
     if (got) probe_lock->release();
+    probe_lock->idle(); // the election's probe leaves: it must not lead once the server is healed
     const std::string name = "minority-" + std::to_string(attempts);
     if (calls().run("probe create", 1000ms,
                     [&] { probe.create(root() + "/" + name, "", {}, 1000ms); }))

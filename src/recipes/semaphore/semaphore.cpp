@@ -1,8 +1,6 @@
 // zk::Semaphore: the internal lock (an exclusive queue on core's engine), then one standalone
 // engine per lease under the lease policy (semaphore_protocol.hpp), which waits on the children of
-// the lease path while this process holds the lock. Only the lock's holder waits, so one lease
-// engine of a process at a time watches those children (the engine's cancel removes that watch by
-// path).
+// the lease path while this acquisition holds the lock (a lost lock stops the wait: see acquire_n).
 #include <zkrecipes/semaphore.hpp>
 
 #include "core/cancel_subscription.hpp"
@@ -199,19 +197,22 @@ void check_kazoo_max(State& st, Clock::time_point until, const CancelToken* canc
 // The lease engine waiting under the lock, for the SharedCount's watch to wake, while it lives.
 class Waiting {
 public:
-  Waiting(State& st, std::shared_ptr<QueueEngine> engine) : m_st(st) { set(std::move(engine)); }
-  ~Waiting() { set(nullptr); }
+  Waiting(State& st, std::shared_ptr<QueueEngine> engine) : m_st(st), m_engine(std::move(engine)) {
+    std::lock_guard<std::mutex> lk(m_st.m);
+    m_st.waiting = m_engine;
+  }
+  ~Waiting() { // unless another acquisition's lease waits by now
+    std::lock_guard<std::mutex> lk(m_st.m);
+    if (m_st.waiting == m_engine) m_st.waiting.reset();
+  }
   Waiting(const Waiting&) = delete;
   Waiting& operator=(const Waiting&) = delete;
   Waiting(Waiting&&) = delete;
   Waiting& operator=(Waiting&&) = delete;
 
 private:
-  void set(std::shared_ptr<QueueEngine> engine) {
-    std::lock_guard<std::mutex> lk(m_st.m);
-    m_st.waiting = std::move(engine);
-  }
   State& m_st;
+  std::shared_ptr<QueueEngine> m_engine;
 };
 
 } // namespace
@@ -261,8 +262,10 @@ void Lease::on_lost(std::function<void(const Error& why)> callback) {
     return x.lost;
   });
   if (lost && callback) {
-    detail::core::post_loss(engine.gate_ptr(), h.reports, "semaphore lease " + engine.path(),
-                            std::move(callback), *lost);
+    engine.gate().post_at(Clock::now(),
+                          detail::core::loss_report(engine.gate_ptr(), h.reports,
+                                                    "semaphore lease " + engine.path(),
+                                                    std::move(callback), *lost));
   }
 }
 
