@@ -107,8 +107,7 @@ std::optional<std::int64_t> parse_kazoo_max(std::string_view data) {
   for (const char c : data) {
     if (std::isdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
     // Beyond int32 it is still a number (Kazoo parses any): saturated, it mismatches every maximum.
-    value = std::min<std::int64_t>(value * 10 + (c - '0'),
-                                   std::numeric_limits<std::int64_t>::max() / 10);
+    if (value < std::numeric_limits<std::int64_t>::max() / 100) value = value * 10 + (c - '0');
   }
   return negative ? -value : value;
 }
