@@ -127,6 +127,7 @@ TEST_P(LockF4, PauseTheHoldersServerForHalfTheSessionTimeout) {
     for (const auto& s : rig.states(i))
       EXPECT_NE(s.what, "lost") << "contender " << i << " reported its session lost";
   }
+  expect_whole_holds_keep_the_rule(rig);
   done();
 }
 

@@ -152,6 +152,8 @@ void LockRig::run(Contender& c) {
       c.hold_enter = enter;
       c.hold_starts.push_back(enter);
       c.hold_tokens.push_back(token);
+      c.whole.push_back(HoldRecord{token, this_process(), static_cast<std::uint64_t>(c.index),
+                                   enter, 0, c.shared});
       open_segment(c, enter);
       m_cv.notify_all();
     }
@@ -184,7 +186,9 @@ void LockRig::run(Contender& c) {
     }
     {
       std::lock_guard<std::mutex> lock(m_mutex);
-      close_segment(c, monotonic_ns());
+      const auto now = monotonic_ns();
+      close_segment(c, now);
+      c.whole.back().exit_ns = now;
       c.holding = false;
     }
     m_calls.run("unlock", m_options.operation_timeout, [&] { c.target->release(); });

@@ -106,6 +106,12 @@ public:
   /// (Only the fenced writes can show whether it acted later; check() still checks those.)
   void forced_expiry(int i, std::int64_t from, std::int64_t to);
   [[nodiscard]] std::vector<HoldRecord> segments() const;
+  /// Every hold whole, from its lock call returning to its unlock call (still open: ends now), not
+  /// cut where its contender stopped being sure. Valid for a recipe's rule only while no session
+  /// was lost: a hold's node lives at least that long.
+  [[nodiscard]] std::vector<HoldRecord> whole_holds() const;
+  /// The first moment after `ns` at which `k` contenders held at once (whole holds), or -1.
+  [[nodiscard]] std::int64_t first_concurrent_after(std::int64_t ns, std::size_t k) const;
   /// Every contender's session, states, lock reports and holds since `ns`, and the lock path's
   /// children with their owners, one per line (for failure messages).
   [[nodiscard]] std::string describe_since(std::int64_t ns) const;
@@ -113,8 +119,9 @@ public:
   /// fenced resource never accepted a lower token after a higher one; every fenced write refused
   /// with lock_lost during a hold was followed (or preceded) by on_lost. Returns the numbers.
   std::string check(const std::vector<HoldRecord>& extra = {}) const;
-  /// The fenced resource in server order: (token, sequence).
-  [[nodiscard]] std::vector<FencedWrite> fence() const;
+  /// The fenced resource's exclusive writes in server order: (token, sequence); counts the shared
+  /// holds' writes (not ordered) into `shared`.
+  [[nodiscard]] std::vector<FencedWrite> fence(std::size_t* shared = nullptr) const;
 
 private:
   struct Contender;
@@ -133,6 +140,11 @@ private:
   std::unique_ptr<zk::Session> m_reader; // lists the fence after the run
   std::string m_name;                    // the lock path's last component, for messages
 };
+
+/// EXPECTs that `holds` keep the recipe's rule (one holder; a writer alone; at most semaphore_max
+/// leases), naming `what` was checked.
+void expect_recipe_rule(Recipe recipe, const std::vector<HoldRecord>& holds,
+                        const std::string& what);
 
 /// The fixture of the lock cells: LockRigs under the cell's root, their checks, then the global
 /// criteria.
@@ -242,6 +254,22 @@ protected:
         },
         within);
     EXPECT_TRUE(ok) << "orphan lock node: " << why;
+  }
+  /// With no loss and no new session anywhere, every hold kept the recipe's rule for its whole
+  /// length, through the stretches its contender was unsure (a reader's node kept writers out, a
+  /// lease counted): a suspension that the session survives costs nothing.
+  void expect_whole_holds_keep_the_rule(LockRig& rig) {
+    for (int i = 0; i < rig.size(); ++i)
+      if (!rig.losses(i).empty() || rig.session(i).session_id() != rig.first_session(i)) return;
+    expect_recipe_rule(recipe(), rig.whole_holds(), "whole holds");
+  }
+  /// When the hold of a worker that is gone (stopped, killed) was given up, seen from a rig of
+  /// other contenders, after `ns`: the first hold after it (the worker held the lock, the write
+  /// side, the term), or for the semaphore the first moment every rig contender holds a lease at
+  /// once, which the worker's lease would forbid (the rig has semaphore_max contenders).
+  std::int64_t freed_after(LockRig& rig, std::int64_t ns) {
+    if (recipe() != Recipe::semaphore) return rig.first_hold_after(ns);
+    return rig.first_concurrent_after(ns, static_cast<std::size_t>(rig.size()));
   }
   /// A contender on a follower: the holder if `holder` and there is one, else any (seeded), or -1.
   int contender_on_follower(LockRig& rig, int leader, bool holder) {

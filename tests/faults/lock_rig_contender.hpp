@@ -28,6 +28,7 @@ struct LockRig::Contender {
   std::vector<HoldRecord> segments;
   std::vector<std::int64_t> hold_starts;
   std::vector<std::int64_t> hold_tokens;
+  std::vector<HoldRecord> whole; // each hold from lock call to unlock call (the last may be open)
   std::vector<Stamp> losses;
   std::vector<Stamp> uncertainty;
   std::vector<Stamp> states;

@@ -93,6 +93,55 @@ void LockRig::forced_expiry(int i, std::int64_t from, std::int64_t to) {
   m_contenders.at(static_cast<std::size_t>(i))->expiries.emplace_back(from, to);
 }
 
+std::vector<HoldRecord> LockRig::whole_holds() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const auto now = monotonic_ns();
+  std::vector<HoldRecord> all;
+  for (const auto& c : m_contenders)
+    for (auto r : c->whole) {
+      if (r.exit_ns == 0) r.exit_ns = now;
+      all.push_back(r);
+    }
+  return all;
+}
+
+std::int64_t LockRig::first_concurrent_after(std::int64_t ns, std::size_t k) const {
+  std::vector<std::pair<std::int64_t, int>> edges; // (time, +1 enter / -1 exit), exits first
+  for (const auto& r : whole_holds()) {
+    edges.emplace_back(r.enter_ns, 1);
+    edges.emplace_back(r.exit_ns, -1);
+  }
+  std::sort(edges.begin(), edges.end());
+  std::size_t held = 0;
+  for (const auto& [t, d] : edges) {
+    held = d > 0 ? held + 1 : held - 1;
+    if (d > 0 && held >= k && t > ns) return t;
+  }
+  return -1;
+}
+
+void expect_recipe_rule(Recipe recipe, const std::vector<HoldRecord>& holds,
+                        const std::string& what) {
+  switch (recipe) {
+  case Recipe::rwlock: {
+    const auto rw = check_read_write(holds);
+    EXPECT_TRUE(rw.ok()) << what << ": a writer overlapped another holder:\n" << rw.explain();
+    break;
+  }
+  case Recipe::semaphore: {
+    const auto sem = check_semaphore(holds, semaphore_max);
+    EXPECT_TRUE(sem.ok()) << what << ": more leases than the maximum:\n" << sem.explain();
+    break;
+  }
+  case Recipe::lock:
+  case Recipe::election: {
+    const auto mutex_check = check_mutual_exclusion(holds);
+    EXPECT_TRUE(mutex_check.ok()) << what << ": two holders at once:\n" << mutex_check.explain();
+    break;
+  }
+  }
+}
+
 std::vector<HoldRecord> LockRig::segments() const {
   std::lock_guard<std::mutex> lock(m_mutex);
   std::vector<HoldRecord> all;
@@ -144,13 +193,16 @@ std::string LockRig::describe_since(std::int64_t ns) const {
   return out.str();
 }
 
-std::vector<FencedWrite> LockRig::fence() const {
+std::vector<FencedWrite> LockRig::fence(std::size_t* shared) const {
   m_reader->sync(m_options.fence_dir, Ms(10000));
   const auto kids = m_reader->children(m_options.fence_dir, {}, Ms(10000));
   std::vector<FencedWrite> writes;
   if (!kids) return writes;
   for (const auto& name : kids->names) { // "w-<token>-<seq>"; a shared hold's "r-…" are not ordered
-    if (name.rfind("w-", 0) != 0) continue;
+    if (name.rfind("w-", 0) != 0) {
+      if (shared != nullptr && name.rfind("r-", 0) == 0) ++*shared;
+      continue;
+    }
     const auto dash = name.rfind('-');
     writes.push_back(
         FencedWrite{std::stoll(name.substr(2, dash - 2)), std::stoll(name.substr(dash + 1))});
@@ -166,25 +218,9 @@ std::string LockRig::check(const std::vector<HoldRecord>& extra) const {
     r.token *= 64;
     holds.push_back(r);
   }
-  switch (m_options.recipe) {
-  case Recipe::rwlock: {
-    const auto rw = check_read_write(holds);
-    EXPECT_TRUE(rw.ok()) << "a writer overlapped another holder:\n" << rw.explain();
-    break;
-  }
-  case Recipe::semaphore: {
-    const auto sem = check_semaphore(holds, semaphore_max);
-    EXPECT_TRUE(sem.ok()) << "more leases than the maximum:\n" << sem.explain();
-    break;
-  }
-  case Recipe::lock:
-  case Recipe::election: {
-    const auto mutex_check = check_mutual_exclusion(holds);
-    EXPECT_TRUE(mutex_check.ok()) << "two holders at once:\n" << mutex_check.explain();
-    break;
-  }
-  }
-  const auto writes = fence();
+  expect_recipe_rule(m_options.recipe, holds, "hold segments");
+  std::size_t shared_writes = 0;
+  const auto writes = fence(&shared_writes);
   const auto fence_check = check_fenced_writes(writes);
   EXPECT_TRUE(fence_check.ok()) << "the fenced resource accepted a stale token:\n"
                                 << fence_check.explain();
@@ -206,7 +242,8 @@ std::string LockRig::check(const std::vector<HoldRecord>& extra) const {
   }
   std::ostringstream out;
   out << m_name << ": hold_segments=" << holds.size() << " fenced_writes=" << writes.size()
-      << " losses_reported=" << losses << " fenced_refused_lock_lost=" << gone;
+      << " shared_fenced_writes=" << shared_writes << " losses_reported=" << losses
+      << " fenced_refused_lock_lost=" << gone;
   return out.str();
 }
 
