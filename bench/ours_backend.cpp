@@ -81,7 +81,14 @@ public:
   OursCounter(zk::Session& s, const std::string& path) : m_counter(s, path) {
     (void)m_counter.get(); // reads (and caches) the node as an application's first use would
   }
-  int incr() override { return m_counter.add_detailed(1).attempts; }
+  int incr() override {
+    try {
+      return m_counter.add_detailed(1).attempts;
+    } catch (const zk::Error& e) {
+      if (e.errc() != zk::Errc::retries_exhausted) throw;
+      return -m_counter.options().retry.max_attempts;
+    }
+  }
 
 private:
   zk::DistributedCounter m_counter;

@@ -11,22 +11,31 @@ NAMES = {"raw": "raw C", "ours": "ours", "curator": "Curator 5.4", "kazoo": "Kaz
 def digest_contention(kind, results, start, end, before, after):
     window = (end - start) / 1e9
     if kind in ("counter", "sharded"):
-        # Ops are sequential in each process: op k completed at start + the sum of the first k+1
-        # latencies. Throughput counts the ops completed within the window.
-        done = []
+        # Calls are sequential in each process: call k completed at start + the sum of the first k+1
+        # latencies. Throughput counts the increments completed within the window; every call
+        # started in it (the one still running at its end too) counts in the latencies at its
+        # whole length, and a call that gave up is a latency sample but no increment.
+        done, waits, gave_up = [], [], 0
         for r in results:
+            failed = set(r.get("gave_up", []))
+            gave_up += len(failed)
             t, k = start, 0
-            for x in r["lat"]:
+            for idx, x in enumerate(r["lat"]):
                 t += x
                 if t > end:
                     break
-                k += 1
+                k += idx not in failed
             done.append(k)
+            waits.append(max(r["lat"]) if r["lat"] else 0)
         ops = sum(r["ops"] for r in results)
         tries = sum(r["tries"] for r in results)
         lat = [x for r in results for x in r["lat"]]
+        mean = sum(done) / len(done) if done else 0
+        squares = sum(x * x for x in done)
         return {"throughput": sum(done) / window, "ops": ops, "per_proc": done,
-                "retries": (tries - ops) / ops if ops else None, "lat": lat}
+                "retries": (tries - ops) / ops if ops else None, "lat": lat, "max_wait": waits,
+                "gave_up": gave_up, "min_over_mean": min(done) / mean if mean else 0.0,
+                "jain": sum(done) ** 2 / (len(done) * squares) if squares else 0.0}
     holds = []
     for proc, r in enumerate(results):
         h = r["holds"]
@@ -105,11 +114,17 @@ def lat_cell(values):
     return "–" if not values else "%s / %s" % (ms(pct(values, 50)), ms(pct(values, 99)))
 
 
-def fairness(R, scenario, impl):
-    runs = [d["per_proc"] for d in R.runs(scenario, impl) if d.get("per_proc")]
+def fairness(R, scenario, impl, n=None):
+    """Increments per process per round: the least any process made in a round / the mean / the most."""
+    runs = [d["per_proc"] for d in R.runs(scenario, impl, n) if d.get("per_proc")]
     if not runs:
         return "–"
-    return "%d / %d" % (sum(min(p) for p in runs), sum(max(p) for p in runs))
+    return "%d / %.0f / %d" % (min(min(p) for p in runs), sum(sum(p) / len(p) for p in runs) / len(runs),
+                               max(max(p) for p in runs))
+
+
+def lat3_cell(values):
+    return "–" if not values else "%s / %s / %s" % (ms(pct(values, 50)), ms(pct(values, 99)), ms(max(values)))
 
 
 def num(x, fmt="%.0f"):
@@ -126,6 +141,7 @@ def tables(res):
     impls = res["meta"].get("impls", IMPLS)
     cfg = res["config"]
     procs = cfg["procs"]
+    writers = cfg.get("writers", [procs])
     hand_n = 8 if 8 in cfg["contenders"] else cfg["contenders"][-1]
     w, r, n = R.probe("w"), R.probe("r"), R.probe("n")
     w50, n50 = pct(w, 50), pct(n, 50)
@@ -162,11 +178,22 @@ def tables(res):
                                                    if i not in ("raw", "curator", "kazoo") else "–" for i in impls])
     row("counter increment, uncontended", [lat_cell(R.pooled("incr", i, "lat")) for i in impls])
     row("counter increments/s, 1 client", [rate(R.single_rate(i)) for i in impls])
-    row("counter increments/s, %d processes" % procs, [rate(R.per_round("counter", i, "throughput"))
+    for c in writers:
+        row("counter increments/s, %d processes" % c, [rate(R.per_round("counter", i, "throughput", c))
                                                        for i in impls])
-    row("… latency", [lat_cell(R.pooled("counter", i, "lat")) for i in impls])
-    row("… retries per success", [num(pct(R.per_round("counter", i, "retries"), 50), "%.2f") for i in impls])
-    row("… increments by the slowest / fastest process", [fairness(R, "counter", i) for i in impls])
+        row("… latency p50 / p99 / max", [lat3_cell(R.pooled("counter", i, "lat", c)) for i in impls])
+        row("… each process's longest call: median / worst process",
+            ["–" if not R.pooled("counter", i, "max_wait", c) else "%s / %s" % (
+                ms(pct(R.pooled("counter", i, "max_wait", c), 50)), ms(max(R.pooled("counter", i, "max_wait", c))))
+             for i in impls])
+        row("… increments per process per round: least / mean / most", [fairness(R, "counter", i, c)
+                                                                         for i in impls])
+        row("… Jain's fairness index, median (worst round)",
+            ["%s (%s)" % (num(pct(R.per_round("counter", i, "jain", c), 50), "%.2f"),
+                          num(min(R.per_round("counter", i, "jain", c), default=None), "%.2f")) for i in impls])
+        row("… retries per success; calls that gave up",
+            ["%s; %d" % (num(pct(R.per_round("counter", i, "retries", c), 50), "%.2f"),
+                         sum(R.per_round("counter", i, "gave_up", c))) for i in impls])
     row("ShardedCounter increments/s, %d processes" % procs,
         [rate(R.per_round("sharded", i, "throughput")) if i not in ("curator", "kazoo") else "–" for i in impls])
     for c in cfg["contenders"]:
@@ -236,10 +263,26 @@ def tables(res):
     target("counter increments/s, ours / Curator", lambda o: ratio(single.get(o), single.get("curator")), 1.5,
            False)
     target("counter increments/s, ours / Kazoo", lambda o: ratio(single.get(o), single.get("kazoo")), 1.5, False)
+    def contended(o, key, n=procs):
+        return R.per_round("counter", o, key, n)
+
     target("counter, %d processes: total / our single-client rate" % procs,
-           lambda o: ratio(pct(R.per_round("counter", o, "throughput"), 50), single.get(o)), 0.8, False)
-    target("counter, %d processes: retries per success" % procs,
-           lambda o: pct(R.per_round("counter", o, "retries"), 50), 1.0)
+           lambda o: ratio(pct(contended(o, "throughput"), 50), single.get(o)), 0.8, False)
+    target("counter, %d processes: total, ours / Curator" % procs,
+           lambda o: ratio(pct(contended(o, "throughput"), 50), pct(contended("curator", "throughput"), 50)),
+           1.5, False)
+    target("counter, %d processes: retries per success" % procs, lambda o: pct(contended(o, "retries"), 50), 1.0)
+    target("counter, %d processes: slowest process / mean, worst round" % procs,
+           lambda o: min(contended(o, "min_over_mean"), default=None), 0.5, False)
+    target("counter, %d processes: Jain's index, worst round" % procs,
+           lambda o: min(contended(o, "jain"), default=None), 0.9, False)
+    target("counter, %d processes: latency p99 (ms)" % procs,
+           lambda o: (pct(R.pooled("counter", o, "lat", procs), 99) or 0) / 1e6 or None, 100, True, "%.1f")
+    most = max(writers)
+    target("counter, %d processes: fewest increments of a process in a round" % most,
+           lambda o: min((min(p) for p in contended(o, "per_proc", most)), default=None), 1, False, "%.0f")
+    target("counter, %d processes: calls that gave up" % most,
+           lambda o: sum(contended(o, "gave_up", most)) if contended(o, "gave_up", most) else None, 0, True, "%.0f")
     target("%d threads: shared lock / one node per thread" % procs,
            lambda o: ratio(pct(R.per_round("threads", o, "throughput"), 50),
                            pct(R.per_round("threads-pernode", o, "throughput"), 50)), 10, False, "%.1f")
@@ -257,7 +300,7 @@ def tables(res):
                if readers else None, 1.0, False)
         target("semaphore acquire + release p50, ours / %s" % NAMES[peer_impl],
                lambda o, p=peer_impl: ratio(get("semcycle", o), get("semcycle", p)), 1.0)
-    out.append("Targets (issues 6 and 14):\n\n| target | limit | %s |\n|---|---|%s" % (
+    out.append("Targets (issues 6, 14 and 15):\n\n| target | limit | %s |\n|---|---|%s" % (
         " | ".join(NAMES.get(o, o) for o in mine), "---|" * len(mine)))
     out += T
     return "\n".join(out) + "\n"
@@ -300,7 +343,7 @@ def publish(text, res, out_dir, dest):
     with open(dest, "w") as f:
         f.write("<!-- The report below is written by bench/run.sh --publish; see bench/README.md. -->\n")
         f.write(text)
-        f.write("\nPlots and raw data of this run: `%s/` (latency.png, throughput.png, counters.png, "
+        f.write("\nPlots and raw data of this run: `%s/` (latency.png, throughput.png, counters.png, counter_contention.png, "
                 "results.json, callgrind.*; not in git).\n\n" % os.path.relpath(
                     out_dir, os.path.dirname(os.path.dirname(os.path.abspath(dest)))))
         f.write(kept or KEEP + "\n")
@@ -369,7 +412,7 @@ def plots(res, out_dir):
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     groups = [("1 client", lambda i: R.single_rate(i)),
-              ("%d processes" % cfg["procs"], lambda i: R.per_round("counter", i, "throughput")),
+              ("%d processes" % cfg["procs"], lambda i: R.per_round("counter", i, "throughput", cfg["procs"])),
               ("sharded, %d processes" % cfg["procs"], lambda i: R.per_round("sharded", i, "throughput"))]
     width = 0.2
     for k, i in enumerate(IMPLS):
@@ -382,4 +425,34 @@ def plots(res, out_dir):
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "counters.png"), dpi=100)
+    plt.close(fig)
+
+    # The counter under contention: latency percentiles and fairness against the number of writers.
+    writers = cfg.get("writers", [cfg["procs"]])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for k, i in enumerate(impls):
+        color = "C%d" % k
+        xs = [c for c in writers if R.pooled("counter", i, "lat", c)]
+        if not xs:
+            continue
+        for q, style in ((50, ":"), (99, "-"), (100, "--")):
+            ys = [pct(R.pooled("counter", i, "lat", c), q) / 1e6 for c in xs]
+            axes[0].plot(xs, ys, linestyle=style, marker="o", color=color,
+                         label="%s p%d" % (NAMES.get(i, i), q) if q < 100 else "%s max" % NAMES.get(i, i))
+        axes[1].plot(xs, [min(R.per_round("counter", i, "jain", c), default=0) for c in xs], marker="o",
+                     color=color, label=NAMES.get(i, i))
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("ms")
+    axes[0].set_title("increment latency (p50 dotted, p99 solid, max dashed)", fontsize=10)
+    axes[1].set_ylabel("Jain's index, worst round")
+    axes[1].set_ylim(0, 1.05)
+    axes[1].set_title("fairness between writer processes", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("writer processes on one counter")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(writers, [str(c) for c in writers])
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "counter_contention.png"), dpi=100)
     plt.close(fig)

@@ -22,11 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ["raw", "ours", "curator", "kazoo"]
 MODES = {  # pool: workers per implementation; window: seconds per contention run
     "full": dict(pool=16, contenders=[2, 4, 8, 16], window=1.0, rounds=8, warmup=1, cycle=40, incr=60,
-                 probe=(40, 40, 30, 500), cg=(20, 120), procs=8, readers=[1, 4, 8]),
+                 probe=(40, 40, 30, 500), cg=(20, 120), procs=8, writers=[2, 4, 8, 16],
+                 readers=[1, 4, 8]),
     "quick": dict(pool=8, contenders=[2, 8], window=0.4, rounds=2, warmup=1, cycle=20, incr=30,
-                  probe=(20, 20, 15, 200), cg=(5, 25), procs=8, readers=[1, 8]),
+                  probe=(20, 20, 15, 200), cg=(5, 25), procs=8, writers=[2, 8],
+                  readers=[1, 8]),
     "smoke": dict(pool=2, contenders=[2], window=0.2, rounds=1, warmup=0, cycle=5, incr=5,
-                  probe=(5, 5, 3, 100), cg=None, procs=2, readers=[2]),
+                  probe=(5, 5, 3, 100), cg=None, procs=2, writers=[2], readers=[2]),
 }
 
 
@@ -200,8 +202,9 @@ class Bench:
             for impl in order:
                 run("lock", impl, n, lambda: self.contend(impl, "lock", "lock-%s-n%d" % (tag, n), n))
         p = cfg["procs"]
-        for impl in order:
-            run("counter", impl, p, lambda: self.contend(impl, "counter", "counter-%s-n%d" % (tag, p), p))
+        for n in cfg["writers"]:  # closed-loop writer processes on one counter
+            for impl in order:
+                run("counter", impl, n, lambda: self.contend(impl, "counter", "counter-%s-n%d" % (tag, n), n))
         for impl in order:
             if impl not in ("curator", "kazoo"):
                 run("sharded", impl, p, lambda: self.contend(impl, "sharded", "sharded-" + tag, p))

@@ -38,6 +38,8 @@ public:
 class BenchCounter {
 public:
   virtual ~BenchCounter() = default;
+  /// One increment: the writes it took, or minus that when the implementation gave up (our
+  /// retries_exhausted: the caller sees an error, and the bench counts it instead of failing).
   virtual int incr() = 0;
 };
 
