@@ -54,8 +54,10 @@ TEST_P(LockF5, ExpiryWhileHoldingAndWhileWaiting) {
   if (recipe() == Recipe::semaphore) keepers.push_back(holder);
   for (int k : keepers)
     rig.pin(k);
+  const auto t_pin = monotonic_ns();
   for (int k : keepers)
-    ASSERT_TRUE(rig.wait_pinned_holding(k, 15s));
+    ASSERT_TRUE(rig.wait_pinned_holding(k, 15s))
+        << "keeper " << k << " never held:" << rig.describe_since(t_pin);
   std::this_thread::sleep_for(between(200ms, 600ms)); // the waiter is queued by now
   t = monotonic_ns();
   event("expire a waiter's session (contender " + std::to_string(waiter) + ")");

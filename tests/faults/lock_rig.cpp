@@ -54,7 +54,13 @@ void LockRig::start() {
       {
         std::lock_guard<std::mutex> lock(m_mutex);
         raw->uncertainty.push_back({now, u ? "uncertain" : "certain"});
-        if (u) close_segment(*raw, now);
+        // Certain again may come without a session event (a lease's own recheck): the hold may be
+        // acted on again from here, as after a reconnect.
+        if (u) {
+          close_segment(*raw, now);
+        } else {
+          open_segment(*raw, now);
+        }
       }
       m_log(m_name + " contender " + std::to_string(raw->index) + ": on_uncertain(" +
             (u ? "true" : "false") + ")");
