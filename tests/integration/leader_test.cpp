@@ -103,7 +103,7 @@ TEST(Leader, ADeposedLeadersFencedWritesAreRefusedAndItsNextTermIsLarger) {
   EXPECT_TRUE(b.fenced({zk::Op::set(state, "b")}).ok());
   // Whatever a believes at this instant, the server refuses its term's writes.
   EXPECT_EQ(zkt::code_of([&] { (void)a.fenced({zk::Op::set(state, "stale")}); }), Errc::not_leader);
-  EXPECT_EQ(root.session().get(state)->data, "b");
+  EXPECT_EQ(zkt::data_of(root.session(), state), "b");
   ASSERT_TRUE(zkt::wait_until([&] { return a_follower.load() == 1; }, 10s));
   // a queued again on its new session: it leads after b, with a larger token.
   b.close();

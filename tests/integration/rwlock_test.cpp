@@ -276,7 +276,7 @@ TEST_F(Rw, AnExpiryWhileReadingIsReportedAndFencedWritesAreRefused) {
   // The lock works again on the new session.
   ASSERT_TRUE(rw.writer().try_lock_for(10s));
   rw.writer().unlock();
-  EXPECT_EQ(root.session().get(data)->data, "1");
+  EXPECT_EQ(zkt::data_of(root.session(), data), "1");
 }
 
 TEST_F(Rw, AKilledReaderFreesAWaitingWriterWithinItsSessionTimeout) {

@@ -247,7 +247,7 @@ TEST_F(Sem, AnExpiryWhileHoldingIsReportedAndFencedWritesAreRefused) {
   // The semaphore works again on the new session.
   auto again = pool.try_acquire_for(10s);
   ASSERT_TRUE(again);
-  EXPECT_EQ(root.session().get(data)->data, "1");
+  EXPECT_EQ(zkt::data_of(root.session(), data), "1");
 }
 
 TEST_F(Sem, ATimeoutATryAndACancelLeaveNothing) {

@@ -1,5 +1,6 @@
 // Every Session operation against the real 3-node ensemble, under a private root per test.
 #include "support/ensemble.hpp"
+#include "support/processes.hpp"
 #include "support/recorder.hpp"
 
 #include <gtest/gtest.h>
@@ -346,7 +347,7 @@ TEST(SessionLifecycle, ChrootScopesAllPaths) {
   o.chroot = root.path();
   zk::Session s(o);
   s.create("/inside", "x");
-  EXPECT_EQ(root.session().get(root.path() + "/inside")->data, "x");
+  EXPECT_EQ(zkt::data_of(root.session(), root.path() + "/inside"), "x");
 }
 
 TEST(SessionLifecycle, DigestAuthProtectsNodes) {

@@ -168,6 +168,12 @@ void sync(zk::Session& s, const std::string& path) {
   s.sync(parent); // the parent, which exists more often; the path need not
 }
 
+std::optional<std::string> data_of(zk::Session& s, const std::string& path) {
+  sync(s, path);
+  auto node = s.get(path);
+  return node ? std::optional<std::string>(std::move(node->data)) : std::nullopt;
+}
+
 std::vector<std::string> children(zk::Session& s, const std::string& path) {
   sync(s, path);
   auto kids = s.children(path);

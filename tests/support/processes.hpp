@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ std::vector<std::string> python_peer(const std::string& script,
 /// Makes this session's next reads see every write committed before (by any session): ZooKeeper
 /// orders reads only within a session, and a follower may lag behind the leader.
 void sync(zk::Session& s, const std::string& path);
+/// The data of `path` after sync(), or nullopt if it does not exist: how a test reads what another
+/// session wrote.
+std::optional<std::string> data_of(zk::Session& s, const std::string& path);
 /// The children of `path` after sync() (empty if it does not exist).
 std::vector<std::string> children(zk::Session& s, const std::string& path);
 
