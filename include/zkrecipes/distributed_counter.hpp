@@ -19,6 +19,16 @@
 // wrapped to -1 after 2^32 writes makes updates fail with Errc::overflow instead of writing
 // blindly.
 //
+// Contention. A writer that was refused marks the node with an ephemeral child
+// (`zkr-contended-<seq>`, deleted once it has seen no conflict for a second, or with its session).
+// Every reply's Stat carries the node's child count, so the other writers learn of it without a
+// request. While a writer sees conflicts or markers, each write carries a getData right behind
+// it. A refused write is retried at once on that read's answer. A won write makes the writer's
+// next write wait a random fraction of its latency. This spends the head start that the last
+// winner's current cache would otherwise keep for good, so no writer starves. Alone, or once the
+// competition is quiet, an update is one setData again. Readers and the Curator and Kazoo
+// counters ignore the markers; a node with markers cannot be deleted until they go.
+//
 // Lost replies. When the reply to a write is lost (connection loss, timeout, session expiry),
 // blindly retrying could count the update twice. The counter re-reads the node and proves the
 // outcome:

@@ -66,6 +66,11 @@ public:
   /// another attempt (max_attempts reached, or the next attempt could not start before the
   /// deadline).
   [[nodiscard]] std::optional<std::chrono::nanoseconds> next_delay(Clock::time_point now);
+  /// Whether another attempt may start at once, with no delay: one whose cause is already
+  /// answered (a refused write retried on the read sent right behind it). Bounded like the others.
+  [[nodiscard]] bool may_retry_now(Clock::time_point now) const noexcept {
+    return m_attempts < m_policy.max_attempts && !expired(now);
+  }
 
 private:
   RetryPolicy m_policy;

@@ -53,6 +53,8 @@ public:
                              std::function<void(Result<Created>)> done) = 0;
   virtual void set_direct(const std::string& path, const std::string& data, std::int32_t version,
                           std::function<void(Result<Stat>)> done) = 0;
+  /// A read for such a caller (no watch), answered after what this thread sent before it.
+  virtual void get_direct(const std::string& path, std::function<void(Result<NodeData>)> done) = 0;
 
   // Blocking operations (throw zk::Error; Errc::deadline_exceeded once `until` passes).
   virtual Created create(const std::string& path, const std::string& data, CreateMode mode,

@@ -40,6 +40,9 @@ public:
                   std::function<void(Result<Stat>)> done) override {
     m_impl->start_set(path, data, version, std::move(done));
   }
+  void get_direct(const std::string& path, std::function<void(Result<NodeData>)> done) override {
+    m_impl->start_get(path, {}, std::move(done));
+  }
 
   Created create(const std::string& path, const std::string& data, CreateMode mode,
                  Clock::time_point until) override {

@@ -243,6 +243,46 @@ TEST(CounterProcesses, EightProcessesOfMixedUpdatesEndExact) {
             << static_cast<double>(writes) / (procs * ops) << " per update)\n";
 }
 
+// Four closed-loop writers on one counter for 3 s with the default options, as a user's replicas
+// incrementing a shared statistic: every writer progresses (none starves behind the last winner's
+// current cache), none gives up, the total is exact, and no contention marker outlives its writer.
+TEST(CounterProcesses, ClosedLoopWritersAllProgressWithTheDefaults) {
+  zkt::RootGuard root("counter-fair");
+  const std::string path = root.path() + "/c", go = root.path() + "/go";
+  const int procs = 4, window_ms = 3000;
+  std::vector<std::unique_ptr<Child>> kids;
+  for (int p = 0; p < procs; ++p)
+    kids.push_back(worker(path, 1, window_ms, "timed", p + 1, false, "int64_be", go));
+  run_all(root.session(), kids, go);
+  std::vector<long long> counts;
+  std::int64_t total = 0;
+  for (auto& k : kids) {
+    const auto f = fields(k->line("RESULT "));
+    EXPECT_EQ(f.at("failed"), 0) << k->name() << " gave up:\n" << k->output();
+    EXPECT_EQ(f.at("indeterminate"), 0) << k->output();
+    counts.push_back(f.at("ok"));
+    total += f.at("sum");
+  }
+  EXPECT_EQ(our_get(root.session(), path, zk::CounterCodec::int64_be), total);
+  const double mean = static_cast<double>(total) / procs;
+  double squares = 0;
+  for (std::size_t p = 0; p < counts.size(); ++p) {
+    EXPECT_GE(static_cast<double>(counts[p]), mean / 4)
+        << "writer " << p + 1 << " starved: " << counts[p] << " increments, the mean is " << mean;
+    squares += static_cast<double>(counts[p]) * static_cast<double>(counts[p]);
+  }
+  std::cout << "[ measure ] increments per writer:";
+  for (auto c : counts)
+    std::cout << ' ' << c;
+  std::cout << " (Jain's index " << (squares > 0 ? static_cast<double>(total) * mean / squares : 0)
+            << ")\n";
+  root.session().sync(path);
+  const auto kids_left = root.session().children(path);
+  ASSERT_TRUE(kids_left);
+  EXPECT_TRUE(kids_left->names.empty())
+      << "a contention marker outlived its writer: " << kids_left->names.front();
+}
+
 // The "must show": 4 of our processes x 2 threads plus one Curator process, 2,000
 // increments.
 TEST(CounterProcesses, OursAndCuratorReachExactly2000) {

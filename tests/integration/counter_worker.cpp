@@ -3,7 +3,8 @@
 // /proc/self/exe that way, so no second executable or path plumbing is needed).
 //
 // Worker protocol (stdout, one line each): READY once connected and watching the start node; after
-// the start node appears, each thread runs its operations; then
+// the start node appears, each thread runs its operations (mode timed: increments for OPS
+// milliseconds, with the default CounterOptions, and does not stop at an error); then
 //   VALUES v1 v2 ...   (inc mode: the value each successful increment returned)
 //   RESULT sum=S ok=N indeterminate=I failed=F writes=W elapsed_ms=T
 // S is the sum of the deltas acknowledged as applied; I counts updates that ended indeterminate.
@@ -32,6 +33,7 @@ struct WorkerArgs {
   int threads = 1;
   int ops = 1;
   bool mixed = false;
+  bool timed = false;
   std::uint64_t seed = 1;
   bool combine = false;
   zk::CounterCodec codec = zk::CounterCodec::int64_be;
@@ -70,8 +72,10 @@ int run_worker(const WorkerArgs& a) {
   zk::CounterOptions options;
   options.codec = a.codec;
   options.combine = a.combine;
-  options.retry.timeout = std::chrono::seconds(60);
-  options.retry.max_attempts = 1000;
+  if (!a.timed) { // room for the fault tests' outages; a timed run keeps the defaults a user gets
+    options.retry.timeout = std::chrono::seconds(60);
+    options.retry.max_attempts = 1000;
+  }
   zk::DistributedCounter counter(session, a.path, options);
   if (!wait_for_start(session, a.go)) {
     std::cerr << "worker: start node never appeared\n";
@@ -83,11 +87,15 @@ int run_worker(const WorkerArgs& a) {
   std::vector<std::int64_t> values;
   std::atomic<bool> stop{false};
   const auto start = std::chrono::steady_clock::now();
+  const auto until = start + std::chrono::milliseconds(a.ops);
+  const auto more = [&](int i) {
+    return a.timed ? std::chrono::steady_clock::now() < until : i < a.ops && !stop.load();
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < a.threads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(a.seed * 1000 + static_cast<std::uint64_t>(t));
-      for (int i = 0; i < a.ops && !stop.load(); ++i) {
+      for (int i = 0; more(i); ++i) {
         const std::int64_t delta = a.mixed && (rng() & 1U) != 0 ? -1 : 1;
         try {
           const auto r = counter.add_detailed(delta);
@@ -95,7 +103,7 @@ int run_worker(const WorkerArgs& a) {
           sum += delta;
           ++ok;
           writes += r.attempts;
-          if (!a.mixed) values.push_back(r.after);
+          if (!a.mixed && !a.timed) values.push_back(r.after);
         } catch (const zk::Error& e) {
           std::lock_guard<std::mutex> lock(m);
           if (e.errc() == zk::Errc::indeterminate)
@@ -130,7 +138,7 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--counter-worker") == 0) {
     if (argc != 10) {
       std::cerr << "usage: " << argv[0]
-                << " --counter-worker PATH THREADS OPS inc|mixed SEED COMBINE CODEC GO\n";
+                << " --counter-worker PATH THREADS OPS inc|mixed|timed SEED COMBINE CODEC GO\n";
       return 2;
     }
     WorkerArgs a;
@@ -138,6 +146,7 @@ int main(int argc, char** argv) {
     a.threads = std::stoi(argv[3]);
     a.ops = std::stoi(argv[4]);
     a.mixed = std::strcmp(argv[5], "mixed") == 0;
+    a.timed = std::strcmp(argv[5], "timed") == 0;
     a.seed = std::stoull(argv[6]);
     a.combine = std::strcmp(argv[7], "1") == 0;
     a.codec = parse_codec(argv[8]);

@@ -93,6 +93,10 @@ public:
   }
   void set_direct(const std::string& path, const std::string& data, std::int32_t version,
                   std::function<void(zk::Result<zk::Stat>)> done) override;
+  void get_direct(const std::string& path,
+                  std::function<void(zk::Result<zk::NodeData>)> done) override {
+    get_async(path, {}, std::move(done));
+  }
   zk::Created create(const std::string& path, const std::string& data, zk::CreateMode mode,
                      zk::Clock::time_point until) override;
   std::optional<zk::NodeData> get(const std::string& path, zk::Clock::time_point until) override;

@@ -4,6 +4,7 @@
 
 #include "core/retry.hpp"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -45,6 +46,15 @@ CounterCore::CounterCore(std::shared_ptr<core::Gate> session, std::string path,
   m_writer = (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
+CounterCore::~CounterCore() {
+  if (m_marker.empty() || m_marker_session != m_session->session_id() || m_session->is_closed())
+    return;
+  try {
+    m_session->remove_async(m_marker, any_version, [](const Result<Done>&) {});
+  } catch (const Error&) { // the session is closing: the marker goes with it
+  }
+}
+
 counter::Tag CounterCore::next_tag() noexcept {
   return counter::Tag{m_writer, m_sequence.fetch_add(1, std::memory_order_relaxed) + 1};
 }
@@ -75,8 +85,26 @@ Clock::time_point CounterCore::request_deadline(Clock::time_point deadline) cons
 }
 
 Snapshot CounterCore::read(Clock::time_point deadline) {
+  return snapshot_of(m_session->get(m_path, request_deadline(deadline)));
+}
+
+std::shared_ptr<CounterCore::ReadFlight> CounterCore::start_read() {
+  auto f = ReadFlight::make();
+  m_session->get_direct(m_path, f->callback());
+  return f;
+}
+
+std::optional<Snapshot> CounterCore::read_behind(const std::shared_ptr<ReadFlight>& f,
+                                                 Clock::time_point deadline) const {
+  // Sent after the write on the same connection, it is answered right after it.
+  if (!f || !f->wait_until(request_deadline(deadline))) return std::nullopt;
+  auto& r = f->result();
+  if (!r.ok() && r.error() != Errc::no_node) return std::nullopt;
+  return snapshot_of(r.ok() ? std::optional<NodeData>(r.value()) : std::nullopt);
+}
+
+Snapshot CounterCore::snapshot_of(const std::optional<NodeData>& node) const {
   Snapshot s;
-  const auto node = m_session->get(m_path, request_deadline(deadline));
   if (!node) {
     s.value = m_options.initial_value;
     return s;
@@ -89,7 +117,77 @@ Snapshot CounterCore::read(Clock::time_point deadline) {
   s.czxid = node->stat.czxid;
   s.data = node->data;
   s.history = decoded.history;
+  s.children = node->stat.num_children;
   return s;
+}
+
+bool CounterCore::contended() {
+  std::lock_guard<std::mutex> lock(m_contention_mutex);
+  return m_contention.contended(Clock::now());
+}
+
+void CounterCore::saw_children(std::int32_t children) {
+  std::lock_guard<std::mutex> lock(m_contention_mutex);
+  m_contention.children(Clock::now(), children, !m_marker.empty());
+}
+
+void CounterCore::saw_conflict() {
+  std::lock_guard<std::mutex> lock(m_contention_mutex);
+  m_contention.conflict(Clock::now());
+}
+
+void CounterCore::maybe_announce(int conflicts, Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(m_contention_mutex);
+    if (!m_marker.empty() && m_marker_session != m_session->session_id())
+      m_marker.clear(); // it ended with its session
+    if (m_announcing || !m_contention.announce(conflicts, !m_marker.empty())) return;
+    m_announcing = true;
+  }
+  std::string marker;
+  const auto session = m_session->session_id();
+  try {
+    marker = m_session
+                 ->create(m_path + "/" + std::string(counter::marker_prefix), "",
+                          CreateMode::ephemeral_sequential, request_deadline(deadline))
+                 .path;
+  } catch (const Error& e) {
+    // No marker (no CREATE permission, the node is gone, a connection loss): the others are not
+    // told, and this writer still retries on the read behind its writes.
+    m_session->log(LogLevel::debug, "counter " + m_path + ": no contention marker: " + e.what());
+  }
+  std::lock_guard<std::mutex> lock(m_contention_mutex);
+  m_announcing = false;
+  m_marker = marker;
+  m_marker_session = session;
+}
+
+void CounterCore::maybe_withdraw() {
+  std::string marker;
+  {
+    std::lock_guard<std::mutex> lock(m_contention_mutex);
+    if (!m_contention.withdraw(Clock::now(), !m_marker.empty()) || m_announcing) return;
+    marker.swap(m_marker);
+  }
+  // Not waited for: if it fails, the marker goes with the session (it is ephemeral).
+  m_session->remove_async(marker, any_version, [](const Result<Done>&) {});
+}
+
+void CounterCore::won(std::chrono::nanoseconds latency) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(m_contention_mutex);
+  m_not_before = std::max(m_not_before, now + m_contention.yield(now, latency, u));
+}
+
+void CounterCore::wait_turn(Clock::time_point deadline) {
+  Clock::time_point until;
+  {
+    std::lock_guard<std::mutex> lock(m_contention_mutex);
+    until = std::min(m_not_before, deadline);
+  }
+  if (until > Clock::now()) std::this_thread::sleep_until(until); // the yield: a wait, not a sync
 }
 
 std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w) {
@@ -146,6 +244,8 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
   std::string last_error = "none";
   bool proof_only = false; // out of attempts: only a proof of the doubtful write may still succeed
   int lost = 0;
+  int conflicts = 0;
+  maybe_withdraw();
 
   const auto indeterminate = [&](const std::string& why) {
     return Error(Errc::indeterminate,
@@ -186,6 +286,7 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
       try {
         snap = read(deadline);
         fresh = true;
+        saw_children(snap->children);
       } catch (const Error& e) {
         last_error = e.what();
         if (doubt && !core::worth_retrying(e.errc()))
@@ -235,16 +336,26 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
       w = counter::plan_write(*snap, d.value, m_options, next_tag(), m_path);
     }
 
+    wait_turn(deadline);
     if (Clock::now() >= deadline) wait_or_give_up(); // throws: the deadline has passed
     backoff.start_attempt();
     std::shared_ptr<Flight> flight;
+    std::shared_ptr<ReadFlight> behind;
+    const auto sent = Clock::now();
     try {
       flight = start_write(*w);
     } catch (const Error& e) { // refused before anything was sent (closed session, bad argument)
       if (doubt) throw indeterminate(std::string("then ") + e.what());
       throw;
     }
+    if (!doubt && contended()) {
+      try {
+        behind = start_read();
+      } catch (const Error&) { // the write is out: its reply decides, the retry reads as usual
+      }
+    }
     const bool answered = flight->wait_until(request_deadline(deadline));
+    const auto latency = Clock::now() - sent;
     Errc code = Errc::deadline_exceeded;
     Stat stat;
     if (answered) {
@@ -255,8 +366,15 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
     } else {
       last_error = "no answer before the request deadline";
     }
+    const auto seen = read_behind(behind, deadline);
     if (code == Errc::ok) {
       remember(written(*w, stat));
+      saw_children(stat.num_children);
+      if (seen && seen->exists && seen->czxid == stat.czxid && seen->version != stat.version) {
+        remember(*seen); // another writer's, right after ours
+        saw_conflict();
+      }
+      won(latency);
       return Outcome{base, w->value, backoff.attempts(), lost, true};
     }
     if (resend) doubt->sends.push_back(flight); // a refused copy is evidence too
@@ -283,6 +401,16 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
     snap.reset();
     fresh = false;
     forget(); // the cache is known stale: even if this call gives up, the next one re-reads
+    if (code == Errc::bad_version || code == Errc::node_exists) {
+      saw_conflict();
+      maybe_announce(++conflicts, deadline);
+      if (seen && !doubt && backoff.may_retry_now(Clock::now())) {
+        snap = seen; // the read behind the refused write: retry at once, no backoff
+        fresh = true;
+        saw_children(seen->children);
+        continue;
+      }
+    }
     wait_or_give_up();
   }
 }

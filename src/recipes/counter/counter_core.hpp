@@ -5,6 +5,7 @@
 
 #include "core/completion.hpp"
 #include "core/gate.hpp"
+#include "recipes/counter/contention.hpp"
 #include "recipes/counter/decisions.hpp"
 
 #include <atomic>
@@ -21,6 +22,11 @@ namespace zk::detail {
 class CounterCore {
 public:
   CounterCore(std::shared_ptr<core::Gate> session, std::string path, CounterOptions options);
+  ~CounterCore();
+  CounterCore(const CounterCore&) = delete;
+  CounterCore& operator=(const CounterCore&) = delete;
+  CounterCore(CounterCore&&) = delete;
+  CounterCore& operator=(CounterCore&&) = delete;
 
   AddResult add(std::int64_t delta, Deadline deadline);
   std::int64_t get(Deadline deadline);
@@ -76,7 +82,26 @@ private:
   };
 
   counter::Snapshot read(Clock::time_point deadline);
+  counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
+  /// A getData sent right behind a write while contended: its answer after a refusal is the
+  /// fresh snapshot the retry needs.
+  using ReadFlight = core::Completion<NodeData>;
+  std::shared_ptr<ReadFlight> start_read();
+  std::optional<counter::Snapshot> read_behind(const std::shared_ptr<ReadFlight>& f,
+                                               Clock::time_point deadline) const;
   std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w);
+  // The competition for the node (contention.hpp).
+  bool contended();
+  void saw_children(std::int32_t children);
+  void saw_conflict();
+  /// After `conflicts` conflicts in one call: creates our marker if the policy says so.
+  void maybe_announce(int conflicts, Clock::time_point deadline);
+  /// Deletes our marker once the competition has been quiet for the policy's linger.
+  void maybe_withdraw();
+  /// A contended win whose write took `latency`: the next write waits a little.
+  void won(std::chrono::nanoseconds latency);
+  /// Waits (up to `deadline`) until a write may leave after the last contended win.
+  void wait_turn(Clock::time_point deadline);
   counter::Snapshot written(const counter::PlannedWrite& w, const Stat& stat) const;
   /// Verdict on a doubt from a fresh read: late answers first, then the node's evidence.
   counter::Verdict judge(Doubt& doubt, const counter::Snapshot& now, Clock::time_point deadline);
@@ -92,6 +117,13 @@ private:
   CounterOptions m_options;
   std::uint64_t m_writer;
   std::atomic<std::uint64_t> m_sequence{0};
+
+  std::mutex m_contention_mutex; // the four below
+  counter::Contention m_contention;
+  std::string m_marker; // our marker's path (ephemeral, of session m_marker_session), or empty
+  std::int64_t m_marker_session = 0;
+  bool m_announcing = false;
+  Clock::time_point m_not_before{};
 
   mutable std::mutex m_cache_mutex;
   std::optional<counter::Snapshot> m_cache;

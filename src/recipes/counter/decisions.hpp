@@ -22,6 +22,7 @@ struct Snapshot {
   std::int64_t czxid = 0;
   std::string data; ///< the exact bytes (an untagged write is recognised by them)
   std::vector<TagEntry> history;
+  std::int32_t children = 0; ///< the node's children: contention markers (see contention.hpp)
 };
 
 /// One conditional write: a create (node absent; node_exists means someone else created it) or a
