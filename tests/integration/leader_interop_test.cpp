@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 using namespace std::chrono_literals;
 
@@ -23,21 +24,29 @@ struct ElectionRun {
   std::vector<std::pair<std::int64_t, std::string>> terms; // (token, participant), by token
 };
 
-// Starts every participant and collects their output. The first (the peer) joins before the
-// others are let go: a JVM or Python peer that joined late could otherwise find our participants'
-// terms all over, and no handover in both directions would be seen.
+// Starts every participant and collects their output. A node of the election's own form
+// (`blocker`, the test's) is first in the queue until every participant has joined, the first one
+// (the peer) before the others: then each leads in turn and rejoins behind the others, so the
+// leadership passes both ways. Without it, a participant that joined late (a JVM, or a process
+// the scheduler let start last) could find another's terms all over.
 ElectionRun run_election(const std::vector<std::pair<std::string, std::vector<std::string>>>& who,
-                         zk::Session& session, const std::string& path) {
+                         zk::Session& session, const std::string& path, std::string_view blocker) {
   std::vector<std::unique_ptr<zkt::Child>> children;
   for (const auto& [name, argv] : who)
     children.push_back(std::make_unique<zkt::Child>(argv));
   for (std::size_t i = 0; i < children.size(); ++i)
     EXPECT_EQ(children[i]->wait_for("READY", 60s), "READY") << who[i].first;
+  const auto first =
+      session.create(path + "/" + std::string(blocker), "", zk::CreateMode::ephemeral_sequential);
+  const auto joined = [&](std::size_t n) {
+    return zkt::wait_until([&] { return zkt::children(session, path).size() == n + 1; }, 30s);
+  };
   children.front()->write_line("go");
-  EXPECT_TRUE(zkt::wait_until([&] { return !zkt::children(session, path).empty(); }, 30s))
-      << who.front().first << " did not join";
+  EXPECT_TRUE(joined(1)) << who.front().first << " did not join";
   for (std::size_t i = 1; i < children.size(); ++i)
     children[i]->write_line("go");
+  EXPECT_TRUE(joined(children.size())) << "a participant did not join";
+  session.remove(first.path);
   ElectionRun run;
   std::map<std::int64_t, std::string> terms;
   for (std::size_t i = 0; i < children.size(); ++i) {
@@ -81,6 +90,11 @@ void expect_handovers_both_ways(const ElectionRun& run, const std::string& their
   EXPECT_TRUE(to_us) << "leadership never passed from " << theirs << " to ours";
 }
 
+// The test's own queue node in each election form (the sequence is appended by the server).
+constexpr std::string_view latch_blocker = "_c_00000000-0000-0000-0000-000000000000-latch-";
+constexpr std::string_view selector_blocker = "_c_00000000-0000-0000-0000-000000000000-lock-";
+constexpr std::string_view kazoo_blocker = "00000000000000000000000000000000__lock__";
+
 class LeaderInterop : public ::testing::Test {
 protected:
   zkt::RootGuard root{"leader-interop"};
@@ -111,7 +125,7 @@ TEST_F(LeaderInterop, OurLatchesAndACuratorLeaderLatchShareOneElection) {
                                            std::to_string(terms), std::to_string(writes)})},
                     {"ours-1", ours("latch", path, "ours-1", state, terms, writes)},
                     {"ours-2", ours("latch", path, "ours-2", state, terms, writes)}},
-                   root.session(), path);
+                   root.session(), path, latch_blocker);
   check(run, "curator", 3);
 }
 
@@ -122,7 +136,7 @@ TEST_F(LeaderInterop, OurSelectorsAndACuratorLeaderSelectorShareOneElection) {
                                            std::to_string(terms), std::to_string(writes)})},
                     {"ours-1", ours("selector", path, "ours-1", state, terms, writes)},
                     {"ours-2", ours("selector", path, "ours-2", state, terms, writes)}},
-                   root.session(), path);
+                   root.session(), path, selector_blocker);
   check(run, "curator", 3);
 }
 
@@ -133,7 +147,7 @@ TEST_F(LeaderInterop, OurKazooProfileSelectorsAndAKazooElectionShareOneElection)
                                                 std::to_string(terms), std::to_string(writes)})},
                     {"ours-1", ours("kazoo", path, "ours-1", state, terms, writes)},
                     {"ours-2", ours("kazoo", path, "ours-2", state, terms, writes)}},
-                   root.session(), path);
+                   root.session(), path, kazoo_blocker);
   check(run, "kazoo", 3);
 }
 
