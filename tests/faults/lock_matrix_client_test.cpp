@@ -30,20 +30,22 @@ ZKR_LOCK_CELL(
 TEST_P(LockF5, ExpiryWhileHoldingAndWhileWaiting) {
   const std::string lock_path = root() + "/lock";
   auto& rig = run(rig_options(by_variant({2000ms, 3000ms, 4000ms})));
-  ASSERT_TRUE(rig.wait_holds(5, 15s));
+  const auto t_start = monotonic_ns();
+  ASSERT_TRUE(rig.wait_holds(5, 15s)) << rig.describe_since(t_start);
   // While holding.
   const int holder = static_cast<int>(rng()() % 3);
   rig.pin(holder);
-  ASSERT_TRUE(rig.wait_pinned_holding(holder, 15s));
+  ASSERT_TRUE(rig.wait_pinned_holding(holder, 15s))
+      << "the holder never held:" << rig.describe_since(t_start);
   std::this_thread::sleep_for(between(0ms, 300ms));
   auto t = monotonic_ns();
   event("expire the holder's session (contender " + std::to_string(holder) + ")");
   zkt::expire_session(rig.session(holder).client_id());
   rig.forced_expiry(holder, t, monotonic_ns());
   EXPECT_TRUE(wait_until([&] { return !rig.losses(holder).empty(); }, 10s))
-      << "the holder was not told it lost the lock";
+      << "the holder was not told it lost the lock:" << rig.describe_since(t);
   EXPECT_TRUE(wait_until([&] { return rig.first_hold_after(t) > 0; }, 10s))
-      << "no waiter acquired the expired holder's lock";
+      << "no waiter acquired the expired holder's lock:" << rig.describe_since(t);
   rig.unpin(holder);
   expect_no_orphans(rig, lock_path);
   // While waiting: others hold every place (the semaphore's: both other contenders), the victim
@@ -67,7 +69,7 @@ TEST_P(LockF5, ExpiryWhileHoldingAndWhileWaiting) {
   for (int k : keepers)
     rig.unpin(k);
   EXPECT_TRUE(wait_until([&] { return rig.holds_of_since(waiter, t) >= 1; }, 15s))
-      << "the expired waiter never acquired on its new session";
+      << "the expired waiter never acquired on its new session:" << rig.describe_since(t);
   expect_no_orphans(rig, lock_path);
   done();
 }
