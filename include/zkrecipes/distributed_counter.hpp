@@ -19,15 +19,18 @@
 // wrapped to -1 after 2^32 writes makes updates fail with Errc::overflow instead of writing
 // blindly.
 //
-// Contention. A writer that was refused marks the node with an ephemeral child
-// (`zkr-contended-<seq>`, deleted once it has seen no conflict for a second, or with its session).
+// Contention. A writer refused because another object or process wrote first marks the node with an
+// ephemeral child (`zkr-contended-<seq>`). The marker is deleted once the writer has seen no
+// competition for a second, when the DistributedCounter is destroyed (before its destructor
+// returns), or with its session. Threads of one object refused by each other mark nothing.
 // Every reply's Stat carries the node's child count, so the other writers learn of it without a
 // request. While a writer sees conflicts or markers, each write carries a getData right behind
 // it. A refused write is retried at once on that read's answer. A won write makes the writer's
 // next write wait a random fraction of its latency. This spends the head start that the last
 // winner's current cache would otherwise keep for good, so no writer starves. Alone, or once the
 // competition is quiet, an update is one setData again. Readers and the Curator and Kazoo
-// counters ignore the markers; a node with markers cannot be deleted until they go.
+// counters ignore the markers. A node with markers cannot be deleted until they go: destroy the
+// counters, or wait a second after the last conflict, before deleting the node.
 //
 // Lost replies. When the reply to a write is lost (connection loss, timeout, session expiry),
 // blindly retrying could count the update twice. The counter re-reads the node and proves the
@@ -91,6 +94,7 @@ enum class CounterCodec {
   int32_be, ///< 4-byte big-endian (Curator SharedCount, Kazoo Counter(support_curator=True))
   ascii,    ///< decimal text, "-?[0-9]+" (Kazoo Counter default)
 };
+/// "int64_be", "int32_be" or "ascii".
 const char* to_string(CounterCodec c) noexcept;
 
 /// Whether writes carry the writer-tag trailer that proves the outcome of a lost reply.
@@ -100,13 +104,18 @@ enum class WriterTags {
   off,       ///< plain value bytes only; lost replies are provable in fewer cases (see above)
 };
 
+/// How a DistributedCounter encodes its node and retries its updates.
 struct CounterOptions {
+  /// The node's encoding; it must match the other clients' (Curator's and Kazoo's, see above).
   CounterCodec codec = CounterCodec::int64_be;
   /// What a missing (or empty) node reads as; must fit the codec.
   std::int64_t initial_value = 0;
+  /// Bounds every call: attempts, backoff between conflicting writes, overall timeout (replaced by
+  /// a call's own Deadline).
   RetryPolicy retry;
   /// Combine concurrent add() calls of this object's threads into one write.
   bool combine = false;
+  /// Whether writes carry the trailer that proves the outcome of a lost reply (see WriterTags).
   WriterTags writer_tags = WriterTags::automatic;
   /// How many recent writer tags the trailer keeps (1..32): more survive heavier contention.
   std::size_t tag_history = 8;
@@ -133,13 +142,20 @@ class CounterCore;
 
 /// A counter stored in one znode. See the file comment for encodings, retries and lost replies.
 /// Thread safety: all methods are safe to call concurrently; they block and must not be called from
-/// a session callback.
+/// a session callback (Errc::wrong_thread).
+/// Errors (zk::Error): Errc::retries_exhausted when the retry policy runs out while other writers
+/// keep winning; Errc::indeterminate when a write's reply was lost and its outcome cannot be
+/// proven (it may or may not have been applied, and was not retried); Errc::overflow when the
+/// result does not fit the codec; Errc::bad_data for a node that does not decode; the session's
+/// errors (session_lost, deadline_exceeded, closed) otherwise.
 class DistributedCounter {
 public:
   /// Validates path and options (Errc::invalid_argument); does no I/O.
   DistributedCounter(Session& session, std::string path, CounterOptions options = {});
   ~DistributedCounter();
+  /// Moves the counter; the moved-from object throws Errc::invalid_argument on use.
   DistributedCounter(DistributedCounter&&) noexcept;
+  /// Moves the counter; the moved-from object throws Errc::invalid_argument on use.
   DistributedCounter& operator=(DistributedCounter&&) noexcept;
   DistributedCounter(const DistributedCounter&) = delete;
   DistributedCounter& operator=(const DistributedCounter&) = delete;
@@ -168,6 +184,7 @@ public:
 
   /// The path and options (empty and the defaults on a moved-from object).
   [[nodiscard]] const std::string& path() const noexcept;
+  /// The options it was made with (the defaults on a moved-from object).
   [[nodiscard]] const CounterOptions& options() const noexcept;
 
 private:

@@ -300,6 +300,38 @@ TEST(Counter, DeadlineExhaustionReturnsByTheDeadline) {
   EXPECT_EQ(b.get(), 3);
 }
 
+// A refused writer's contention marker leaves by itself once the competition is quiet, with no
+// further call, and at once with its counter: the node can then be deleted.
+TEST(Counter, AContentionMarkerGoesWhenQuietAndWithItsCounter) {
+  zkt::RootGuard root("counter-marker");
+  const std::string path = root.path() + "/c";
+  zk::Session other(zkt::options());
+  zk::DistributedCounter b(other, path);
+  const auto conflict = [&](zk::DistributedCounter& a) {
+    (void)a.increment(); // a caches this version...
+    (void)b.get();       // (b's own cache is fresh: only a is refused)
+    (void)b.increment(); // ...which b makes stale: a's next write is refused, then retried
+    (void)a.increment();
+    root.session().sync(path);
+    const auto kids = root.session().children(path);
+    return kids && !kids->names.empty();
+  };
+  const auto markers = [&] {
+    root.session().sync(path);
+    const auto kids = root.session().children(path);
+    return kids ? kids->names.size() : 0;
+  };
+  {
+    zk::DistributedCounter a(root.session(), path);
+    ASSERT_TRUE(conflict(a)) << "a refused writer left no marker";
+    EXPECT_TRUE(zkt::wait_until([&] { return markers() == 0; }, 10s))
+        << "the marker outlived a second of quiet";
+    ASSERT_TRUE(conflict(a));
+  } // a's destructor deletes its marker before it returns
+  EXPECT_EQ(markers(), 0U);
+  EXPECT_TRUE(root.session().remove(path)) << "the counter node could not be deleted";
+}
+
 TEST(Counter, CombinedDeltasShareWritesAndKeepDistinctResults) {
   zkt::RootGuard root("counter-combine");
   const std::string path = root.path() + "/c";

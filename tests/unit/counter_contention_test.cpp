@@ -54,6 +54,19 @@ TEST(CounterContention, TheMarkerIsCreatedOnceAfterEnoughConflictsAndWithdrawnWh
   EXPECT_FALSE(c.withdraw(t0 + 1s, false)); // nothing to withdraw
 }
 
+TEST(CounterContention, TheWithdrawalIsDueALingerAfterTheLastSignOfCompetition) {
+  ContentionPolicy p;
+  p.linger = 1s;
+  Contention c(p);
+  EXPECT_FALSE(c.quiet_at().has_value()); // never contended: nothing to wait for
+  c.conflict(t0);
+  EXPECT_EQ(c.quiet_at(), t0 + 1s);
+  c.children(t0 + 300ms, 2, true); // another writer's marker keeps it going
+  EXPECT_EQ(c.quiet_at(), t0 + 1300ms);
+  EXPECT_FALSE(c.withdraw(*c.quiet_at() - 1ms, true));
+  EXPECT_TRUE(c.withdraw(*c.quiet_at(), true));
+}
+
 TEST(CounterContention, AContendedWinWaitsAFractionOfItsLatency) {
   ContentionPolicy p;
   p.yield_fraction = 0.5;

@@ -50,6 +50,11 @@ public:
   [[nodiscard]] bool contended(Clock::time_point now) const noexcept {
     return m_last_seen && now - *m_last_seen < m_policy.linger;
   }
+  /// When the competition goes quiet unless seen again: the last sign of it plus linger.
+  [[nodiscard]] std::optional<Clock::time_point> quiet_at() const noexcept {
+    if (!m_last_seen) return std::nullopt;
+    return *m_last_seen + m_policy.linger;
+  }
   /// After `conflicts` conflicts in one call: whether to create our marker now.
   [[nodiscard]] bool announce(int conflicts, bool have_marker) const noexcept {
     return !have_marker && conflicts >= m_policy.announce_after;

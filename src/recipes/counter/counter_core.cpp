@@ -2,6 +2,7 @@
 // proof of a write whose reply was lost (see distributed_counter.hpp for the contract).
 #include "recipes/counter/counter_core.hpp"
 
+#include "core/janitor.hpp"
 #include "core/retry.hpp"
 
 #include <algorithm>
@@ -36,8 +37,10 @@ std::string describe(const Snapshot& s) {
 
 CounterCore::CounterCore(std::shared_ptr<core::Gate> session, std::string path,
                          CounterOptions options)
-    : m_session(std::move(session)), m_path(std::move(path)), m_options(options) {
+    : m_session(std::move(session)), m_path(std::move(path)), m_options(options),
+      m_competition(std::make_shared<Competition>()) {
   if (!m_session) throw Error(Errc::session_closed, "DistributedCounter: no session");
+  m_competition->gate = m_session;
   validate_path(m_path);
   counter::validate(m_options);
   // The writer id makes tags unique across processes and objects; 64 random bits make a collision
@@ -47,16 +50,46 @@ CounterCore::CounterCore(std::shared_ptr<core::Gate> session, std::string path,
 }
 
 CounterCore::~CounterCore() {
-  if (m_marker.empty() || m_marker_session != m_session->session_id() || m_session->is_closed())
-    return;
-  try {
-    m_session->remove_async(m_marker, any_version, [](const Result<Done>&) {});
-  } catch (const Error&) { // the session is closing: the marker goes with it
+  std::string marker;
+  std::int64_t owner = 0;
+  {
+    std::lock_guard<std::mutex> lock(m_competition->mutex);
+    marker.swap(m_competition->marker);
+    owner = m_competition->marker_session;
+  }
+  if (marker.empty() || m_session->is_closed()) return; // a closed session took it along
+  // Gone before the destructor returns (bounded by the operation timeout), so the counter node can
+  // be deleted right after; from the callback thread, which must not block, in the background.
+  if (m_session->on_callback_thread()) {
+    core::delete_in_background(m_session, marker, any_version, owner);
+  } else {
+    core::delete_now(m_session, marker, any_version, owner,
+                     Clock::now() + m_session->operation_timeout());
   }
 }
 
 counter::Tag CounterCore::next_tag() noexcept {
   return counter::Tag{m_writer, m_sequence.fetch_add(1, std::memory_order_relaxed) + 1};
+}
+
+void CounterCore::Competition::note_win(const Stat& stat) {
+  std::lock_guard<std::mutex> lock(mutex);
+  // Versions compared modulo 2^32, as they wrap.
+  if (own_win && own_win->first == stat.czxid &&
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(stat.version) -
+                                static_cast<std::uint32_t>(own_win->second)) < 0)
+    return;
+  own_win = std::make_pair(stat.czxid, stat.version);
+}
+
+bool CounterCore::won_since(const Snapshot& base) const {
+  auto& c = *m_competition;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.own_win) return false;
+  if (!base.exists) return true; // a create refused: we have written the node since
+  return c.own_win->first == base.czxid &&
+         static_cast<std::int32_t>(static_cast<std::uint32_t>(c.own_win->second) -
+                                   static_cast<std::uint32_t>(base.version)) > 0;
 }
 
 std::optional<Snapshot> CounterCore::cached() const {
@@ -122,27 +155,29 @@ Snapshot CounterCore::snapshot_of(const std::optional<NodeData>& node) const {
 }
 
 bool CounterCore::contended() {
-  std::lock_guard<std::mutex> lock(m_contention_mutex);
-  return m_contention.contended(Clock::now());
+  std::lock_guard<std::mutex> lock(m_competition->mutex);
+  return m_competition->contention.contended(Clock::now());
 }
 
 void CounterCore::saw_children(std::int32_t children) {
-  std::lock_guard<std::mutex> lock(m_contention_mutex);
-  m_contention.children(Clock::now(), children, !m_marker.empty());
+  auto& c = *m_competition;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.contention.children(Clock::now(), children, !c.marker.empty());
 }
 
 void CounterCore::saw_conflict() {
-  std::lock_guard<std::mutex> lock(m_contention_mutex);
-  m_contention.conflict(Clock::now());
+  std::lock_guard<std::mutex> lock(m_competition->mutex);
+  m_competition->contention.conflict(Clock::now());
 }
 
 void CounterCore::maybe_announce(int conflicts, Clock::time_point deadline) {
+  auto& c = *m_competition;
   {
-    std::lock_guard<std::mutex> lock(m_contention_mutex);
-    if (!m_marker.empty() && m_marker_session != m_session->session_id())
-      m_marker.clear(); // it ended with its session
-    if (m_announcing || !m_contention.announce(conflicts, !m_marker.empty())) return;
-    m_announcing = true;
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (!c.marker.empty() && c.marker_session != m_session->session_id())
+      c.marker.clear(); // it ended with its session
+    if (c.announcing || !c.contention.announce(conflicts, !c.marker.empty())) return;
+    c.announcing = true;
   }
   std::string marker;
   const auto session = m_session->session_id();
@@ -153,39 +188,60 @@ void CounterCore::maybe_announce(int conflicts, Clock::time_point deadline) {
                  .path;
   } catch (const Error& e) {
     // No marker (no CREATE permission, the node is gone, a connection loss): the others are not
-    // told, and this writer still retries on the read behind its writes.
+    // told, and this writer still retries on the read behind its writes. (A create whose reply
+    // was lost may have made one: it is ephemeral, and goes with the session.)
     m_session->log(LogLevel::debug, "counter " + m_path + ": no contention marker: " + e.what());
   }
-  std::lock_guard<std::mutex> lock(m_contention_mutex);
-  m_announcing = false;
-  m_marker = marker;
-  m_marker_session = session;
+  Clock::time_point check;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.announcing = false;
+    c.marker = marker;
+    c.marker_session = session;
+    check = c.contention.quiet_at().value_or(Clock::now());
+  }
+  if (!marker.empty()) arm_withdrawal(m_competition, check);
 }
 
-void CounterCore::maybe_withdraw() {
-  std::string marker;
-  {
-    std::lock_guard<std::mutex> lock(m_contention_mutex);
-    if (!m_contention.withdraw(Clock::now(), !m_marker.empty()) || m_announcing) return;
-    marker.swap(m_marker);
-  }
-  // Not waited for: if it fails, the marker goes with the session (it is ephemeral).
-  m_session->remove_async(marker, any_version, [](const Result<Done>&) {});
+void CounterCore::arm_withdrawal(const std::shared_ptr<Competition>& c, Clock::time_point at) {
+  c->gate->post_at(at, [weak = std::weak_ptr<Competition>(c)] {
+    const auto live = weak.lock();
+    if (!live) return; // the counter is gone: its destructor deleted the marker
+    std::string marker;
+    std::int64_t owner = 0;
+    std::optional<Clock::time_point> again;
+    {
+      std::lock_guard<std::mutex> lock(live->mutex);
+      if (live->marker.empty()) return;
+      if (live->contention.withdraw(Clock::now(), true)) {
+        marker.swap(live->marker);
+        owner = live->marker_session;
+      } else {
+        again = live->contention.quiet_at();
+      }
+    }
+    if (again) {
+      arm_withdrawal(live, *again);
+    } else {
+      core::delete_in_background(live->gate, marker, any_version, owner);
+    }
+  });
 }
 
 void CounterCore::won(std::chrono::nanoseconds latency) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   const auto now = Clock::now();
-  std::lock_guard<std::mutex> lock(m_contention_mutex);
-  m_not_before = std::max(m_not_before, now + m_contention.yield(now, latency, u));
+  auto& c = *m_competition;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.not_before = std::max(c.not_before, now + c.contention.yield(now, latency, u));
 }
 
 void CounterCore::wait_turn(Clock::time_point deadline) {
   Clock::time_point until;
   {
-    std::lock_guard<std::mutex> lock(m_contention_mutex);
-    until = std::min(m_not_before, deadline);
+    std::lock_guard<std::mutex> lock(m_competition->mutex);
+    until = std::min(m_competition->not_before, deadline);
   }
   if (until > Clock::now()) std::this_thread::sleep_until(until); // the yield: a wait, not a sync
 }
@@ -194,8 +250,12 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
   auto f = Flight::make();
   if (w.create) {
     m_session->create_direct(
-        m_path, w.data, CreateMode::persistent, [land = f->callback()](Result<Created> r) {
-          if (r.ok()) return land(r.value().stat);
+        m_path, w.data, CreateMode::persistent,
+        [land = f->callback(), c = m_competition](Result<Created> r) {
+          if (r.ok()) {
+            c->note_win(r.value().stat);
+            return land(r.value().stat);
+          }
           land(Result<Stat>(r.error(), "create " + std::string(to_string(r.error()))));
         });
     return f;
@@ -204,10 +264,14 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
   // change may ever let an unconditional write through.
   if (w.expected_version == any_version)
     throw Error(Errc::runtime_inconsistency, "counter " + m_path + ": refusing a blind write");
-  m_session->set_direct(m_path, w.data, w.expected_version, [land = f->callback()](Result<Stat> r) {
-    if (r.ok()) return land(std::move(r));
-    land(Result<Stat>(r.error(), "set " + std::string(to_string(r.error()))));
-  });
+  m_session->set_direct(m_path, w.data, w.expected_version,
+                        [land = f->callback(), c = m_competition](Result<Stat> r) {
+                          if (r.ok()) {
+                            c->note_win(r.value());
+                            return land(std::move(r));
+                          }
+                          land(Result<Stat>(r.error(), "set " + std::string(to_string(r.error()))));
+                        });
   return f;
 }
 
@@ -245,7 +309,6 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
   bool proof_only = false; // out of attempts: only a proof of the doubtful write may still succeed
   int lost = 0;
   int conflicts = 0;
-  maybe_withdraw();
 
   const auto indeterminate = [&](const std::string& why) {
     return Error(Errc::indeterminate,
@@ -398,10 +461,13 @@ CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point
     }
     // A conflict (bad_version, node_exists), no_node on a set (deleted) and a refusal for now
     // (not_readonly) need a fresh read.
+    // Refused because another thread of this object wrote first: no other writer is involved, so
+    // no marker and no yield, only the backoff.
+    const bool local = won_since(base);
     snap.reset();
     fresh = false;
     forget(); // the cache is known stale: even if this call gives up, the next one re-reads
-    if (code == Errc::bad_version || code == Errc::node_exists) {
+    if ((code == Errc::bad_version || code == Errc::node_exists) && !local) {
       saw_conflict();
       maybe_announce(++conflicts, deadline);
       if (seen && !doubt && backoff.may_retry_now(Clock::now())) {

@@ -94,10 +94,9 @@ private:
   bool contended();
   void saw_children(std::int32_t children);
   void saw_conflict();
-  /// After `conflicts` conflicts in one call: creates our marker if the policy says so.
+  /// After `conflicts` conflicts in one call: creates our marker if the policy says so, and arms
+  /// its withdrawal (arm_withdrawal).
   void maybe_announce(int conflicts, Clock::time_point deadline);
-  /// Deletes our marker once the competition has been quiet for the policy's linger.
-  void maybe_withdraw();
   /// A contended win whose write took `latency`: the next write waits a little.
   void won(std::chrono::nanoseconds latency);
   /// Waits (up to `deadline`) until a write may leave after the last contended win.
@@ -110,6 +109,9 @@ private:
   std::optional<counter::Snapshot> cached() const;
   void remember(const counter::Snapshot& s);
   void forget();
+  /// Whether a write of this object won after `base` was read: a refusal is then (at least) our
+  /// own threads' doing.
+  bool won_since(const counter::Snapshot& base) const;
   counter::Tag next_tag() noexcept;
 
   std::shared_ptr<core::Gate> m_session;
@@ -118,12 +120,24 @@ private:
   std::uint64_t m_writer;
   std::atomic<std::uint64_t> m_sequence{0};
 
-  std::mutex m_contention_mutex; // the four below
-  counter::Contention m_contention;
-  std::string m_marker; // our marker's path (ephemeral, of session m_marker_session), or empty
-  std::int64_t m_marker_session = 0;
-  bool m_announcing = false;
-  Clock::time_point m_not_before{};
+  /// The competition for the node, shared with the timer that withdraws our marker once it has
+  /// been quiet (the timer holds it weakly: a counter destroyed first deletes the marker itself).
+  struct Competition {
+    std::shared_ptr<core::Gate> gate;
+    std::mutex mutex; // all below
+    counter::Contention contention;
+    std::string marker; // our marker's path (ephemeral, of session marker_session), or empty
+    std::int64_t marker_session = 0;
+    bool announcing = false;
+    Clock::time_point not_before{};
+    /// Our latest won write (czxid, version), noted as its reply lands, before any refusal that
+    /// follows it on the connection.
+    std::optional<std::pair<std::int64_t, std::int32_t>> own_win;
+    void note_win(const Stat& stat);
+  };
+  /// Checks at `at` (on the callback thread) whether the marker may go; re-arms itself if not.
+  static void arm_withdrawal(const std::shared_ptr<Competition>& c, Clock::time_point at);
+  std::shared_ptr<Competition> m_competition;
 
   mutable std::mutex m_cache_mutex;
   std::optional<counter::Snapshot> m_cache;
