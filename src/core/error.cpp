@@ -19,7 +19,8 @@ struct Classified {
 Classified classified(Errc e) noexcept {
   using C = Condition;
   switch (e) {
-  // Refused for now by a server that is reconfiguring or read-only: nothing applied.
+  // Refused for now by a server that is reconfiguring, read-only or throttling: nothing applied.
+  case Errc::throttled:
   case Errc::not_readonly:
   case Errc::new_config_no_quorum:
   case Errc::reconfig_in_progress:
@@ -234,6 +235,7 @@ const char* to_string(Errc e) noexcept {
     ZKR_NAME(no_watcher);
     ZKR_NAME(reconfig_disabled);
     ZKR_NAME(session_closed_require_sasl_auth);
+    ZKR_NAME(throttled);
     ZKR_NAME(invalid_argument);
     ZKR_NAME(session_closed);
     ZKR_NAME(wrong_thread);

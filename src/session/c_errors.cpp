@@ -44,6 +44,7 @@ ZKR_SAME_CODE(ephemeral_on_local_session, ZEPHEMERALONLOCALSESSION);
 ZKR_SAME_CODE(no_watcher, ZNOWATCHER);
 ZKR_SAME_CODE(reconfig_disabled, ZRECONFIGDISABLED);
 ZKR_SAME_CODE(session_closed_require_sasl_auth, ZSESSIONCLOSEDREQUIRESASLAUTH);
+ZKR_SAME_CODE(throttled, ZTHROTTLEDOP);
 #undef ZKR_SAME_CODE
 
 } // namespace

@@ -69,6 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{zk::Errc::retries_exhausted, zk::Condition::retryable, false},
                       Case{zk::Errc::session_moved, zk::Condition::retryable, true},
                       Case{zk::Errc::not_readonly, zk::Condition::retryable, true},
+                      Case{zk::Errc::throttled, zk::Condition::retryable, true},
                       Case{zk::Errc::not_leader, zk::Condition::precondition, true},
                       Case{zk::Errc::foreign_node, zk::Condition::precondition, true},
                       Case{zk::Errc::foreign_node, zk::Condition::retryable, false}),
@@ -117,6 +118,7 @@ TEST(Classification, SaysWhatTheLibraryDoes) {
   EXPECT_EQ(zk::classify(Errc::connection_loss), ErrorClass::in_doubt);
   EXPECT_EQ(zk::classify(Errc::indeterminate), ErrorClass::in_doubt);
   EXPECT_EQ(zk::classify(Errc::not_readonly), ErrorClass::retry);
+  EXPECT_EQ(zk::classify(Errc::throttled), ErrorClass::retry); // ZTHROTTLEDOP: nothing was run
   EXPECT_EQ(zk::classify(Errc::bad_version), ErrorClass::conflict);
   EXPECT_EQ(zk::classify(Errc::session_expired), ErrorClass::lost);
   EXPECT_EQ(zk::classify(Errc::lock_lost), ErrorClass::lost);
