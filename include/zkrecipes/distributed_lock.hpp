@@ -55,7 +55,8 @@ namespace zk {
 /// How a DistributedLock behaves; copied into the lock at construction.
 /// Thread safety: a plain value; its callbacks run on the session's callback thread.
 struct LockOptions {
-  /// Data of our lock node, shown to other clients (e.g. Kazoo's contenders()). Empty: "host:pid".
+  /// Data of our lock node, shown to other clients (for example Kazoo's contenders()). Empty:
+  /// "host:pid".
   std::string node_data;
   /// Consecutive handoffs to other threads of this process before the lock is released globally.
   /// 0 disables local handoff (every unlock releases the lock for every process). With the
@@ -87,7 +88,7 @@ struct LockOptions {
 /// Thread safety: a plain value.
 struct LockContender {
   std::string name;                     ///< the child's name under the lock path
-  std::string data;                     ///< its data (contender identity, e.g. "host:pid")
+  std::string data;                     ///< its data (contender identity, for example "host:pid")
   std::optional<std::int32_t> sequence; ///< parsed sequence number; nullopt if unrecognised
   bool holder = false;                  ///< holds the lock by the protocol's order
   std::int64_t czxid = 0;               ///< the node's fencing token
@@ -110,6 +111,8 @@ public:
   /// call.
   DistributedLock(Session& session, std::string path, LockOptions options = {});
   ~DistributedLock();
+  /// Takes over `other`'s path, options and hold (a held lock stays held, by the new object); the
+  /// moved-from object throws Errc::invalid_argument on use.
   DistributedLock(DistributedLock&& other) noexcept;
   /// Releases a lock held by *this first.
   DistributedLock& operator=(DistributedLock&& other) noexcept;

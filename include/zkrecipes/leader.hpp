@@ -86,6 +86,7 @@ struct LatchOptions {
   bool lead_while_suspended = false;
   /// Create a missing election path as a container node (see LockOptions::container_parent).
   bool container_parent = true;
+  /// Called on the session's callback thread as leadership comes and goes (see ElectionListeners).
   ElectionListeners listeners;
 };
 
@@ -104,8 +105,12 @@ struct SelectorOptions {
   bool requeue = true;
   /// See LatchOptions::lead_while_suspended: by default a suspension asks the function to stop.
   bool lead_while_suspended = false;
+  /// The node form, Curator's or Kazoo's; every participant of one path must use the same one (a
+  /// child of the other form is Errc::foreign_node).
   SelectorProfile profile = SelectorProfile::curator;
+  /// See LatchOptions::container_parent.
   bool container_parent = true;
+  /// See LatchOptions::listeners.
   ElectionListeners listeners;
 };
 
@@ -118,9 +123,9 @@ enum class CloseMode {
 /// One participant of an election, as leader() and participants() see it.
 /// Thread safety: a plain value.
 struct Participant {
-  std::string id;   ///< its node's data
-  std::string node; ///< its node's name under the election path
-  bool leader = false;
+  std::string id;         ///< its node's data
+  std::string node;       ///< its node's name under the election path
+  bool leader = false;    ///< its node is first: it leads (or is about to)
   std::int64_t czxid = 0; ///< its node's czxid: the token of its term if it leads
 };
 
@@ -135,16 +140,17 @@ public:
   /// True once the term should end: leadership lost (or uncertain, unless lead_while_suspended),
   /// interrupt(), close(). Judged at the call, as DistributedLock::owns_lock() is.
   [[nodiscard]] bool stop_requested() const;
-  /// The same as a token for other calls (e.g. lock.lock(l.stop_token())). Cancelled when the stop
-  /// is requested. A process pause past the session timeout is found only by a call (as for a
-  /// lock): a function that only waits on the token should still poll stop_requested() or wait
-  /// with wait_for_stop(), which judge the hold.
+  /// The same as a token for other calls (for example lock.lock(l.stop_token())). Cancelled when
+  /// the stop is requested. A process pause past the session timeout is found only by a call (as
+  /// for a lock): a function that only waits on the token should still poll stop_requested() or
+  /// wait with wait_for_stop(), which judge the hold.
   [[nodiscard]] const CancelToken& stop_token() const noexcept { return m_stop; }
   /// Waits until the stop is requested (true) or `timeout` passes (false).
   template <class Rep, class Period>
   bool wait_for_stop(const std::chrono::duration<Rep, Period>& timeout) const {
     return wait_until_stop(saturating_add(Clock::now(), timeout));
   }
+  /// Waits until the stop is requested (true) or `at` passes (false).
   bool wait_until_stop(Clock::time_point at) const;
   /// As LeaderLatch::fenced, for this term.
   [[nodiscard]] MultiResult fenced(std::vector<Op> ops, Deadline deadline = {}) const;
@@ -175,7 +181,9 @@ public:
   LeaderLatch(Session& session, std::string path, LatchOptions options = {});
   /// close(CloseMode::silent).
   ~LeaderLatch();
+  /// Takes over the participation (and a current term); the moved-from latch takes no part.
   LeaderLatch(LeaderLatch&&) noexcept;
+  /// Closes our own participation (silently) first, then takes over `other`'s.
   LeaderLatch& operator=(LeaderLatch&&) noexcept;
   LeaderLatch(const LeaderLatch&) = delete;
   LeaderLatch& operator=(const LeaderLatch&) = delete;
@@ -189,6 +197,7 @@ public:
   bool await_leadership(const std::chrono::duration<Rep, Period>& timeout) {
     return await_until(saturating_add(Clock::now(), timeout));
   }
+  /// As await_leadership(), until `at` (false when it passes).
   bool await_until(Clock::time_point at);
   /// True while this participant leads and is certain of it (see lead_while_suspended), and its
   /// term is not ending (interrupted, closing, lost).
@@ -208,6 +217,7 @@ public:
   /// The current leader (nullopt if nobody leads, or a child of another form is on the path) and
   /// every participant, leader first.
   [[nodiscard]] std::optional<Participant> leader(Deadline deadline = {}) const;
+  /// Every participant of this election, leader first (a fresh listing and a read of each node).
   [[nodiscard]] std::vector<Participant> participants(Deadline deadline = {}) const;
   /// The participants of the latch election on `path`, leader first, without joining it.
   static std::vector<Participant> participants(Session& session, std::string_view path,
@@ -217,6 +227,7 @@ public:
   /// waits on the same path). Idempotent; may be called concurrently. From a listener (the callback
   /// thread) it does not wait, and no listener call posted before runs.
   void close(CloseMode mode = CloseMode::silent);
+  /// The election path (empty on a moved-from latch).
   [[nodiscard]] const std::string& path() const noexcept;
 
 private:
@@ -227,27 +238,36 @@ private:
 /// Thread safety: as LeaderLatch.
 class LeaderSelector {
 public:
+  /// What runs for each term; leadership lasts until it returns (see Leadership).
   using Work = std::function<void(Leadership&)>;
   /// Joins at once; `work` runs on the selector's thread for each term, which ends when it returns
   /// (an exception it throws is logged and ends the term). Throws as LeaderLatch's constructor.
   LeaderSelector(Session& session, std::string path, Work work, SelectorOptions options = {});
   /// close(CloseMode::silent): asks a running function to stop and waits for it to return.
   ~LeaderSelector();
+  /// Takes over the participation; the moved-from selector takes no part.
   LeaderSelector(LeaderSelector&&) noexcept;
+  /// Closes our own participation (silently, waiting for a running function) first.
   LeaderSelector& operator=(LeaderSelector&&) noexcept;
   LeaderSelector(const LeaderSelector&) = delete;
   LeaderSelector& operator=(const LeaderSelector&) = delete;
 
-  /// See LeaderLatch.
+  /// See LeaderLatch::await_leadership (true once a term has begun).
   bool await_leadership();
+  /// See LeaderLatch::await_leadership.
   template <class Rep, class Period>
   bool await_leadership(const std::chrono::duration<Rep, Period>& timeout) {
     return await_until(saturating_add(Clock::now(), timeout));
   }
+  /// See LeaderLatch::await_until.
   bool await_until(Clock::time_point at);
+  /// True while a term runs and is certain (see LeaderLatch::is_leader).
   [[nodiscard]] bool is_leader() const noexcept;
+  /// The fencing token of the running term. Throws Errc::not_leader without one.
   [[nodiscard]] std::int64_t term() const;
+  /// See LeaderLatch::leader.
   [[nodiscard]] std::optional<Participant> leader(Deadline deadline = {}) const;
+  /// See LeaderLatch::participants.
   [[nodiscard]] std::vector<Participant> participants(Deadline deadline = {}) const;
   /// The participants of the selector election on `path` in `profile`'s form, without joining it.
   static std::vector<Participant> participants(Session& session, std::string_view path,
@@ -260,6 +280,7 @@ public:
   /// See LeaderLatch::close (a running function is asked to stop and waited for, except from the
   /// function itself or a listener).
   void close(CloseMode mode = CloseMode::silent);
+  /// The election path (empty on a moved-from selector).
   [[nodiscard]] const std::string& path() const noexcept;
 
 private:

@@ -61,6 +61,8 @@ enum class ReadWriteProfile {
 /// How a ReadWriteLock behaves; copied into the lock at construction.
 /// Thread safety: a plain value; its callbacks run on the session's callback thread.
 struct ReadWriteLockOptions {
+  /// The node forms; every client of one path must use the same (a child of the other form is
+  /// Errc::foreign_node).
   ReadWriteProfile profile = ReadWriteProfile::curator;
   /// node_data, container_parent, the handoff bounds (for the read side: how many threads join a
   /// held read node, and for how long, before it is released) and the loss callbacks, which
@@ -83,12 +85,16 @@ public:
   public:
     /// As DistributedLock::lock(); Errc::would_deadlock if this thread holds either side.
     void lock();
+    /// As DistributedLock::lock(const CancelToken&).
     void lock(const CancelToken& cancel);
+    /// As DistributedLock::try_lock(): writes only if no one holds or waits for either side.
     [[nodiscard]] bool try_lock();
+    /// As DistributedLock::try_lock_for().
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
       return acquire_until(saturating_add(Clock::now(), timeout));
     }
+    /// As DistributedLock::try_lock_until().
     template <class C, class D>
     [[nodiscard]] bool try_lock_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(to_steady(at));
@@ -103,14 +109,18 @@ public:
     /// nothing), with no moment in which another writer could hold the lock. Threads of this
     /// process waiting to read share the read hold at once. Throws Errc::lock_not_held if the write
     /// side is not held, Errc::lock_lost / session_lost / session_closed if it is found lost (then
-    /// neither side is held); any other error (e.g. the deadline) leaves the write side held. May
-    /// take up to one operation timeout past `deadline` (deleting the write node).
+    /// neither side is held); any other error (for example the deadline) leaves the write side
+    /// held. May take up to one operation timeout past `deadline` (deleting the write node).
     void downgrade(Deadline deadline = {});
+    /// True while the calling thread's process writes through this object and no loss has been
+    /// detected (as DistributedLock::owns_lock()).
     [[nodiscard]] bool owns_lock() const noexcept;
+    /// True while the write side is held and the connection is suspended.
     [[nodiscard]] bool uncertain() const noexcept;
     /// The czxid of our write node. Throws Errc::lock_not_held if not held
     /// (Errc::lock_lost once the hold was lost, until release()).
     [[nodiscard]] std::int64_t fencing_token() const;
+    /// The full path of our write node while held; throws as fencing_token().
     [[nodiscard]] std::string node_path() const;
     /// As DistributedLock::fenced(), checked against our write node.
     [[nodiscard]] MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
@@ -127,12 +137,16 @@ public:
   public:
     /// Waits until the calling thread reads. Errc::would_deadlock if it holds either side.
     void lock_shared();
+    /// As lock_shared(), until `cancel` is cancelled: then Errc::cancelled, nothing left behind.
     void lock_shared(const CancelToken& cancel);
+    /// Reads only if no writer holds or waits ahead; never waits (as DistributedLock::try_lock()).
     [[nodiscard]] bool try_lock_shared();
+    /// Waits at most `timeout` to read (as DistributedLock::try_lock_for()).
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& timeout) {
       return acquire_until(saturating_add(Clock::now(), timeout));
     }
+    /// Waits until `at` to read (as DistributedLock::try_lock_until()).
     template <class C, class D>
     [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(to_steady(at));
@@ -145,9 +159,11 @@ public:
     void release_shared();
     /// True while some thread reads through this object and no loss has been detected.
     [[nodiscard]] bool owns_lock() const noexcept;
+    /// True while the read side is held and the connection is suspended.
     [[nodiscard]] bool uncertain() const noexcept;
     /// The czxid of our read node (the same for every reader of this process sharing it).
     [[nodiscard]] std::int64_t fencing_token() const;
+    /// The full path of our read node while held (Errc::lock_not_held, or lock_lost once lost).
     [[nodiscard]] std::string node_path() const;
     /// As DistributedLock::fenced(), checked against our read node.
     [[nodiscard]] MultiResult fenced(std::vector<Op> ops, Deadline deadline = {});
@@ -163,13 +179,19 @@ public:
   /// session. Nothing is sent to the server until the first lock call.
   ReadWriteLock(Session& session, std::string path, ReadWriteLockOptions options = {});
   ~ReadWriteLock();
+  /// Takes over `other`'s path, options and holds; the moved-from lock throws
+  /// Errc::invalid_argument on use.
   ReadWriteLock(ReadWriteLock&& other) noexcept;
+  /// Releases what *this holds first, then takes over `other`'s.
   ReadWriteLock& operator=(ReadWriteLock&& other) noexcept;
   ReadWriteLock(const ReadWriteLock&) = delete;
   ReadWriteLock& operator=(const ReadWriteLock&) = delete;
 
+  /// The exclusive side, for std::unique_lock / std::scoped_lock.
   [[nodiscard]] Writer& writer() noexcept { return m_writer; }
+  /// The shared side, for std::shared_lock.
   [[nodiscard]] Reader& reader() noexcept { return m_reader; }
+  /// The lock path (empty on a moved-from lock).
   [[nodiscard]] const std::string& path() const noexcept;
 
   /// All children of a lock path in queue order, with their data; `holder` marks every node that

@@ -27,6 +27,9 @@
 
 namespace zk {
 
+/// How one call retries: how many attempts, the backoff between them, and an overall timeout
+/// (see the file comment for the formula). The recipes take one in their options.
+/// Thread safety: a plain value.
 struct RetryPolicy {
   /// Attempts in all, the first one included (>= 1). Exhausting them is Errc::retries_exhausted.
   int max_attempts = 100;
@@ -51,16 +54,22 @@ struct RetryPolicy {
 
 /// The retry state of one call: counts attempts and decides whether (and after how long) another
 /// one may start. It does not sleep; the caller waits the returned delay in whatever way suits it.
+/// Thread safety: not thread-safe; one per call, used by one thread at a time.
 class Backoff {
 public:
+  /// Starts with a copy of `policy` and the call's `deadline`, and no attempt. Throws zk::Error
+  /// with Errc::invalid_argument if the policy does not validate().
   Backoff(const RetryPolicy& policy, Clock::time_point deadline);
   /// Deterministic variant for tests.
   Backoff(const RetryPolicy& policy, Clock::time_point deadline, std::uint64_t seed);
 
   /// Counts one attempt (call it when an attempt starts).
   void start_attempt() noexcept { ++m_attempts; }
+  /// The attempts counted so far.
   [[nodiscard]] int attempts() const noexcept { return m_attempts; }
+  /// The call's deadline, as given to the constructor.
   [[nodiscard]] Clock::time_point deadline() const noexcept { return m_deadline; }
+  /// True if the deadline has passed at `now`.
   [[nodiscard]] bool expired(Clock::time_point now) const noexcept { return now >= m_deadline; }
   /// After a failed attempt: the delay before the next one, or nullopt when the policy forbids
   /// another attempt (max_attempts reached, or the next attempt could not start before the

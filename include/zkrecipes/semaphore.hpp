@@ -66,6 +66,8 @@ enum class SemaphoreProfile {
 /// How a Semaphore behaves; copied into it at construction.
 /// Thread safety: a plain value; its callbacks run on the session's callback thread.
 struct SemaphoreOptions {
+  /// The node forms; every client of one path must use the same (a child of the other form is
+  /// Errc::foreign_node).
   SemaphoreProfile profile = SemaphoreProfile::curator;
   /// Data of our lease (and internal lock) nodes, shown to other clients. Empty: "host:pid".
   std::string node_data;
@@ -78,6 +80,7 @@ struct SemaphoreOptions {
 /// The maximum of a semaphore read from a Curator SharedCount node (a big-endian int32) and
 /// followed.
 struct SharedMaxLeases {
+  /// The SharedCount's node (Curator's `SharedCount(client, path, seed)` path).
   std::string count_path;
 };
 
@@ -89,6 +92,7 @@ class Lease {
 public:
   Lease() noexcept;
   ~Lease();
+  /// Takes over `other`'s lease; `other` holds nothing after.
   Lease(Lease&& other) noexcept;
   /// Releases a lease held by *this first.
   Lease& operator=(Lease&& other) noexcept;
@@ -98,6 +102,7 @@ public:
   /// True while the lease is held and no loss has been detected (judged at the call, as
   /// DistributedLock::owns_lock()).
   [[nodiscard]] bool held() const noexcept;
+  /// held().
   explicit operator bool() const noexcept { return held(); }
   /// True while held and the connection is suspended: the lease may already be gone.
   [[nodiscard]] bool uncertain() const noexcept;
@@ -137,7 +142,9 @@ public:
   /// the count node does not exist and Errc::bad_data while it holds anything but 4 bytes.
   Semaphore(Session& session, std::string path, SharedMaxLeases max, SemaphoreOptions options = {});
   ~Semaphore();
+  /// Takes over `other`'s path and state; leases it granted stay valid.
   Semaphore(Semaphore&& other) noexcept;
+  /// Takes over `other`'s path and state; leases either granted stay valid.
   Semaphore& operator=(Semaphore&& other) noexcept;
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
@@ -164,6 +171,7 @@ public:
   try_acquire_for(const std::chrono::duration<Rep, Period>& timeout) {
     return acquire_one(saturating_add(Clock::now(), timeout), nullptr);
   }
+  /// Waits until `at` (already passed: try_acquire()).
   template <class C, class D>
   [[nodiscard]] std::optional<Lease> try_acquire_until(const std::chrono::time_point<C, D>& at) {
     return acquire_one(to_steady(at), nullptr);
@@ -171,6 +179,7 @@ public:
 
   /// The maximum as last known (a SharedCount's last value read; 0 before the first read).
   [[nodiscard]] std::int32_t max_leases() const noexcept;
+  /// The semaphore's path (empty on a moved-from Semaphore).
   [[nodiscard]] const std::string& path() const noexcept;
 
 private:

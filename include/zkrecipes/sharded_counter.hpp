@@ -32,6 +32,7 @@
 
 namespace zk {
 
+/// How many shards a ShardedCounter writes, and how each shard is written.
 struct ShardedCounterOptions {
   /// Number of shard znodes this writer spreads its adds over (1..1024).
   std::size_t shards = 8;
@@ -46,12 +47,16 @@ public:
   /// Validates path and options (Errc::invalid_argument); does no I/O.
   ShardedCounter(Session& session, std::string path, ShardedCounterOptions options = {});
   ~ShardedCounter();
+  /// Moves the counter; the moved-from object throws Errc::invalid_argument on use.
   ShardedCounter(ShardedCounter&&) noexcept;
+  /// Moves the counter; the moved-from object throws Errc::invalid_argument on use.
   ShardedCounter& operator=(ShardedCounter&&) noexcept;
   ShardedCounter(const ShardedCounter&) = delete;
   ShardedCounter& operator=(const ShardedCounter&) = delete;
 
+  /// Adds 1 to one shard; errors as DistributedCounter's.
   void increment(Deadline deadline = {});
+  /// Subtracts 1 from one shard; errors as DistributedCounter's.
   void decrement(Deadline deadline = {});
   /// Adds `delta` to one shard (Errc::overflow if that shard's value would leave the codec's
   /// range).
@@ -59,7 +64,9 @@ public:
   /// The sum of all shards (not an atomic snapshot; Errc::overflow if it exceeds int64).
   [[nodiscard]] std::int64_t get(Deadline deadline = {});
 
+  /// How many shards this writer spreads its adds over (get() sums every shard present).
   [[nodiscard]] std::size_t shards() const noexcept;
+  /// The parent path of the shards (empty on a moved-from object).
   [[nodiscard]] const std::string& path() const noexcept;
 
 private:
