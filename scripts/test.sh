@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian machine: installs what is missing, builds with warnings as
 # errors, brings the 3-node ensemble up (CTest fixture), runs every test, and brings it down again.
 #
-#   scripts/test.sh                 # everything (unit, integration, examples, consumer)
+#   scripts/test.sh                 # everything (unit, integration, faults, examples, consumers,
+#                                   # the Debian packages installed in a clean container)
 #   scripts/test.sh -L unit         # extra arguments go to ctest
 #   ZKR_TEST_HOSTS=h1:2181,... scripts/test.sh   # use your own ensemble instead of starting one
 set -euo pipefail

@@ -1,6 +1,8 @@
 # Installs the built library into a scratch prefix, then builds and runs tests/consumer against it
 # the way a user's project would: MODE=find_package (a CMake project) or MODE=pkg_config (one
 # compiler command with the flags of `pkg-config --cflags --libs zkrecipes`, nothing else).
+# MODE=find_zookeeper installs nothing: it checks cmake/FindZooKeeper.cmake (CMAKE_DIR) on a static
+# copy (ZK_STATIC_LIBRARY) of the C client renamed as its CMake build names it.
 # Usage: cmake -DMODE=... -DBUILD_DIR=... -DCONSUMER_DIR=... -DWORK_DIR=... -DLIBDIR=... -DCXX=...
 #              [-DCXX_FLAGS=...] [-DLINK_FLAGS=...] -P check.cmake
 # The flags are the library build's own (a sanitizer build's consumer needs the same runtime).
@@ -15,6 +17,26 @@ function(run out_var)
   set(${out_var} "${out}" PARENT_SCOPE)
 endfunction()
 set(prefix "${WORK_DIR}/prefix")
+if(MODE STREQUAL "find_zookeeper")
+  # The C client as the C client's own CMake build installs it (vcpkg's and Conan's packages):
+  # static, named libzookeeper.a, under a root of its own, found by name with ZooKeeper_ROOT.
+  set(root "${WORK_DIR}/zookeeper-root")
+  file(MAKE_DIRECTORY "${root}/include" "${root}/lib")
+  get_filename_component(headers "${ZK_INCLUDE_DIR}/zookeeper" ABSOLUTE)
+  file(COPY "${headers}" DESTINATION "${root}/include")
+  file(COPY_FILE "${ZK_STATIC_LIBRARY}" "${root}/lib/libzookeeper.a")
+  run(_ ${CMAKE_COMMAND} -S "${CONSUMER_DIR}/find_zookeeper" -B "${WORK_DIR}/build"
+      "-DZKR_CMAKE_DIR=${CMAKE_DIR}" "-DZooKeeper_ROOT=${root}" -DZooKeeper_USE_STATIC_LIBS=ON
+      "-DEXPECTED_LIBRARY=${root}/lib/libzookeeper.a" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+      "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}")
+  run(_ ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+  run(_ "${WORK_DIR}/build/find_zookeeper")
+  run(needed objdump -p "${WORK_DIR}/build/find_zookeeper")
+  if(needed MATCHES "NEEDED +libzookeeper")
+    message(FATAL_ERROR "linked the shared C client, not the static one of the root:\n${needed}")
+  endif()
+  return()
+endif()
 run(_ ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 if(MODE STREQUAL "find_package")
   run(_ ${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${prefix}"
@@ -37,5 +59,6 @@ elseif(MODE STREQUAL "pkg_config")
       ${flags} ${link_flags})
   run(_ "${WORK_DIR}/consumer")
 else()
-  message(FATAL_ERROR "check.cmake: MODE must be find_package or pkg_config, not '${MODE}'")
+  message(FATAL_ERROR "check.cmake: MODE must be find_package, pkg_config or find_zookeeper, not "
+                      "'${MODE}'")
 endif()

@@ -82,6 +82,12 @@ TEST(ZkrArgs, SemaphorePathLeasesAndCommand) {
   EXPECT_NE(zkr::semaphore_help().find("ZKR_FENCING_TOKEN"), std::string::npos);
 }
 
+TEST(ZkrArgs, VersionBeforeAnySubcommand) {
+  EXPECT_EQ(parse({"--version"}).subcommand, "version");
+  EXPECT_EQ(parse({"--hosts", "127.0.0.11:2181", "version"}).subcommand, "version");
+  EXPECT_NE(zkr::main_help().find("--version"), std::string::npos);
+}
+
 TEST(ZkrArgs, HelpAnywhere) {
   EXPECT_TRUE(parse({"--help"}).help);
   EXPECT_TRUE(parse({"lock", "--help"}).help);

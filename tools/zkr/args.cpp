@@ -112,6 +112,10 @@ Parsed parse(const std::vector<std::string>& args, const char* env_hosts) {
     p.help = true;
     return p;
   }
+  if (p.subcommand == "--version" || p.subcommand == "version") {
+    p.subcommand = "version";
+    return p;
+  }
   if (p.subcommand != "lock" && p.subcommand != "semaphore" && p.subcommand != "leader" &&
       p.subcommand != "counter" && p.subcommand != "holders")
     usage("unknown subcommand \"" + p.subcommand + "\"; try zkr --help");
@@ -242,6 +246,7 @@ Common options:
   --session-timeout D   requested session timeout (default 10s)
   --connect-timeout D   give up connecting after D (default 10s)
   -h, --help            help for a subcommand
+  --version             print zkr's version (the library's) and exit
 
 Durations: 5 (seconds), 2.5s, 300ms.
 

@@ -69,7 +69,7 @@ struct HoldersArgs {
 };
 
 struct Parsed {
-  std::string subcommand; // lock, semaphore, leader, counter, holders, help
+  std::string subcommand; // lock, semaphore, leader, counter, holders, help, version
   Common common;
   LockArgs lock;
   LeaderArgs leader;

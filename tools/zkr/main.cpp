@@ -464,6 +464,10 @@ int main(int argc, char** argv) {
     }
     return exit_ok;
   }
+  if (p.subcommand == "version") {
+    std::cout << "zkr (zkrecipes) " << zk::version() << '\n';
+    return exit_ok;
+  }
 
   // Before any thread starts: a signal while we wait for the lock closes the session (our queue
   // node goes with it) instead of leaving it behind until the session times out.
