@@ -74,10 +74,9 @@ counter::Tag CounterCore::next_tag() noexcept {
 
 void CounterCore::Competition::note_win(const Stat& stat) {
   std::lock_guard<std::mutex> lock(mutex);
-  // Versions compared modulo 2^32, as they wrap.
+  // Threads finish out of order: keep the latest.
   if (own_win && own_win->first == stat.czxid &&
-      static_cast<std::int32_t>(static_cast<std::uint32_t>(stat.version) -
-                                static_cast<std::uint32_t>(own_win->second)) < 0)
+      counter::older_version(stat.version, own_win->second))
     return;
   own_win = std::make_pair(stat.czxid, stat.version);
 }
@@ -87,9 +86,7 @@ bool CounterCore::won_since(const Snapshot& base) const {
   std::lock_guard<std::mutex> lock(c.mutex);
   if (!c.own_win) return false;
   if (!base.exists) return true; // a create refused: we have written the node since
-  return c.own_win->first == base.czxid &&
-         static_cast<std::int32_t>(static_cast<std::uint32_t>(c.own_win->second) -
-                                   static_cast<std::uint32_t>(base.version)) > 0;
+  return c.own_win->first == base.czxid && counter::older_version(base.version, c.own_win->second);
 }
 
 std::optional<Snapshot> CounterCore::cached() const {
@@ -99,11 +96,9 @@ std::optional<Snapshot> CounterCore::cached() const {
 
 void CounterCore::remember(const Snapshot& s) {
   std::lock_guard<std::mutex> lock(m_cache_mutex);
-  // Threads finish out of order: never replace a snapshot of the same node with an older one (the
-  // difference is taken modulo 2^32, as versions wrap).
+  // Threads finish out of order: never replace a snapshot of the same node with an older one.
   if (m_cache && s.exists && m_cache->exists && m_cache->czxid == s.czxid &&
-      static_cast<std::int32_t>(static_cast<std::uint32_t>(s.version) -
-                                static_cast<std::uint32_t>(m_cache->version)) < 0)
+      counter::older_version(s.version, m_cache->version))
     return;
   m_cache = s;
 }

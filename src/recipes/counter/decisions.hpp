@@ -14,6 +14,13 @@
 
 namespace zk::detail::counter {
 
+/// Whether node version `a` is older than `b`. Versions wrap after 2^32 writes, so the difference
+/// is taken modulo 2^32.
+[[nodiscard]] inline bool older_version(std::int32_t a, std::int32_t b) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) - static_cast<std::uint32_t>(b)) <
+         0;
+}
+
 /// What the counter knows of its node, from its last read or its own last write.
 struct Snapshot {
   bool exists = false;
