@@ -76,6 +76,22 @@ private:
   std::optional<zk::Lease> m_lease;
 };
 
+// Many waits may be pending on the one object; each grant's guard ends its own hold.
+class OursAsyncLock : public BenchAsyncLock {
+public:
+  OursAsyncLock(zk::Session& s, const std::string& path) : m_lock(s, path) {}
+  void lock_async(Granted granted) override {
+    m_lock.async_lock([granted = std::move(granted)](std::error_code ec, zk::LockGuard g) {
+      if (ec) return granted(ec.message(), {});
+      auto held = std::make_shared<zk::LockGuard>(std::move(g));
+      granted({}, [held] { held->release(); });
+    });
+  }
+
+private:
+  zk::DistributedLock m_lock;
+};
+
 class OursCounter : public BenchCounter {
 public:
   OursCounter(zk::Session& s, const std::string& path) : m_counter(s, path) {
@@ -135,6 +151,10 @@ public:
   std::unique_ptr<BenchLock> semaphore(const std::string& path, int max) override {
     m_extra.clear();
     return std::make_unique<OursSemaphore>(m_session, path, max);
+  }
+  std::unique_ptr<BenchAsyncLock> async_lock(const std::string& path) override {
+    m_extra.clear();
+    return std::make_unique<OursAsyncLock>(m_session, path);
   }
   std::vector<std::shared_ptr<BenchLock>> thread_locks(const std::string& path, int n,
                                                        const std::string& mode) override {

@@ -210,11 +210,22 @@ def tables(res):
             [peer(i, rate(R.per_round("read", i, "throughput", c))) for i in impls])
     row("semaphore acquire + release, uncontended", [peer(i, lat_cell(R.pooled("semcycle", i, "lat")))
                                                      for i in impls])
+    wn = cfg.get("waiters")
+    if wn:  # the asynchronous form: ours and variants only
+        def own(i, cell):
+            return cell if i not in ("raw", "curator", "kazoo") else "–"
+
+        row("async lock cycle, uncontended", [own(i, lat_cell(R.pooled("acycle", i, "lat"))) for i in impls])
+        row("lock cycles/s, %d async waits on one object, no thread each" % wn,
+            [own(i, rate(R.per_round("waiters-async", i, "throughput", wn))) for i in impls])
+        row("lock cycles/s, %d threads blocked on one object" % wn,
+            [own(i, rate(R.per_round("waiters-threads", i, "throughput", wn))) for i in impls])
     cg = res.get("callgrind") or {}
     row("client instructions per lock cycle (callgrind)²",
         [num(cg.get(i), "%.0f") + (" (%s)" % num(cg.get("raw-rd")) if i == "raw" and cg.get("raw-rd") else "")
          if i not in ("curator", "kazoo") else "–" for i in impls])
-    viol = sum(d["violations"] for i in impls for s in ("lock", "threads") for d in R.runs(s, i))
+    viol = sum(d["violations"] for i in impls for s in ("lock", "threads", "waiters-async", "waiters-threads")
+               for d in R.runs(s, i))
     out.append("\n² Every thread of the client process, (Ir(N2) − Ir(N1)) / (N2 − N1) uncontended cycles; in "
                "brackets the raw client with the host resolution delay¹.\n")
     out.append("Mutual-exclusion check over every recorded hold: %d overlapping holds.\n" % viol)
@@ -300,7 +311,12 @@ def tables(res):
                if readers else None, 1.0, False)
         target("semaphore acquire + release p50, ours / %s" % NAMES[peer_impl],
                lambda o, p=peer_impl: ratio(get("semcycle", o), get("semcycle", p)), 1.0)
-    out.append("Targets (issues 6, 14 and 15):\n\n| target | limit | %s |\n|---|---|%s" % (
+    if wn:
+        target("async / blocking uncontended lock cycle p50", lambda o: ratio(get("acycle", o), cyc.get(o)), 1.05)
+        target("%d async waits / %d blocked threads, lock cycles/s" % (wn, wn),
+               lambda o: ratio(pct(R.per_round("waiters-async", o, "throughput", wn), 50),
+                               pct(R.per_round("waiters-threads", o, "throughput", wn), 50)), 1.0, False)
+    out.append("Targets (issues 6, 14, 15 and 16):\n\n| target | limit | %s |\n|---|---|%s" % (
         " | ".join(NAMES.get(o, o) for o in mine), "---|" * len(mine)))
     out += T
     return "\n".join(out) + "\n"

@@ -23,12 +23,12 @@ IMPLS = ["raw", "ours", "curator", "kazoo"]
 MODES = {  # pool: workers per implementation; window: seconds per contention run
     "full": dict(pool=16, contenders=[2, 4, 8, 16], window=1.0, rounds=8, warmup=1, cycle=40, incr=60,
                  probe=(40, 40, 30, 500), cg=(20, 120), procs=8, writers=[2, 4, 8, 16],
-                 readers=[1, 4, 8]),
+                 readers=[1, 4, 8], waiters=100),
     "quick": dict(pool=8, contenders=[2, 8], window=0.4, rounds=2, warmup=1, cycle=20, incr=30,
                   probe=(20, 20, 15, 200), cg=(5, 25), procs=8, writers=[2, 8],
-                  readers=[1, 8]),
+                  readers=[1, 8], waiters=100),
     "smoke": dict(pool=2, contenders=[2], window=0.2, rounds=1, warmup=0, cycle=5, incr=5,
-                  probe=(5, 5, 3, 100), cg=None, procs=2, writers=[2], readers=[2]),
+                  probe=(5, 5, 3, 100), cg=None, procs=2, writers=[2], readers=[2], waiters=10),
 }
 
 
@@ -221,6 +221,14 @@ class Bench:
                 run("read", impl, n, lambda: self.contend(impl, "read", "read-%s-n%d" % (tag, n), n))
         for impl in peers:
             run("semcycle", impl, 1, lambda: self.single(impl, "semcycle", "sem-" + tag, cfg["cycle"], False))
+        # The lock's asynchronous form against its blocking one (ours and variants only): the
+        # uncontended cycle, and W waits pending on one object without threads against W threads.
+        w = cfg["waiters"]
+        for impl in [i for i in order if i not in ("raw", "curator", "kazoo")]:
+            run("acycle", impl, 1, lambda: self.single(impl, "acycle", "acycle-" + tag, cfg["cycle"], True))
+            run("waiters-async", impl, w, lambda: self.contend(impl, "async", "wa-" + tag, 1, str(w)))
+            run("waiters-threads", impl, w,
+                lambda: self.contend(impl, "threads", "wt-" + tag, 1, "%d shared" % w))
         return out
 
     def guard(self, scenario, impl, fn):

@@ -5,7 +5,11 @@
 //   zkbench cg raw|ours HOSTS PATH N     N uncontended lock cycles, then exit (run under callgrind)
 #include "zkbench.hpp"
 
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -39,6 +43,10 @@ std::unique_ptr<BenchLock> Backend::read_lock(const std::string& /*path*/) {
 
 std::unique_ptr<BenchLock> Backend::semaphore(const std::string& /*path*/, int /*max*/) {
   throw Failure("no semaphore in this implementation");
+}
+
+std::unique_ptr<BenchAsyncLock> Backend::async_lock(const std::string& /*path*/) {
+  throw Failure("no asynchronous lock in this implementation");
 }
 
 namespace {
@@ -122,6 +130,46 @@ std::string contend(Backend& b, const std::vector<std::string>& args) {
            ",\"tries\":" + std::to_string(tries) + ",\"t_end\":" + std::to_string(finished) +
            ",\"lat\":" + json_array(lat) + ",\"gave_up\":" + json_array(gave_up) + "}";
   }
+  if (kind == "async") { // N waits pending at once, no thread of theirs: each grant starts the next
+    const int n = std::stoi(args.at(3));
+    auto lock = b.async_lock(path);
+    reply("{\"armed\":1,\"sessions\":" + json_strings(b.sessions()) + "}");
+    const auto [start, end] = read_go();
+    std::mutex m;
+    std::condition_variable cv;
+    int live = n;
+    std::vector<std::int64_t> holds;
+    std::string error;
+    std::function<void()> next = [&] {
+      lock->lock_async([&](const std::string& e, const std::function<void()>& release) {
+        if (e.empty()) {
+          const auto acquired = now_ns();
+          const auto released = now_ns();
+          release();
+          std::lock_guard<std::mutex> lk(m);
+          holds.push_back(acquired);
+          holds.push_back(released);
+        }
+        if (e.empty() && now_ns() < end) return next();
+        std::lock_guard<std::mutex> lk(m);
+        if (!e.empty()) error = e;
+        --live;
+        cv.notify_all();
+      });
+    };
+    sleep_until_ns(start);
+    for (int i = 0; i < n; ++i)
+      next();
+    std::unique_lock<std::mutex> lk(m);
+    if (!cv.wait_for(lk, std::chrono::seconds(60) + std::chrono::nanoseconds(end - now_ns()),
+                     [&] { return live == 0; })) {
+      // Their completions still refer to this frame: end the worker (the coordinator restarts it).
+      std::fprintf(stderr, "zkbench: async waiters did not finish\n");
+      std::_Exit(1);
+    }
+    if (!error.empty()) throw Failure(error);
+    return "{\"holds\":" + json_array(holds) + "}";
+  }
   if (kind == "threads") {
     const int n = std::stoi(args.at(3));
     auto locks = b.thread_locks(path, n, args.at(4));
@@ -167,6 +215,26 @@ std::string command(Backend& b, const std::vector<std::string>& args) {
       const auto t0 = now_ns();
       lock->lock();
       lock->unlock();
+      lat.push_back(now_ns() - t0);
+    }
+    return "{\"lat\":" + json_array(lat) + "}";
+  }
+  if (cmd == "acycle") { // uncontended async_lock + release, waited for by this thread
+    auto lock = b.async_lock(args.at(1));
+    const int count = std::stoi(args.at(2));
+    const auto once = [&] {
+      std::promise<std::function<void()>> granted;
+      lock->lock_async([&](const std::string& e, std::function<void()> release) {
+        if (!e.empty()) return granted.set_exception(std::make_exception_ptr(Failure(e)));
+        granted.set_value(std::move(release));
+      });
+      granted.get_future().get()();
+    };
+    once();
+    std::vector<std::int64_t> lat;
+    for (int i = 0; i < count; ++i) {
+      const auto t0 = now_ns();
+      once();
       lat.push_back(now_ns() - t0);
     }
     return "{\"lat\":" + json_array(lat) + "}";

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,15 @@ public:
   virtual ~BenchLock() = default;
   virtual void lock() = 0;
   virtual void unlock() = 0;
+};
+
+/// A lock taken without blocking a thread (ours only): `granted` runs later, on the session's
+/// callback thread, with an empty error and a function that ends that hold, or with the error.
+class BenchAsyncLock {
+public:
+  using Granted = std::function<void(const std::string& error, std::function<void()> release)>;
+  virtual ~BenchAsyncLock() = default;
+  virtual void lock_async(Granted granted) = 0;
 };
 
 /// A counter: incr() adds 1 and returns how many writes it took (1 when uncontended).
@@ -63,6 +73,8 @@ public:
   /// by default they throw Failure.
   virtual std::unique_ptr<BenchLock> read_lock(const std::string& path);
   virtual std::unique_ptr<BenchLock> semaphore(const std::string& path, int max);
+  /// The lock's asynchronous form; by default it throws Failure.
+  virtual std::unique_ptr<BenchAsyncLock> async_lock(const std::string& path);
 };
 
 std::unique_ptr<Backend> make_raw_backend(const std::string& hosts);

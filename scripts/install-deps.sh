@@ -9,6 +9,7 @@ PKGS=(
   pkgconf                        # tests/consumer: a program built with pkg-config --cflags --libs
   dpkg-dev help2man              # scripts/package.sh: Debian packages (dpkg-shlibdeps), zkr.1
   doxygen                        # the docs target: API reference of the public headers
+  libasio-dev                    # standalone Asio: tests of zkrecipes/asio.hpp, examples/asio_service
   clang-format clang-tidy        # .ci/run: formatting and lint (clang 14)
   clang libclang-rt-14-dev       # scripts/fuzz.sh: clang 14 with libFuzzer and the sanitizer runtimes
   libzookeeper-mt-dev            # ZooKeeper C client 3.8 (headers + libzookeeper_mt)

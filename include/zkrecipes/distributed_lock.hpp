@@ -37,6 +37,7 @@
 // background). on_lost and on_uncertain run on the session's callback thread and must not block.
 #pragma once
 
+#include <zkrecipes/async.hpp>
 #include <zkrecipes/cancel.hpp>
 #include <zkrecipes/session.hpp>
 
@@ -44,10 +45,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace zk {
@@ -99,6 +102,46 @@ namespace detail::core {
 struct Hold;
 }
 
+class DistributedLock;
+
+/// One hold of a DistributedLock taken by async_lock(): ends it when destroyed or released, on any
+/// thread (the hold belongs to the guard, not to a thread). Move-only. Like std::unique_lock and
+/// its mutex, the DistributedLock must outlive the guard and stay where it is. Thread safety: one
+/// guard is used by one thread at a time; its lock may be shared.
+class LockGuard {
+public:
+  /// A guard that holds nothing.
+  LockGuard() = default;
+  /// Releases the hold (see release()).
+  ~LockGuard();
+  /// Takes over `other`'s hold; `other` holds nothing after.
+  LockGuard(LockGuard&& other) noexcept;
+  /// Releases a hold of *this first.
+  LockGuard& operator=(LockGuard&& other) noexcept;
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+  /// True while the hold this guard was given is current and no loss has been found (see
+  /// DistributedLock::owns_lock()).
+  [[nodiscard]] bool owns_lock() const noexcept;
+  /// owns_lock().
+  explicit operator bool() const noexcept { return owns_lock(); }
+  /// Ends the hold, as DistributedLock::unlock() does; afterwards *this holds nothing. Does
+  /// nothing if the hold is not current any more (lost, or already released).
+  void release() noexcept;
+  /// The fencing token of the hold (DistributedLock::fencing_token()). Throws Errc::lock_not_held
+  /// if the guard holds nothing, Errc::lock_lost if its hold was lost.
+  [[nodiscard]] std::int64_t fencing_token() const;
+  /// The lock whose hold this is (null for an empty guard).
+  [[nodiscard]] DistributedLock* mutex() const noexcept { return m_lock; }
+
+private:
+  friend class DistributedLock;
+  LockGuard(DistributedLock* lock, std::uint64_t grant) noexcept : m_lock(lock), m_grant(grant) {}
+  DistributedLock* m_lock = nullptr;
+  std::uint64_t m_grant = 0;
+};
+
 /// An exclusive lock on a ZooKeeper path; meets TimedLockable (std::lock_guard, std::unique_lock,
 /// std::scoped_lock). Like std::mutex, one object may be shared by threads; the thread that locked
 /// it locking it again gets Errc::would_deadlock instead of a hang. Destroying a held lock
@@ -147,6 +190,26 @@ public:
     return acquire_until(to_steady(at));
   }
 
+  /// The completion of async_lock(): no error and a guard that holds the lock, or the error
+  /// (Errc::deadline_exceeded, cancelled, session_closed, foreign_node…) and an empty guard.
+  using LockHandler = std::function<void(std::error_code error, LockGuard guard)>;
+  /// lock() without blocking a thread (see async.hpp): returns at once; `done` runs once the lock
+  /// is ours, `deadline` passed (default: none) or `cancel` was cancelled, on the session's
+  /// callback thread, or given to `executor` if there is one. Any number of waits may be pending on
+  /// one object, from any thread including the callback thread; they are granted one at a time, in
+  /// the order they came, as waiting threads are. Destroying the lock ends its pending waits with
+  /// Errc::cancelled (a completion already running may still use the lock: destroy it where the
+  /// completions run, or once they ran); do not move it while waits are pending or guards exist.
+  /// Throws Errc::invalid_argument for a moved-from lock or a null `done`, Errc::session_closed if
+  /// the session is closed.
+  void async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
+                  Executor executor = {});
+  /// async_lock() with no deadline and no token.
+  void async_lock(LockHandler done, Executor executor = {});
+  /// async_lock() as a future: the guard, or the zk::Error thrown by get().
+  [[nodiscard]] std::future<LockGuard> async_lock(Deadline deadline = {},
+                                                  const CancelToken& cancel = CancelToken());
+
   /// Releases the lock (or hands it to a waiting thread of this process). Does nothing if *this
   /// does not hold it. Waits (up to the operation timeout) until our node is deleted, and keeps
   /// deleting it in the background while the session lives if the server cannot be reached. When
@@ -184,7 +247,10 @@ public:
                                                Deadline deadline = {});
 
 private:
+  friend class LockGuard;
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
+  void start_async(Deadline deadline, const CancelToken* cancel,
+                   std::function<void(std::optional<Error>, LockGuard)> done);
   void finish() noexcept; // unlock, and wait for a loss report still to run
 
   std::unique_ptr<detail::core::Hold> m_handle;

@@ -1,6 +1,7 @@
 // zkrecipes — everything in one include.
 #pragma once
 
+#include <zkrecipes/async.hpp>
 #include <zkrecipes/cancel.hpp>
 #include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>

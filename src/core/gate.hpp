@@ -44,6 +44,9 @@ public:
                               std::function<void(Result<Children>)> done) = 0;
   virtual void remove_async(const std::string& path, std::int32_t version,
                             std::function<void(Result<Done>)> done) = 0;
+  /// Removes this session's watches of `kind` on `path`; `done` gets how many (0 if none was set).
+  virtual void remove_watches_async(const std::string& path, WatchKind kind,
+                                    std::function<void(Result<std::size_t>)> done) = 0;
 
   // Writes for a caller that waits for the reply itself: `done` runs on the C client's completion
   // thread (or at once on the calling thread if the call is refused before it is sent), saving the

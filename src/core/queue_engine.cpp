@@ -73,10 +73,11 @@ bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
       }
       if (m_driver == nullptr && !m_closed && (m_phase == Phase::idle || attempt_active()))
         m_driver = &me; // nobody is driving: this thread takes over (the node, if any, stays)
-      if (m_driver == &me) {
-        step(lk, me, deadline);
-      } else {
+      if (m_driver != &me) {
         m_cv.wait_until(lk, deadline);
+      } else if (step(lk)) {
+        // Nothing to do before news arrives (every reply and event notifies m_cv), or the retry.
+        m_cv.wait_until(lk, Clock::now() < m_retry_at ? std::min(deadline, m_retry_at) : deadline);
       }
     }
   } catch (...) {
@@ -96,8 +97,9 @@ void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::stri
   m_cv.wait_until(lk, deadline, [&] { return m_phase != Phase::busy; });
   if (m_phase == Phase::busy)
     throw Error(Errc::deadline_exceeded, "lock " + m_path + ": busy until the deadline");
-  if (attempt_active()) cancel(lk); // the threads waiting in it will share the new node
-  m_phase = Phase::busy;            // nobody drives meanwhile
+  // The threads waiting in the attempt will share the new node; nobody drives meanwhile.
+  if (attempt_active()) cancel(lk, false, false);
+  m_phase = Phase::busy;
   const std::string node = full(child);
   const std::int64_t session = m_impl->session_id();
   const std::string data = m_node_data.empty() ? default_node_data() : m_node_data;
@@ -141,7 +143,7 @@ void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::stri
           m_closed || m_impl->session_id() != session) {
         if (in_doubt) delete_in_background(m_impl, node, any_version, session);
         m_phase = Phase::idle; // the waiters queue as before
-        m_cv.notify_all();
+        kick(lk);
         throw;
       }
       m_cv.wait_until(lk, again);
@@ -151,7 +153,7 @@ void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::stri
     // Closed or expired while we created it: nothing may be held on it.
     if (!m_closed) delete_in_background(m_impl, node, any_version, session);
     m_phase = Phase::idle;
-    m_cv.notify_all();
+    kick(lk);
     throw Error(m_closed ? Errc::session_closed : Errc::session_lost,
                 "lock " + m_path + ": the session ended while " + node + " was created");
   }
@@ -178,51 +180,55 @@ Clock::time_point QueueEngine::op_deadline(Clock::time_point deadline) const {
   return std::min(deadline, Clock::now() + m_impl->operation_timeout());
 }
 
+// On the callback thread (a Completion's callback): asynchronous waiters decided by the step run
+// their completions right here, once m_mutex is released, saving the posted hop.
 std::function<void()> QueueEngine::wake() {
   return [weak = weak_from_this()] {
     if (const auto self = weak.lock()) {
-      std::lock_guard<std::mutex> lk(self->m_mutex);
-      self->m_cv.notify_all();
+      {
+        Lock lk(self->m_mutex);
+        self->kick(lk);
+      }
+      self->deliver();
     }
   };
 }
 
-// One step of the protocol. Returns after progress or a wait, so the caller re-checks its deadline.
-void QueueEngine::step(Lock& lk, Waiter& me, Clock::time_point deadline) {
+// One step of the protocol, for whichever thread drives. True: nothing to do before news arrives.
+bool QueueEngine::step(Lock& lk) {
   if (m_impl->state() == SessionState::lost && !m_impl->renews_after_expiry()) {
     // No new session will come: waiting cannot succeed.
     fail_all(Error(Errc::session_lost, "lock " + m_path + ": the session is lost"));
     if (attempt_active()) cancel(lk);
-    return;
+    return false;
   }
   if (session_changed()) abandon(); // our node died with the session that created it
-  if (Clock::now() < m_retry_at) {
-    m_cv.wait_until(lk, std::min(deadline, m_retry_at));
-    return;
-  }
+  if (Clock::now() < m_retry_at) return true;
+  bool waiting = false;
   try {
     switch (m_phase) {
     case Phase::idle:
       start();
       break;
     case Phase::creating:
-      await_create(lk, me, deadline);
+      waiting = await_create(lk);
       break;
     case Phase::listing:
-      list(lk, me, deadline);
+      waiting = list(lk);
       break;
     case Phase::watching:
-      await_predecessor(lk, me, deadline);
+      waiting = await_predecessor(lk);
       break;
     case Phase::held:
     case Phase::busy:
-      m_cv.wait_until(lk, deadline);
+      waiting = true;
       break;
     }
   } catch (const Error& e) {
     handle_error(lk, e);
   }
   flush_warnings(lk);
+  return waiting;
 }
 
 void QueueEngine::handle_error(Lock& lk, const Error& e) {
@@ -254,21 +260,11 @@ void QueueEngine::start() {
   m_impl->children_async(m_path, {}, m_listing->callback(wake()));
 }
 
-void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline) {
-  const auto epoch = m_epoch;
-  const auto events = m_events;
-  // The epoch is checked first: a replaced attempt has no slots any more.
-  m_cv.wait_until(lk, deadline, [&] {
-    return epoch != m_epoch || (m_create->ready() && m_listing->ready()) ||
-           me.state != Waiter::State::pending || events != m_events || m_closed;
-  });
-  if (epoch != m_epoch || !m_create->ready() || !m_listing->ready()) return;
+bool QueueEngine::await_create(Lock& lk) {
+  if (!m_create->ready() || !m_listing->ready()) return true;
   auto& created = m_create->result();
   if (created.ok()) {
-    m_indeterminate = false;
-    m_node = child_name(created.value().path);
-    m_stat = created.value().stat;
-    m_session = m_stat->ephemeral_owner; // authoritative, even if the session changed meanwhile
+    take_created();
     m_retries = 0;
     auto& listing = m_listing->result();
     if (listing.ok()) {
@@ -276,18 +272,18 @@ void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline)
     } else {
       m_phase = Phase::listing;
     }
-    return;
+    return false;
   }
   const Error e = created.failure();
   if (e.errc() == Errc::no_node) { // the path does not exist (yet, or any more: containers go)
     m_indeterminate = false;
     m_phase = Phase::idle;
-    ensure_parent(lk, deadline);
-    return;
+    ensure_parent();
+    return false;
   }
   if (e.errc() == Errc::node_exists && !m_policy.sequential()) {
     m_phase = Phase::listing; // a name with our guid: a create of ours whose reply was lost landed
-    return;
+    return false;
   }
   switch (classify(e.errc())) {
   case ErrorClass::retry:
@@ -295,88 +291,113 @@ void QueueEngine::await_create(Lock& lk, Waiter& me, Clock::time_point deadline)
     if (g_protected_create_broken.load()) { // the negative control: create again, blind
       m_indeterminate = false;
       reset_attempt(false);
-      return backoff();
+      backoff();
+      return false;
     }
     m_phase = Phase::listing; // find our guid among the children once connected again
-    return backoff();
+    backoff();
+    return false;
   case ErrorClass::lost: // the node cannot outlive the session; a new one is on its way
     m_indeterminate = false;
     m_phase = Phase::idle;
-    return backoff();
+    backoff();
+    return false;
   case ErrorClass::conflict:
   case ErrorClass::fatal:
-    m_indeterminate = false;
-    m_phase = Phase::idle;
-    throw e;
+    break;
   }
+  m_indeterminate = false;
+  m_phase = Phase::idle;
+  throw e;
 }
 
-void QueueEngine::ensure_parent(Lock& lk, Clock::time_point deadline) {
-  const auto until = op_deadline(deadline);
-  const bool container = m_container_parent;
-  Unlocked unlocked(lk);
-  const auto create = [&](CreateMode mode) {
-    try {
-      m_impl->create(m_path, "", mode, until);
-    } catch (const Error& e) {
-      if (e.errc() != Errc::node_exists) throw;
-    }
-  };
-  const CreateMode mode = container ? CreateMode::container : CreateMode::persistent;
-  try {
-    create(mode);
-  } catch (const Error& e) {
-    if (e.errc() == Errc::no_node) {
-      m_impl->ensure_path(m_path.substr(0, std::max<std::size_t>(m_path.rfind('/'), 1)),
-                          CreateMode::persistent, until);
-      create(mode);
-    } else if (container && (e.errc() == Errc::unimplemented || e.errc() == Errc::bad_arguments)) {
-      create(CreateMode::persistent); // a server without container nodes
+// The path is missing: its create is sent right away (once it is known that an ancestor is
+// missing too, theirs first, top down), ahead of the next attempt's create, which the server
+// applies after them: no waiting. Their outcome is looked at if that create fails with no_node.
+void QueueEngine::ensure_parent() {
+  const auto sent = std::move(m_parents);
+  m_parents.clear();
+  bool ancestors = false;
+  if (!sent.empty() && sent.back()->ready()) {
+    auto& r = sent.back()->result(); // the path's own create, answered before our node's
+    if (m_container_parent && !m_parent_persistent &&
+        (r.error() == Errc::unimplemented || r.error() == Errc::bad_arguments)) {
+      m_parent_persistent = true; // a server without container nodes
+    } else if (r.error() == Errc::no_node && sent.size() == 1) {
+      ancestors = true;                      // an ancestor is missing too
+    } else if (r.error() == Errc::no_node) { // one could not be created: say why
+      for (const auto& ancestor : sent) {
+        auto& a = ancestor->result();
+        if (ancestor->ready() && !a.ok() && a.error() != Errc::node_exists) throw a.failure();
+      }
+      backoff(); // created, yet gone again
+    } else if (!r.ok() && r.error() != Errc::node_exists) {
+      throw r.failure();
     } else {
-      throw;
+      backoff(); // created (or there), yet gone again: a container reaped, or deleted by someone
     }
   }
+  if (ancestors) { // top down, each create of an existing one answered node_exists
+    for (std::size_t slash = m_path.find('/', 1); slash != std::string::npos;
+         slash = m_path.find('/', slash + 1)) {
+      m_parents.push_back(Completion<Created>::make());
+      m_impl->create_async(m_path.substr(0, slash), "", CreateMode::persistent,
+                           m_parents.back()->callback());
+    }
+  }
+  const bool container = m_container_parent && !m_parent_persistent;
+  m_parents.push_back(Completion<Created>::make());
+  m_impl->create_async(m_path, "", container ? CreateMode::container : CreateMode::persistent,
+                       m_parents.back()->callback());
 }
 
-void QueueEngine::list(Lock& lk, Waiter& /*me*/, Clock::time_point deadline) {
-  const auto epoch = m_epoch;
-  std::optional<Children> kids;
-  {
-    Unlocked unlocked(lk);
-    kids = m_impl->children(m_path, op_deadline(deadline));
+bool QueueEngine::list(Lock& lk) {
+  if (m_adopt_get) { // an adopted node: it is ours only if our current session owns it
+    if (!m_adopt_get->ready()) return true;
+    auto got = std::move(m_adopt_get->result());
+    m_adopt_get.reset();
+    if (!got.ok() && got.error() != Errc::no_node) throw got.failure();
+    if (!got.ok() || got.value().stat.ephemeral_owner != m_impl->session_id()) {
+      reset_attempt(false);
+      return false;
+    }
+    m_stat = got.value().stat;
+    m_session = m_stat->ephemeral_owner;
+    apply(lk, std::move(m_adopt_kids));
+    return false;
   }
-  if (epoch != m_epoch || m_phase != Phase::listing) return;
+  if (!m_list_get) {
+    m_list_get = Completion<Children>::make();
+    m_impl->children_async(m_path, {}, m_list_get->callback(wake()));
+    return true;
+  }
+  if (!m_list_get->ready()) return true;
+  auto kids = std::move(m_list_get->result());
+  m_list_get.reset();
+  if (!kids.ok() && kids.error() != Errc::no_node) throw kids.failure();
   m_retries = 0;
-  if (!kids) { // no lock path: our node cannot exist
+  if (!kids.ok()) { // no lock path: our node cannot exist
     m_indeterminate = false;
     reset_attempt(true);
-    return;
+    return false;
   }
   if (m_node.empty()) { // recovering from a create whose reply was lost
-    auto own = m_policy.find_own(kids->names, m_guid);
+    auto own = m_policy.find_own(kids.value().names, m_guid);
     m_indeterminate = false;
     if (!own) {
       reset_attempt(true); // not created: create again, with the same guid (see decide's stale_own)
-      return;
+      return false;
     }
     m_node = *own;
   }
-  if (!m_stat) { // an adopted node: it is ours only if our current session owns it
-    const std::string node = full(m_node);
-    std::optional<NodeData> got;
-    {
-      Unlocked unlocked(lk);
-      got = m_impl->get(node, op_deadline(deadline));
-    }
-    if (epoch != m_epoch) return;
-    if (!got || got->stat.ephemeral_owner != m_impl->session_id()) {
-      reset_attempt(false);
-      return;
-    }
-    m_stat = got->stat;
-    m_session = got->stat.ephemeral_owner;
+  if (!m_stat) {
+    m_adopt_kids = std::move(kids.value().names);
+    m_adopt_get = Completion<NodeData>::make();
+    m_impl->get_async(full(m_node), {}, m_adopt_get->callback(wake()));
+    return true;
   }
-  apply(lk, kids->names);
+  apply(lk, std::move(kids.value().names));
+  return false;
 }
 
 void QueueEngine::apply(Lock& lk, std::vector<std::string> children) {
@@ -473,74 +494,73 @@ void QueueEngine::watch_children() {
   }
 }
 
-void QueueEngine::await_children(Lock& lk, Waiter& me, Clock::time_point deadline) {
-  const auto epoch = m_epoch;
-  const auto events = m_events;
-  m_cv.wait_until(lk, deadline, [&] {
-    if (epoch != m_epoch) return true;
-    const bool answered = m_kids_get->ready();
-    return (answered &&
-            (!m_kids_seen || m_pred_fired || m_reconsider || !m_kids_get->result().ok())) ||
-           me.state != Waiter::State::pending || events != m_events || m_closed;
-  });
-  if (epoch != m_epoch || !m_kids_get->ready()) return;
+bool QueueEngine::await_children(Lock& lk) {
+  if (!m_kids_get->ready()) return true;
   auto& got = m_kids_get->result();
+  if (got.ok() && m_kids_seen && !m_pred_fired && !m_reconsider) return true; // the watch is set
   if (!got.ok()) {
     const Error e = got.failure();
     m_kids_get.reset();
     m_phase = Phase::listing; // a missing path means our node is gone: the listing says so
-    if (e.errc() == Errc::no_node) return;
-    if (worth_retrying(e.errc())) return backoff();
+    if (e.errc() == Errc::no_node) return false;
+    if (worth_retrying(e.errc())) {
+      backoff();
+      return false;
+    }
     throw e;
   }
-  if (m_pred_fired) return watch_children(); // the children changed: list (and watch) again
+  if (m_pred_fired) { // the children changed: list (and watch) again
+    watch_children();
+    return false;
+  }
   m_kids_seen = true;
   m_reconsider = false;
   const auto d = m_policy.decide(got.value().names, m_node, m_guid);
   if (d.kind == QueueDecision::Kind::wait && d.watch_children && d.stale_own.empty()) {
     refuse_try_only();
-    if (m_queue.empty()) return cancel(lk);
-    return; // the watch is set: wait for it
+    if (m_queue.empty()) cancel(lk);
+    return false; // the watch is set: wait for it
   }
   // Held, missing or foreign. A held lease leaves the watch set: it fires at the next change of the
   // children, at the latest when the lease itself is deleted, and is ignored (not watching).
   auto names = got.value().names;
   m_kids_get.reset();
   apply(lk, std::move(names));
+  return false;
 }
 
 void QueueEngine::reconsider() {
-  std::lock_guard<std::mutex> lk(m_mutex);
+  Lock lk(m_mutex);
   // Any decision still to come reads the new inputs; only a wait on the children decides again
   // (no policy waiting on one node has inputs beside the children).
   if (m_phase != Phase::watching || !m_kids_get) return;
   m_reconsider = true;
-  m_cv.notify_all();
+  kick(lk);
 }
 
-void QueueEngine::await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline) {
-  if (m_kids_get) return await_children(lk, me, deadline);
-  const auto epoch = m_epoch;
-  const auto events = m_events;
-  m_cv.wait_until(lk, deadline, [&] {
-    if (epoch != m_epoch) return true; // replaced: the slot is gone
-    const bool answered = m_pred_get->ready();
-    return (answered && (m_pred_fired || !m_pred_get->result().ok())) ||
-           me.state != Waiter::State::pending || events != m_events || m_closed;
-  });
-  if (epoch != m_epoch || !m_pred_get->ready()) return;
+bool QueueEngine::await_predecessor(Lock& lk) {
+  if (m_kids_get) return await_children(lk);
+  if (!m_pred_get->ready()) return true;
   auto& got = m_pred_get->result();
   if (got.ok()) {
-    if (m_pred_fired) {
-      if (m_pred_deleted) return next_predecessor(lk);
+    if (!m_pred_fired) return true; // watching
+    if (m_pred_deleted) {
+      next_predecessor(lk);
+    } else {
       m_phase = Phase::listing; // its data changed (not a lock protocol step): look again
     }
-    return;
+    return false;
   }
   const Error e = got.failure();
-  if (e.errc() == Errc::no_node) return next_predecessor(lk); // gone before we could watch it
+  if (e.errc() == Errc::no_node) { // gone before we could watch it
+    next_predecessor(lk);
+    return false;
+  }
   m_phase = Phase::listing;
-  if (worth_retrying(e.errc())) return backoff();
+  if (worth_retrying(e.errc())) {
+    backoff();
+    return false;
+  }
   throw e;
 }
 
@@ -559,11 +579,14 @@ void QueueEngine::next_predecessor(Lock& lk) {
 }
 
 void QueueEngine::on_predecessor_event(std::uint64_t epoch, bool deleted) {
-  std::lock_guard<std::mutex> lk(m_mutex);
-  if (epoch != m_epoch || m_phase != Phase::watching) return; // e.g. a held lease's children watch
-  m_pred_fired = true;
-  m_pred_deleted = deleted;
-  m_cv.notify_all();
+  {
+    Lock lk(m_mutex);
+    if (epoch != m_epoch || m_phase != Phase::watching) return; // e.g. a held lease's children
+    m_pred_fired = true;
+    m_pred_deleted = deleted;
+    kick(lk);
+  }
+  deliver(); // on the callback thread, as wake()
 }
 
 } // namespace zk::detail::core

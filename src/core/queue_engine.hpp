@@ -8,12 +8,15 @@
 // held only when our current session owns our node; loss and uncertainty
 // reported; guaranteed deletion through the janitor; the fencing token (our node's czxid).
 //
-// Who does the work: the ZooKeeper protocol is driven by one of the threads waiting in lock() (the
-// "driver"), so it may use blocking calls and is cancelled by the thread whose deadline passed. The
-// session's callback thread only records replies, watch events and session events, and reports
-// loss. If the driver's deadline passes while other threads still wait, another waiter takes over
-// the same node; the last waiter to leave deletes the node (and removes its watch) before
-// returning.
+// Who does the work: every step of the protocol only sends asynchronous requests and decides on
+// replies that came, so any thread may take it, under the engine's mutex. While a thread waits in
+// acquire(), one such thread drives (the "driver"), waking for each reply; if its deadline passes
+// while others still wait, another takes over the same node. Asynchronous waiters (acquire_async)
+// have no thread: with no driver, the step runs where the news arrives (a reply, a watch, a session
+// event or a timer, on the callback thread; a release or a new waiter, on its caller's thread).
+// The last waiter to leave deletes the node and removes its watch: a waiting thread before it
+// returns, an asynchronous waiter by sending the deletions before its completion runs (the server
+// applies them before any later request of the session).
 #pragma once
 
 #include <zkrecipes/cancel.hpp>
@@ -24,11 +27,13 @@
 #include "core/queue_policy.hpp"
 #include "core/reports.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +79,7 @@ struct Hold {
   std::string node;       ///< full path of the node held
   bool uncertain = false;
   std::optional<Error> lost; ///< a loss not yet acknowledged by release()
+  std::uint64_t grants = 0;  ///< grants so far: the number of the latest (see release_grant)
   Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
 
   [[nodiscard]] bool held() const noexcept { return !holders.empty(); }
@@ -84,6 +90,10 @@ struct Hold {
 /// which is never held while user code (callbacks, the log sink) runs.
 class QueueEngine : public std::enable_shared_from_this<QueueEngine> {
 public:
+  /// The end of an asynchronous acquisition: no error and the number of the grant (Hold::grants)
+  /// once held, or why not (deadline_exceeded, cancelled, session_closed…).
+  using AsyncDone = std::function<void(std::optional<Error> error, std::uint64_t grant)>;
+
   /// The contender of (impl, path), shared by every DistributedLock on that path of the session,
   /// created on first use (a per-session attachment).
   /// Throws Errc::invalid_argument if the engine exists with other node options (node_data,
@@ -110,9 +120,19 @@ public:
   /// given, ends the wait from any thread: Errc::cancelled, after the same cleanup as a timeout.
   bool acquire(Hold& h, Clock::time_point deadline, bool try_only,
                const CancelToken* cancel = nullptr);
+  /// acquire() without blocking a thread: returns at once, and `done` runs later on the callback
+  /// thread (never inline), exactly once. A deadline or a cancellation ends the wait as in
+  /// acquire(), the node and watch removed by requests sent before `done` runs.
+  void acquire_async(Hold& h, Clock::time_point deadline, const CancelToken* cancel,
+                     AsyncDone done);
+  /// Ends h's asynchronous waits still pending, with Errc::cancelled (the object is going).
+  void abandon_async(const Hold& h);
+  /// release(h, false) if h's latest grant is `grant` and still held: a guard ends only its own.
+  void release_grant(Hold& h, std::uint64_t grant);
   /// Ends h's hold (the calling thread's, on a shared queue): local handoff or global release.
-  /// `strict`: throw lock_not_held / lock_lost. `handoff`: false forbids a local handoff.
-  void release(Hold& h, bool strict, bool handoff = true);
+  /// `strict`: throw lock_not_held / lock_lost. `handoff`: false forbids a local handoff. `grant`:
+  /// if not 0, only while h's latest grant is that one (judged under the same lock).
+  void release(Hold& h, bool strict, bool handoff = true, std::uint64_t grant = 0);
   /// Creates our node `child` (ephemeral, not sequential, with `guid` in its name: a name the
   /// recipe chose, such as a downgrade's read node with its writer's sequence) in one multi with a
   /// check that `guard` exists (the write node it replaces), and holds it for the calling thread at
@@ -154,10 +174,25 @@ private:
   struct Waiter {
     enum class State { pending, granted, refused, failed };
     Hold* handle = nullptr;
-    std::thread::id thread;
+    std::thread::id thread; ///< none for an asynchronous waiter
     bool try_only = false;
     State state = State::pending;
     std::optional<Error> error;
+    std::uint64_t async = 0; ///< its key in m_async; 0 for a waiting thread
+  };
+  struct AsyncWaiter {
+    Waiter waiter;
+    AsyncDone done;
+    std::optional<CancelToken> cancel;
+    std::uint64_t subscription = 0;
+  };
+  struct Finished { // an asynchronous waiter's completion, to run outside m_mutex
+    AsyncDone done;
+    std::optional<Error> error;
+    std::uint64_t grant = 0;
+    const Hold* hold = nullptr;
+    std::optional<CancelToken> cancel; ///< unsubscribed outside m_mutex (the token's lock)
+    std::uint64_t subscription = 0;
   };
   using Lock = std::unique_lock<std::mutex>;
   /// Releases a held lock for a blocking call and takes it back, also when the call throws.
@@ -176,25 +211,45 @@ private:
 
   void listen(); ///< subscribes to the session's events (once, right after construction)
 
-  // Driving (on a waiting thread, m_mutex held; blocking calls are made with it released).
-  void step(Lock& lk, Waiter& me, Clock::time_point deadline);
+  // Driving (m_mutex held; nothing blocks but cancel() on a waiting thread). Each returns true
+  // when nothing can be done before news arrives (a reply, an event, the retry time).
+  bool step(Lock& lk);
   void start();
-  void await_create(Lock& lk, Waiter& me, Clock::time_point deadline);
-  void list(Lock& lk, Waiter& me, Clock::time_point deadline);
+  bool await_create(Lock& lk);
+  bool list(Lock& lk);
   void apply(Lock& lk, std::vector<std::string> children);
-  void await_predecessor(Lock& lk, Waiter& me, Clock::time_point deadline);
+  bool await_predecessor(Lock& lk);
   void watch_children();
-  void await_children(Lock& lk, Waiter& me, Clock::time_point deadline);
+  bool await_children(Lock& lk);
   void next_predecessor(Lock& lk);
-  void ensure_parent(Lock& lk, Clock::time_point deadline);
+  void ensure_parent();
   void handle_error(Lock& lk, const Error& e);
   void leave(Lock& lk, Waiter& me) noexcept;
-  void cancel(Lock& lk) noexcept;
+  void unqueue(Waiter& me);
+  void after_leaving(Lock& lk, bool background) noexcept;
+  /// An asynchronous waiter leaves with `e` (its deadline, its token, its object's end).
+  void withdraw(Lock& lk, Waiter& w, const Error& e);
+  /// Ends the attempt, its watch and node removed: waited for on a waiting thread, sent (and
+  /// finished by the janitor) in the background, when pumping or on the callback thread. `kick`:
+  /// asynchronous waiters that came meanwhile start the next attempt.
+  void cancel(Lock& lk, bool background = false, bool kick = true) noexcept;
+  void cancel_in_background() noexcept;
+  /// Our node from the create's reply, once it came (m_node still unknown).
+  void take_created();
   void flush_warnings(Lock& lk);
+  /// Wakes the waiting threads and, with no driver, drives for the asynchronous waiters.
+  void kick(Lock& lk);
+  void pump(Lock& lk);
+  [[nodiscard]] bool async_pending() const;
+  /// An asynchronous waiter was decided (granted, refused or failed): its completion is posted.
+  void decided(Waiter& w);
+  void deliver(); ///< runs the posted completions (callback thread, m_mutex not held)
+  void expire(std::uint64_t id, Errc why); ///< its deadline passed or its token was cancelled
 
   // State changes (m_mutex held).
   void grant_head();
   void grant(Hold& h, std::thread::id thread);
+  void fail(Waiter& w, const Error& e);
   [[nodiscard]] bool holds(std::thread::id thread) const;
   [[nodiscard]] bool joinable(const Hold& h) const;
   void start_hold(std::int64_t token); ///< our node (m_node, m_stat) is held from now
@@ -221,6 +276,7 @@ private:
   void on_own_event(std::uint64_t epoch, const WatchEvent& e);
   void on_predecessor_event(std::uint64_t epoch, bool deleted);
   void on_session_event(const SessionEvent& e);
+  void react(const SessionEvent& e); ///< what the event means for a hold and the attempt
   /// Declares the held lock lost; releases m_mutex, then posts on_lost to the callback thread
   /// (never run inline: owns_lock() or unlock() may be what found the loss).
   void lose(Lock& lk, Errc why, const std::string& detail);
@@ -264,6 +320,12 @@ private:
   std::shared_ptr<Completion<Created>> m_create;
   std::shared_ptr<Completion<Children>> m_listing;
   std::shared_ptr<Completion<NodeData>> m_pred_get;
+  std::shared_ptr<Completion<Children>> m_list_get;  ///< the listing of Phase::listing
+  std::shared_ptr<Completion<NodeData>> m_adopt_get; ///< the Stat of a node found by its guid
+  std::vector<std::string> m_adopt_kids;             ///< the listing it was found in
+  /// The creates of the path and its ancestors sent ahead of our node's (ensure_parent).
+  std::vector<std::shared_ptr<Completion<Created>>> m_parents;
+  bool m_parent_persistent = false;    ///< the server refused a container node: plain ones
   std::vector<std::string> m_children; ///< the last listing, less the nodes seen deleted since
   std::string m_pred;
   /// Waiting for any change of the children (QueueDecision::watch_children): the watched listing,
@@ -276,6 +338,13 @@ private:
   Clock::time_point m_retry_at{};
   int m_retries = 0; ///< consecutive failed steps (core::recovery_delay)
   std::set<std::string> m_warned;
+  // Asynchronous waiters (their Waiter is in m_queue until decided) and their completions.
+  std::map<std::uint64_t, std::unique_ptr<AsyncWaiter>> m_async;
+  std::atomic<std::uint64_t> m_next_async{0}; ///< taken before m_mutex (see acquire_async)
+  std::vector<Finished> m_finished;
+  bool m_deliver_posted = false;
+  bool m_pumping = false;
+  Clock::time_point m_retry_timer{};   ///< the m_retry_at a timer is posted for
   std::vector<std::string> m_warnings; ///< logged once m_mutex is released
 };
 

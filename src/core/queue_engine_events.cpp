@@ -81,10 +81,11 @@ QueueEngine::~QueueEngine() {
   if (m_listener != 0) m_impl->remove_listener(m_listener);
 }
 
-void QueueEngine::release(Hold& h, bool strict, bool handoff) {
+void QueueEngine::release(Hold& h, bool strict, bool handoff, std::uint64_t grant) {
   Lock lk(m_mutex);
   judge(lk);
   if (!lk.owns_lock()) lk.lock();
+  if (grant != 0 && (!h.held() || h.grants != grant)) return; // lost, or a later grant's hold
   if (!h.held()) {
     if (h.lost) {
       const Error e = *h.lost;
@@ -132,7 +133,7 @@ void QueueEngine::release(Hold& h, bool strict, bool handoff) {
     }
     m_phase = Phase::idle;
   }
-  m_cv.notify_all(); // a waiting thread starts the next attempt
+  kick(lk); // a waiter starts the next attempt
 }
 
 void QueueEngine::watch_own_node(std::uint64_t epoch) {
@@ -180,6 +181,16 @@ void QueueEngine::on_own_event(std::uint64_t epoch, const WatchEvent& e) {
 }
 
 void QueueEngine::on_session_event(const SessionEvent& e) {
+  react(e);
+  Lock lk(m_mutex);
+  kick(lk); // e.g. a renewed session: asynchronous waiters queue again
+  lk.unlock();
+  // On the callback thread. Posts are dropped once the session is closed: the completions of the
+  // waiters it failed could not run otherwise.
+  deliver();
+}
+
+void QueueEngine::react(const SessionEvent& e) {
   Lock lk(m_mutex);
   ++m_events;
   m_cv.notify_all();
@@ -260,7 +271,7 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   if (why == Errc::session_lost && !m_closed)
     delete_in_background(m_impl, full(m_node), any_version, m_session);
   reset_attempt(false);
-  m_cv.notify_all(); // local waiters queue again
+  kick(lk); // local waiters queue again
   lk.unlock();
   for (auto& report : reports) // posted, never run inline
     m_impl->post_at(Clock::now(), std::move(report));

@@ -21,16 +21,26 @@ std::function<bool(std::string_view)> QueueEngine::matching(const std::string& g
 }
 
 void QueueEngine::leave(Lock& lk, Waiter& me) noexcept {
+  unqueue(me);
+  after_leaving(lk, false);
+}
+
+void QueueEngine::unqueue(Waiter& me) {
   const auto it = std::find(m_queue.begin(), m_queue.end(), &me);
   if (it != m_queue.end()) m_queue.erase(it);
   if (m_driver == &me) m_driver = nullptr;
-  if (m_queue.empty() && attempt_active()) cancel(lk); // nobody left for our node
-  m_cv.notify_all();
 }
 
-// Removes the current attempt's watch and node before returning (the standard's promise for a
-// failed try_lock), bounded by the operation timeout; what cannot be finished goes to the janitor.
-void QueueEngine::cancel(Lock& lk) noexcept {
+void QueueEngine::after_leaving(Lock& lk, bool background) noexcept {
+  if (m_queue.empty() && attempt_active()) cancel(lk, background); // nobody left for our node
+  kick(lk);
+}
+
+// On a waiting thread, removes the current attempt's watch and node before returning (the
+// standard's promise for a failed try_lock), bounded by the operation timeout; what cannot be
+// finished goes to the janitor. Elsewhere nothing may block: see cancel_in_background.
+void QueueEngine::cancel(Lock& lk, bool background, bool kick_after) noexcept {
+  if (background || m_pumping || m_impl->on_callback_thread()) return cancel_in_background();
   m_phase = Phase::busy;
   const auto until = Clock::now() + m_impl->operation_timeout();
   // Wait for replies still in flight: they say whether a node and a watch exist.
@@ -38,12 +48,7 @@ void QueueEngine::cancel(Lock& lk) noexcept {
     return m_closed || ((!m_create || m_create->ready()) && (!m_pred_get || m_pred_get->ready()) &&
                         (!m_kids_get || m_kids_get->ready()));
   });
-  if (m_create && m_create->ready() && m_create->result().ok() && m_node.empty()) {
-    m_node = child_name(m_create->result().value().path);
-    m_stat = m_create->result().value().stat;
-    m_session = m_stat->ephemeral_owner;
-    m_indeterminate = false;
-  }
+  take_created();
   const bool watching =
       m_pred_get && m_pred_get->ready() && m_pred_get->result().ok() && !m_pred_fired;
   const std::string pred = watching ? full(m_pred) : std::string();
@@ -79,7 +84,19 @@ void QueueEngine::cancel(Lock& lk) noexcept {
   }
   reset_attempt(false);
   m_driver = nullptr;
-  m_cv.notify_all();
+  if (kick_after) {
+    kick(lk); // asynchronous waiters that came meanwhile start the next attempt
+  } else {
+    m_cv.notify_all();
+  }
+}
+
+void QueueEngine::take_created() {
+  if (!m_create || !m_create->ready() || !m_create->result().ok() || !m_node.empty()) return;
+  m_node = child_name(m_create->result().value().path);
+  m_stat = m_create->result().value().stat;
+  m_session = m_stat->ephemeral_owner; // authoritative, even if the session changed meanwhile
+  m_indeterminate = false;
 }
 
 void QueueEngine::flush_warnings(Lock& lk) {
@@ -107,6 +124,7 @@ void QueueEngine::grant_head() {
     m_queue.pop_front();
     w->state = Waiter::State::granted;
     grant(*w->handle, w->thread);
+    decided(*w);
   } while (m_policy.shared() && !m_queue.empty());
   m_driver = nullptr;
   m_cv.notify_all();
@@ -122,6 +140,7 @@ void QueueEngine::grant(Hold& h, std::thread::id thread) {
     h.lost.reset();
     m_owners.push_back(&h);
   }
+  ++h.grants;
   h.holders.push_back(thread);
 }
 
@@ -148,11 +167,10 @@ bool QueueEngine::joinable(const Hold& h) const {
 }
 
 void QueueEngine::fail_all(const Error& e) {
-  for (Waiter* w : m_queue) {
-    w->state = Waiter::State::failed;
-    w->error = e;
-  }
-  m_queue.clear();
+  std::deque<Waiter*> failed;
+  failed.swap(m_queue);
+  for (Waiter* w : failed)
+    fail(*w, e);
   m_driver = nullptr;
   m_cv.notify_all();
 }
@@ -160,9 +178,11 @@ void QueueEngine::fail_all(const Error& e) {
 void QueueEngine::refuse_try_only() {
   for (auto it = m_queue.begin(); it != m_queue.end();) {
     if ((*it)->try_only) {
-      (*it)->state = Waiter::State::refused;
-      if (m_driver == *it) m_driver = nullptr;
+      Waiter* w = *it;
+      w->state = Waiter::State::refused;
+      if (m_driver == w) m_driver = nullptr;
       it = m_queue.erase(it);
+      decided(*w);
     } else {
       ++it;
     }
@@ -179,6 +199,9 @@ void QueueEngine::reset_attempt(bool keep_guid) {
   m_indeterminate = false;
   m_create.reset();
   m_listing.reset();
+  m_list_get.reset();
+  m_adopt_get.reset();
+  m_adopt_kids.clear();
   m_pred_get.reset();
   m_kids_get.reset();
   m_kids_seen = false;

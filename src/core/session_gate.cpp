@@ -31,6 +31,10 @@ public:
                     std::function<void(Result<Done>)> done) override {
     m_impl->remove_async(path, version, std::move(done));
   }
+  void remove_watches_async(const std::string& path, WatchKind kind,
+                            std::function<void(Result<std::size_t>)> done) override {
+    m_impl->remove_watches_async(path, kind, std::move(done));
+  }
 
   void create_direct(const std::string& path, const std::string& data, CreateMode mode,
                      std::function<void(Result<Created>)> done) override {

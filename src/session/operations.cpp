@@ -500,42 +500,51 @@ void SessionImpl::ensure_path(std::string_view path, CreateMode mode, Deadline d
   }
 }
 
-std::size_t SessionImpl::remove_watches(std::string_view path, WatchKind kind, Deadline d) {
+// "Remove all of this type on the path": removing one specific watcher only sends CHECK_WATCHES,
+// which leaves the server's watch in place. `done` gets how many of our watches were removed.
+void SessionImpl::start_remove_watches(std::string_view path, WatchKind kind,
+                                       std::function<void(Result<std::size_t>)> done) {
   validate_path(path);
-  check_blocking_call("remove_watches");
   std::vector<std::uint64_t> ids;
   {
     std::lock_guard<std::mutex> lock(m_mutex);
     for (const auto& [id, w] : m_watches)
       if (w.path == path && (kind == WatchKind::any || w.kind == kind)) ids.push_back(id);
   }
-  if (ids.empty()) return 0;
+  if (ids.empty()) {
+    done(std::size_t{0});
+    return;
+  }
   const auto type = kind == WatchKind::any    ? ZWATCHTYPE_ANY
                     : kind == WatchKind::data ? ZWATCHTYPE_DATA
                                               : ZWATCHTYPE_CHILD;
-  // "Remove all of this type on the path": removing one specific watcher only sends CHECK_WATCHES,
-  // which leaves the server's watch in place.
-  const std::string p(path);
-  try {
-    wait<Done>(d, "remove_watches", path, [&](auto done) {
-      auto* call = new_call<Done>(this, "remove_watches", path, done);
-      issue(call, [&] {
-        return with_handle([&](zhandle_t* zh) {
-          // The header declares a pointer to the completion; the library takes the function itself.
-          return zoo_aremove_all_watches(zh, p.c_str(), type, 0,
-                                         reinterpret_cast<void_completion_t*>(&on_void), call);
-        });
-      });
-    });
-  } catch (const Error& e) {
-    if (e.errc() != Errc::no_watcher) throw;
+  auto finish = [self = shared_from_this(), ids, done = std::move(done)](const Result<Done>& r) {
+    // Forgotten either way: removed now, or (no_watcher) fired meanwhile.
     for (const auto id : ids)
-      forget_watch(id); // they fired meanwhile
-    return 0;
-  }
-  for (const auto id : ids)
-    forget_watch(id);
-  return ids.size();
+      self->forget_watch(id);
+    if (r.ok()) return done(ids.size());
+    if (r.error() == Errc::no_watcher) return done(std::size_t{0});
+    done(Result<std::size_t>(r.error(), r.detail()));
+  };
+  auto* call = new_call<Done>(this, "remove_watches", path, std::move(finish));
+  issue(call, [&] {
+    return with_handle([&](zhandle_t* zh) {
+      // The header declares a pointer to the completion; the library takes the function itself.
+      return zoo_aremove_all_watches(zh, call->path.c_str(), type, 0,
+                                     reinterpret_cast<void_completion_t*>(&on_void), call);
+    });
+  });
+}
+
+std::size_t SessionImpl::remove_watches(std::string_view path, WatchKind kind, Deadline d) {
+  check_blocking_call("remove_watches");
+  return wait<std::size_t>(d, "remove_watches", path,
+                           [&](auto done) { start_remove_watches(path, kind, done); });
+}
+
+void SessionImpl::remove_watches_async(std::string_view path, WatchKind kind,
+                                       std::function<void(Result<std::size_t>)> done) {
+  start_remove_watches(path, kind, to_dispatcher(std::move(done)));
 }
 
 // --- Asynchronous calls. ---

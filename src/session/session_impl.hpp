@@ -47,6 +47,9 @@ public:
   MultiResult multi(const std::vector<Op>& ops, Deadline d);
   void sync(std::string_view path, Deadline d);
   std::size_t remove_watches(std::string_view path, WatchKind kind, Deadline d);
+  /// remove_watches() without waiting: `done` (on the dispatcher thread) gets the count removed.
+  void remove_watches_async(std::string_view path, WatchKind kind,
+                            std::function<void(Result<std::size_t>)> done);
   void ensure_path(std::string_view path, CreateMode mode, Deadline d);
   std::size_t remove_recursive(std::string_view path, Deadline d);
   /// The ACL a create uses: its own, else the session's default (see SessionOptions).
@@ -137,6 +140,8 @@ public:
 
   // Called from the C client's threads (via the trampolines).
   void on_session_event(_zhandle* zh, int state);
+  void start_remove_watches(std::string_view path, WatchKind kind,
+                            std::function<void(Result<std::size_t>)> done);
   void on_watch_fired(std::uint64_t watch_id, int type, const char* path);
   void forget_watch(std::uint64_t id);
 

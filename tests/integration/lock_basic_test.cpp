@@ -15,9 +15,7 @@ using zk::Errc;
 
 namespace {
 
-std::size_t child_count(zk::Session& s, const std::string& path) {
-  return zkt::lock::children(s, path).size();
-}
+using zkt::lock::child_count;
 
 TEST(Lock, LockAndUnlock) {
   zkt::RootGuard root("lock-basic");
@@ -364,3 +362,115 @@ TEST(Lock, KazooAndGoNamesAreContenders) {
 }
 
 } // namespace
+
+// --- The asynchronous form -----------------------------------------------------------------------
+
+TEST(LockAsync, AFutureGuardHoldsTheLockAndReleasesItFromAnotherThread) {
+  zkt::RootGuard root("lock-async");
+  const std::string path = root.path() + "/l";
+  DistributedLock lock(root.session(), path);
+  auto f = lock.async_lock(5s);
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  zk::LockGuard guard = f.get();
+  ASSERT_TRUE(guard.owns_lock());
+  EXPECT_EQ(guard.mutex(), &lock);
+  const auto token = guard.fencing_token();
+  EXPECT_EQ(token, lock.fencing_token());
+  ASSERT_EQ(child_count(root.session(), path), 1U);
+  // Another session waits; the guard is released on a thread that never locked anything.
+  zk::Session other(zkt::options());
+  DistributedLock theirs(other, path);
+  auto waiting = theirs.async_lock();
+  EXPECT_EQ(waiting.wait_for(300ms), std::future_status::timeout) << "two holders at once";
+  std::thread([g = std::move(guard)]() mutable { g.release(); }).join();
+  EXPECT_FALSE(lock.owns_lock());
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  zk::LockGuard second = waiting.get();
+  EXPECT_GT(second.fencing_token(), token) << "tokens must increase";
+  second.release();
+  EXPECT_FALSE(second.owns_lock());
+  EXPECT_TRUE(zkt::wait_until([&] { return child_count(root.session(), path) == 0; }, 10s));
+}
+
+TEST(LockAsync, ADeadlineAndACancelEndTheWaitWithTheirCodesAndLeaveNothing) {
+  zkt::RootGuard root("lock-async-end");
+  const std::string path = root.path() + "/l";
+  DistributedLock holder(root.session(), path);
+  holder.lock();
+  zk::Session s(zkt::options());
+  DistributedLock lock(s, path);
+  std::promise<std::error_code> timed_out;
+  const auto start = std::chrono::steady_clock::now();
+  lock.async_lock(300ms, zk::CancelToken(), [&](std::error_code ec, zk::LockGuard g) {
+    EXPECT_FALSE(g.owns_lock());
+    timed_out.set_value(ec);
+  });
+  auto t = timed_out.get_future();
+  ASSERT_EQ(t.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(t.get(), Errc::deadline_exceeded);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  // Sent before the completion ran: a request of the same session sees the node gone.
+  EXPECT_EQ(child_count(s, path), 1U) << "our node outlived the completion";
+
+  zk::CancelToken cancel;
+  auto f = lock.async_lock({}, cancel);
+  ASSERT_TRUE(zkt::wait_until([&] { return child_count(s, path) == 2; }, 10s));
+  cancel.cancel();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(zkt::code_of([&] { (void)f.get(); }), Errc::cancelled);
+  EXPECT_EQ(child_count(s, path), 1U);
+  // The holder watches its own node; our watch on it must be gone.
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::lock::watches_under(path) == 1; }, 10s))
+      << zkt::lock::watches_under(path) << " watches: ours on the holder's node was left";
+  holder.unlock();
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::lock::watches_under(path) == 0; }, 10s));
+}
+
+TEST(LockAsync, CompletionsRunOnTheCallbackThreadOrTheGivenExecutorNeverInline) {
+  zkt::RootGuard root("lock-async-exec");
+  const std::string path = root.path() + "/l";
+  DistributedLock lock(root.session(), path);
+  // The callback thread: a blocking call there is refused.
+  std::promise<Errc> on_callback;
+  lock.async_lock([&](std::error_code ec, zk::LockGuard /*held until this returns*/) {
+    EXPECT_FALSE(ec);
+    on_callback.set_value(zkt::code_of([&] { (void)lock.try_lock(); }));
+  });
+  auto refused = on_callback.get_future();
+  ASSERT_EQ(refused.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(refused.get(), Errc::wrong_thread);
+
+  // An executor: the completion is handed to it, and runs where it says.
+  std::mutex m;
+  std::vector<std::function<void()>> posted;
+  std::atomic<bool> inline_run{false};
+  bool in_call = true;
+  lock.async_lock(
+      5s, zk::CancelToken(),
+      [&](std::error_code ec, zk::LockGuard g) {
+        inline_run = in_call;
+        EXPECT_FALSE(ec);
+        EXPECT_TRUE(g.owns_lock());
+      },
+      [&](std::function<void()> work) {
+        std::lock_guard<std::mutex> l(m);
+        posted.push_back(std::move(work));
+      });
+  in_call = false;
+  ASSERT_TRUE(zkt::wait_until(
+      [&] {
+        std::lock_guard<std::mutex> l(m);
+        return !posted.empty();
+      },
+      10s));
+  std::function<void()> work;
+  {
+    std::lock_guard<std::mutex> l(m);
+    work = std::move(posted.front());
+  }
+  work(); // the guard is released at the end of the completion: the lock is free again
+  EXPECT_FALSE(inline_run.load());
+  EXPECT_TRUE(zkt::wait_until([&] { return child_count(root.session(), path) == 0; }, 10s));
+  EXPECT_EQ(zkt::code_of([&] { lock.async_lock(zk::DistributedLock::LockHandler()); }),
+            Errc::invalid_argument);
+}

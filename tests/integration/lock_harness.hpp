@@ -23,6 +23,11 @@ using zkt::ephemerals_under;
 using zkt::sync;
 using zkt::watches_under;
 
+/// How many children `path` has (0 if it does not exist).
+inline std::size_t child_count(zk::Session& s, const std::string& path) {
+  return children(s, path).size();
+}
+
 /// argv for our worker: this test binary, re-run in worker mode (see lock_worker.cpp).
 std::vector<std::string> worker(const std::vector<std::string>& args);
 /// argv for the Curator peer (tests/interop/CuratorMutexPeer.java) and the Kazoo peer.

@@ -1,5 +1,6 @@
 // The lock across processes: many processes and threads under a mutual-exclusion checker, a holder
-// killed with SIGKILL, and interoperation with Curator's InterProcessMutex and Kazoo's Lock.
+// killed with SIGKILL, a thousand asynchronous waiters on one event-loop thread, and interoperation
+// with Curator's InterProcessMutex and Kazoo's Lock.
 //
 // ZKR_LOCK_INTEROP_ACQUISITIONS=N sets the acquisitions per path of the mixed runs (default 160;
 // the acceptance run uses 1000).
@@ -10,9 +11,15 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 using namespace std::chrono_literals;
 using zk::DistributedLock;
@@ -20,9 +27,7 @@ using zkt::lock::Child;
 
 namespace {
 
-std::size_t child_count(zk::Session& s, const std::string& path) {
-  return zkt::lock::children(s, path).size();
-}
+using zkt::lock::child_count;
 
 int env_int(const char* name, int fallback) {
   const char* env = std::getenv(name);
@@ -63,6 +68,9 @@ public:
     }
     return holds;
   }
+
+  /// The process id of the contender added `index`-th.
+  [[nodiscard]] std::int64_t pid_of(std::size_t index) const { return m_children.at(index)->pid(); }
 
 private:
   std::vector<std::unique_ptr<Child>> m_children;
@@ -149,6 +157,166 @@ TEST(LockProcesses, AKilledHolderIsReplacedWithinTheSessionTimeout) {
   EXPECT_EQ(child_count(s, path), 1U);
   lock.unlock();
   EXPECT_EQ(child_count(s, path), 0U);
+}
+
+// --- Asynchronous waiters: no thread each. ------------------------------------------------------
+
+// An event loop of one thread, as a service's: the completions are posted to it.
+class EventLoop {
+public:
+  EventLoop() : m_thread([this] { run(); }) {}
+  ~EventLoop() {
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      m_stop = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  EventLoop(EventLoop&&) = delete;
+  EventLoop& operator=(EventLoop&&) = delete;
+  void post(std::function<void()> work) {
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      m_work.push_back(std::move(work));
+    }
+    m_cv.notify_all();
+  }
+  zk::Executor executor() {
+    return [this](std::function<void()> work) { post(std::move(work)); };
+  }
+  [[nodiscard]] bool on_loop() const { return std::this_thread::get_id() == m_thread.get_id(); }
+
+private:
+  void run() {
+    std::unique_lock<std::mutex> l(m_mutex);
+    for (;;) {
+      m_cv.wait(l, [&] { return m_stop || !m_work.empty(); });
+      if (m_work.empty()) return;
+      auto work = std::move(m_work.front());
+      m_work.pop_front();
+      l.unlock();
+      work();
+      l.lock();
+    }
+  }
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<std::function<void()>> m_work;
+  bool m_stop = false;
+  std::thread m_thread; // last: started once the rest exists
+};
+
+int thread_count() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+// The acceptance run: 1,000 async_lock waiters on 10 paths, their completions on one
+// event-loop thread, 4 other processes contending; every other waiter of each path is cancelled
+// while another session holds every path, then the paths are let go.
+TEST(LockAsync, AThousandWaitersOnOneThreadAreExcludedAndCancelledOnesLeaveNothing) {
+  zkt::RootGuard root("lock-async-many");
+  constexpr std::size_t paths = 10, waiters = 1000, others = 4, other_count = 25;
+  zk::Session s(zkt::options());
+  zk::Session blocking(zkt::options());
+  EventLoop loop;
+  std::vector<std::unique_ptr<DistributedLock>> locks, blockers;
+  std::vector<std::string> names;
+  for (std::size_t p = 0; p < paths; ++p) {
+    names.push_back(root.path() + "/p" + std::to_string(p));
+    locks.push_back(std::make_unique<DistributedLock>(s, names.back()));
+    blockers.push_back(std::make_unique<DistributedLock>(blocking, names.back()));
+    blockers.back()->lock();
+  }
+  Contenders contenders; // one process on each of the first paths
+  for (std::size_t p = 0; p < others; ++p)
+    contenders.add(zkt::lock::worker(
+        {"contend", zkt::hosts(), names[p], "1", std::to_string(other_count), "0", "200"}));
+  ASSERT_TRUE(contenders.start());
+  std::vector<std::int64_t> pids; // taken now: a contender's id goes once it is waited for
+  for (std::size_t p = 0; p < others; ++p)
+    pids.push_back(contenders.pid_of(p));
+  const int threads = thread_count(); // the session's, the loop's, the test's: no more from here
+
+  struct Outcome { // touched on the loop thread only, read once everything completed
+    std::vector<std::vector<zkt::HoldRecord>> holds{paths};
+    std::size_t granted = 0, cancelled = 0, other_errors = 0, completions = 0;
+    int max_threads = 0;
+    bool off_loop = false;
+  } out;
+  std::atomic<std::size_t> ended{0}; // cancelled waits, seen from the test thread
+  std::promise<void> all_done;
+  std::vector<zk::CancelToken> tokens(waiters);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < waiters; ++i) {
+    const std::size_t p = i % paths;
+    locks[p]->async_lock(
+        {}, tokens[i],
+        [&, p](std::error_code ec, zk::LockGuard guard) {
+          out.off_loop = out.off_loop || !loop.on_loop();
+          out.max_threads = std::max(out.max_threads, thread_count());
+          const auto finish = [&] {
+            if (++out.completions == waiters) all_done.set_value();
+          };
+          if (ec) {
+            ++(ec == zk::Errc::cancelled ? out.cancelled : out.other_errors);
+            ++ended;
+            return finish();
+          }
+          ++out.granted;
+          zkt::HoldRecord r;
+          r.token = guard.fencing_token();
+          r.process = zkt::this_process();
+          r.thread = zkt::this_thread();
+          r.enter_ns = zkt::monotonic_ns();
+          // Held across other work of the loop: the release is a task of its own.
+          auto held = std::make_shared<zk::LockGuard>(std::move(guard));
+          loop.post([&, p, r, held, finish]() mutable {
+            r.exit_ns = zkt::monotonic_ns();
+            out.holds[p].push_back(r);
+            held->release();
+            finish();
+          });
+        },
+        loop.executor());
+  }
+  for (std::size_t i = paths; i < waiters; i += 2 * paths) // every other waiter of each path
+    for (std::size_t p = 0; p < paths; ++p)
+      tokens[i + p].cancel();
+  ASSERT_TRUE(zkt::wait_until([&] { return ended.load() == waiters / 2; }, 30s))
+      << ended.load() << " of " << waiters / 2 << " cancelled waits ended";
+  for (auto& b : blockers)
+    b->unlock();
+  auto done = all_done.get_future();
+  ASSERT_EQ(done.wait_for(300s), std::future_status::ready) << "not every waiter completed";
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto theirs = contenders.finish(120s);
+
+  EXPECT_FALSE(out.off_loop) << "a completion ran off the event loop";
+  EXPECT_EQ(out.other_errors, 0U);
+  EXPECT_EQ(out.granted, waiters / 2);
+  EXPECT_EQ(out.cancelled, waiters / 2);
+  EXPECT_EQ(out.max_threads, threads) << "threads were started for the waiters";
+  std::size_t ours = 0;
+  for (std::size_t p = 0; p < paths; ++p) {
+    auto holds = out.holds[p];
+    ours += holds.size();
+    for (const auto& h : theirs) // each contender's records, on its own path
+      if (p < others && h.process == pids[p]) holds.push_back(h);
+    expect_excluded(holds, holds.size(), ("async waiters on " + names[p]).c_str());
+  }
+  EXPECT_EQ(ours, out.granted);
+  EXPECT_EQ(theirs.size(), others * other_count);
+  std::cout << "[ measured ] " << waiters << " async waiters on " << paths << " paths, "
+            << out.granted << " granted, " << out.cancelled << " cancelled, in " << took
+            << " s, on one loop thread; process threads " << threads << " throughout\n";
+  for (const auto& name : names)
+    expect_nothing_left(s, name);
 }
 
 // --- Interop: each direction, then mixed contention. ---------------------------------------------

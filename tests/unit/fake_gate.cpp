@@ -402,6 +402,16 @@ void FakeGate::remove_async(const std::string& path, std::int32_t version,
   reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
+void FakeGate::remove_watches_async(const std::string& path, zk::WatchKind kind,
+                                    std::function<void(Result<std::size_t>)> done) {
+  Lock lk(m_mutex);
+  ++m_requests["remove_watches"];
+  std::size_t n = 0;
+  if (kind != zk::WatchKind::child) n += m_watches.erase(path);
+  if (kind != zk::WatchKind::data) n += m_child_watches.erase(path);
+  reply(lk, [done = std::move(done), n]() { done(n); });
+}
+
 void FakeGate::set_direct(const std::string& path, const std::string& data, std::int32_t version,
                           std::function<void(Result<zk::Stat>)> done) {
   Lock lk(m_mutex);

@@ -87,6 +87,8 @@ public:
                       std::function<void(zk::Result<zk::Children>)> done) override;
   void remove_async(const std::string& path, std::int32_t version,
                     std::function<void(zk::Result<zk::Done>)> done) override;
+  void remove_watches_async(const std::string& path, zk::WatchKind kind,
+                            std::function<void(zk::Result<std::size_t>)> done) override;
   void create_direct(const std::string& path, const std::string& data, zk::CreateMode mode,
                      std::function<void(zk::Result<zk::Created>)> done) override {
     create_async(path, data, mode, std::move(done));

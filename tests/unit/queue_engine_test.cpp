@@ -1,6 +1,7 @@
 // The queue engine (src/core/queue_engine*) with the exclusive-lock policy, against a fake session
 // gate: lost replies, a listing overtaken by a deletion, session expiry while waiting and while
-// holding, a deadline during the create, cancellation from another thread. No server.
+// holding, a deadline during the create, cancellation from another thread; asynchronous waiters
+// (no thread of theirs) granted in order, timed out and cancelled. No server.
 #include "fake_gate.hpp"
 
 #include "core/queue_engine.hpp"
@@ -243,6 +244,118 @@ TEST_F(QueueEngineTest, ACancelFromAnotherThreadEndsTheWaitAndLeavesNothingBehin
   } catch (const zk::Error& e) {
     EXPECT_EQ(e.errc(), Errc::cancelled);
   }
+}
+
+// What an asynchronous waiter's completion saw.
+struct AsyncOutcome {
+  std::mutex m;
+  std::vector<std::pair<int, Errc>> done; // (waiter, error or ok), in completion order
+  std::vector<std::uint64_t> grants;
+  bool off_callback_thread = false;
+  QueueEngine::AsyncDone record(int who, const zkt::FakeGate& gate) {
+    return [this, who, &gate](std::optional<zk::Error> e, std::uint64_t grant) {
+      std::lock_guard<std::mutex> l(m);
+      if (!gate.on_callback_thread()) off_callback_thread = true;
+      done.emplace_back(who, e ? e->errc() : Errc::ok);
+      grants.push_back(grant);
+    };
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> l(m);
+    return done.size();
+  }
+};
+
+TEST_F(QueueEngineTest, AsyncWaitersAreGrantedOneAtATimeInTheirOrderWithoutAThread) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  auto h = hold();
+  AsyncOutcome out;
+  for (int i = 0; i < 3; ++i)
+    h->contender->acquire_async(*h, zk::far_future, nullptr, out.record(i, *gate));
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1 && gate->watches() == 1; }))
+      << "the waiters did not queue one node behind the holder";
+  gate->drain();
+  EXPECT_EQ(out.count(), 0U) << "granted while another client holds the lock";
+  gate->delete_node(path + "/" + other);
+  for (std::size_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(zkt::eventually([&] { return out.count() == i; })) << "waiter " << i - 1;
+    gate->drain();
+    ASSERT_EQ(out.count(), i) << "two waiters hold the exclusive lock at once";
+    std::uint64_t grant = 0;
+    {
+      std::lock_guard<std::mutex> l(out.m);
+      EXPECT_EQ(out.done.back(), std::make_pair(static_cast<int>(i) - 1, Errc::ok));
+      grant = out.grants.back();
+    }
+    h->contender->release_grant(*h, grant - 1); // an older grant's guard: not this hold
+    EXPECT_TRUE(held(*h));
+    h->contender->release_grant(*h, grant);
+  }
+  EXPECT_FALSE(out.off_callback_thread);
+  EXPECT_TRUE(zkt::eventually([&] { return ours().empty() && gate->watches() == 0; }));
+}
+
+TEST_F(QueueEngineTest, AnAsyncDeadlineOrCancelRemovesNodeAndWatchBeforeTheCompletionRuns) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  auto h = hold();
+  std::promise<std::pair<Errc, std::vector<std::string>>> timed_out;
+  const auto start = Clock::now();
+  h->contender->acquire_async(*h, start + 200ms, nullptr,
+                              [&](std::optional<zk::Error> e, std::uint64_t /*grant*/) {
+                                // The fake applies requests as they are sent, as the server
+                                // applies ours in order: what the next request would find.
+                                timed_out.set_value({e ? e->errc() : Errc::ok, ours()});
+                              });
+  auto got = timed_out.get_future();
+  ASSERT_EQ(got.wait_for(5s), std::future_status::ready);
+  const auto [why, left] = got.get();
+  EXPECT_EQ(why, Errc::deadline_exceeded);
+  EXPECT_GE(Clock::now() - start, 200ms);
+  EXPECT_TRUE(left.empty()) << "our node outlived the completion";
+  gate->drain();
+  EXPECT_EQ(gate->watches(), 0U) << "our watch on the predecessor was left";
+
+  zk::CancelToken cancel;
+  std::promise<Errc> cancelled;
+  h->contender->acquire_async(*h, zk::far_future, &cancel,
+                              [&](std::optional<zk::Error> e, std::uint64_t /*grant*/) {
+                                cancelled.set_value(e ? e->errc() : Errc::ok);
+                              });
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
+  cancel.cancel();
+  auto c = cancelled.get_future();
+  ASSERT_EQ(c.wait_for(5s), std::future_status::ready) << "the cancel did not end the wait";
+  EXPECT_EQ(c.get(), Errc::cancelled);
+  gate->drain();
+  EXPECT_EQ(gate->children_of(path), std::vector<std::string>{other}) << "our node was left";
+  EXPECT_EQ(gate->watches(), 0U);
+}
+
+TEST_F(QueueEngineTest, AsyncAndWaitingThreadsShareOneQueueAndAGoneObjectCancelsItsWaits) {
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  auto a = hold();
+  auto b = hold();
+  AsyncOutcome out;
+  a->contender->acquire_async(*a, zk::far_future, nullptr, out.record(0, *gate));
+  auto thread = std::async(std::launch::async,
+                           [&] { return b->contender->acquire(*b, Clock::now() + 10s, false); });
+  auto c = hold();
+  c->contender->acquire_async(*c, zk::far_future, nullptr, out.record(2, *gate));
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1; }));
+  c->contender->abandon_async(*c); // c's object goes: its wait ends, the others' go on
+  ASSERT_TRUE(zkt::eventually([&] { return out.count() == 1; }));
+  {
+    std::lock_guard<std::mutex> l(out.m);
+    EXPECT_EQ(out.done.front(), std::make_pair(2, Errc::cancelled));
+  }
+  gate->delete_node(path + "/" + other);
+  ASSERT_TRUE(zkt::eventually([&] { return out.count() == 2; }));
+  EXPECT_TRUE(held(*a));
+  EXPECT_EQ(thread.wait_for(200ms), std::future_status::timeout) << "two holders at once";
+  a->contender->release(*a, true);
+  ASSERT_TRUE(thread.get()) << "the waiting thread did not get the lock after the async waiter";
+  b->contender->release(*b, true);
+  EXPECT_TRUE(zkt::eventually([&] { return ours().empty(); }));
 }
 
 TEST_F(QueueEngineTest, ObjectsOnOnePathCannotMixNodeOptions) {

@@ -7,6 +7,8 @@
 #include "recipes/lock/contenders.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 
+#include <utility>
+
 namespace zk {
 namespace {
 
@@ -15,6 +17,20 @@ using detail::core::Hold;
 Hold& handle_of(const std::unique_ptr<Hold>& h) {
   if (!h) throw Error(Errc::invalid_argument, "use of a moved-from zk::DistributedLock");
   return *h;
+}
+
+// The user's completion, with the error as a std::error_code, run where `executor` says.
+std::function<void(std::optional<Error>, LockGuard)> to_handler(DistributedLock::LockHandler done,
+                                                                Executor executor) {
+  if (!done) throw Error(Errc::invalid_argument, "async_lock without a completion");
+  return [done = std::move(done), executor = std::move(executor)](std::optional<Error> e,
+                                                                  LockGuard guard) {
+    const std::error_code ec = e ? e->code() : std::error_code();
+    if (!executor) return done(ec, std::move(guard));
+    // std::function needs a copyable callable: the guard travels in a shared_ptr.
+    auto held = std::make_shared<LockGuard>(std::move(guard));
+    executor([done, ec, held] { done(ec, std::move(*held)); });
+  };
 }
 
 } // namespace
@@ -46,7 +62,12 @@ DistributedLock::~DistributedLock() {
 }
 
 void DistributedLock::finish() noexcept {
-  if (m_handle) detail::core::end_hold(*m_handle);
+  if (!m_handle) return;
+  try {
+    m_handle->contender->abandon_async(*m_handle);
+  } catch (...) { // nothing to end
+  }
+  detail::core::end_hold(*m_handle);
 }
 
 DistributedLock::DistributedLock(DistributedLock&& other) noexcept = default;
@@ -77,6 +98,81 @@ bool DistributedLock::acquire_until(Clock::time_point at, const CancelToken* can
   // std::timed_mutex: a deadline already passed means one try without waiting.
   if (at <= Clock::now()) return try_lock();
   return h.contender->acquire(h, at, false, cancel);
+}
+
+void DistributedLock::start_async(Deadline deadline, const CancelToken* cancel,
+                                  std::function<void(std::optional<Error>, LockGuard)> done) {
+  auto& h = handle_of(m_handle);
+  const auto at = deadline.is_default() ? far_future
+                                        : deadline.resolve(h.contender->gate().operation_timeout());
+  h.contender->acquire_async(
+      h, at, cancel, [this, done = std::move(done)](std::optional<Error> e, std::uint64_t grant) {
+        if (e) return done(std::move(e), LockGuard());
+        done(std::nullopt, LockGuard(this, grant));
+      });
+}
+
+void DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
+                                 Executor executor) {
+  start_async(deadline, &cancel, to_handler(std::move(done), std::move(executor)));
+}
+
+void DistributedLock::async_lock(LockHandler done, Executor executor) {
+  start_async({}, nullptr, to_handler(std::move(done), std::move(executor)));
+}
+
+std::future<LockGuard> DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel) {
+  auto promise = std::make_shared<std::promise<LockGuard>>();
+  auto future = promise->get_future();
+  start_async(deadline, &cancel, [promise](std::optional<Error> e, LockGuard guard) {
+    if (e) return promise->set_exception(std::make_exception_ptr(*e));
+    promise->set_value(std::move(guard));
+  });
+  return future;
+}
+
+LockGuard::~LockGuard() {
+  release();
+}
+
+LockGuard::LockGuard(LockGuard&& other) noexcept
+    : m_lock(std::exchange(other.m_lock, nullptr)), m_grant(other.m_grant) {}
+
+LockGuard& LockGuard::operator=(LockGuard&& other) noexcept {
+  if (this != &other) {
+    release();
+    m_lock = std::exchange(other.m_lock, nullptr);
+    m_grant = other.m_grant;
+  }
+  return *this;
+}
+
+bool LockGuard::owns_lock() const noexcept {
+  if (m_lock == nullptr || !m_lock->m_handle) return false;
+  const auto& h = *m_lock->m_handle;
+  return h.contender->read(h, [&](const Hold& x) { return x.held() && x.grants == m_grant; });
+}
+
+void LockGuard::release() noexcept {
+  auto* lock = std::exchange(m_lock, nullptr);
+  if (lock == nullptr || !lock->m_handle) return;
+  try {
+    lock->m_handle->contender->release_grant(*lock->m_handle, m_grant);
+  } catch (...) { // the loss was reported; a release must not throw
+  }
+}
+
+std::int64_t LockGuard::fencing_token() const {
+  if (m_lock == nullptr)
+    throw Error(Errc::lock_not_held, "LockGuard::fencing_token: the guard holds nothing");
+  const auto& h = handle_of(m_lock->m_handle);
+  return detail::core::read_held(h, "fencing_token", "", [&](const Hold& x) {
+    if (x.grants != m_grant) {
+      throw Error(Errc::lock_lost,
+                  "fencing_token: this guard's hold of " + h.contender->path() + " ended");
+    }
+    return x.token;
+  });
 }
 
 void DistributedLock::unlock() noexcept {

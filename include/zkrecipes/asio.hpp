@@ -1,0 +1,84 @@
+// zkrecipes — optional adapter for standalone Asio (header-only; include it where Asio is used).
+//
+// clang-format off
+//   asio::io_context io;
+//   zk::DistributedLock lock(session, "/app/locks/jobs");
+//   // A plain handler: it runs on io's thread, the guard ends the hold.
+//   zk::asio::async_lock(lock, io.get_executor(), 5s,
+//                        [](std::error_code ec, zk::LockGuard guard) { /* ... */ });
+//   // In a C++20 coroutine:
+//   zk::LockGuard g = co_await zk::asio::async_lock(lock, ex, 5s, asio::use_awaitable);
+//   // Also asio::use_future, asio::experimental::deferred (asio::deferred from Asio 1.24),
+//   // asio::bind_cancellation_slot(...).
+// clang-format on
+//
+// Asio's conventions hold: any completion token; the handler runs on its associated executor (by
+// default the executor passed in), never inside the initiating call; the pending wait counts as
+// work of that executor (io.run() does not return while it waits); a cancellation signal on the
+// handler's cancellation slot (any cancellation type) ends the wait with Errc::cancelled, our node
+// and watch removed as after a timeout. The library does not depend on Asio; this header needs
+// Asio 1.22 or later and C++17 (C++20 for use_awaitable).
+//
+// Lifetimes: a pending wait holds its handler and work on the handler's executor, and its
+// completion is posted there from the session's callback thread; so the execution context must
+// outlive it. Before destroying an io_context, end the waits (destroy their locks: that ends them
+// with Errc::cancelled) and let it run their completions.
+#pragma once
+
+#include <zkrecipes/distributed_lock.hpp>
+
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+
+#include <memory>
+#include <system_error>
+#include <utility>
+
+namespace zk::asio {
+
+/// DistributedLock::async_lock() with an Asio completion token: completes with
+/// (std::error_code, zk::LockGuard) on the handler's associated executor (default `ex`). A default
+/// `deadline` waits without one.
+template <class Executor, class CompletionToken>
+auto async_lock(DistributedLock& lock, const Executor& ex, Deadline deadline,
+                CompletionToken&& token) {
+  return ::asio::async_initiate<CompletionToken, void(std::error_code, LockGuard)>(
+      [&lock, ex, deadline](auto handler) {
+        using Handler = decltype(handler);
+        // Shared: the library's completion is a copyable std::function, the handler move-only.
+        struct Op {
+          Handler handler;
+          ::asio::executor_work_guard<::asio::associated_executor_t<Handler, Executor>> work;
+          CancelToken cancel;
+        };
+        auto target = ::asio::get_associated_executor(handler, ex);
+        auto op = std::make_shared<Op>(
+            Op{std::move(handler), ::asio::make_work_guard(target), CancelToken()});
+        auto slot = ::asio::get_associated_cancellation_slot(op->handler);
+        if (slot.is_connected()) {
+          slot.assign([cancel = op->cancel](::asio::cancellation_type) { cancel.cancel(); });
+        }
+        lock.async_lock(deadline, op->cancel, [op](std::error_code ec, LockGuard guard) {
+          auto held = std::make_shared<LockGuard>(std::move(guard));
+          auto where = op->work.get_executor();
+          ::asio::post(where, [op, ec, held]() mutable {
+            auto bound = ::asio::get_associated_cancellation_slot(op->handler);
+            if (bound.is_connected()) bound.clear();
+            op->work.reset();
+            std::move(op->handler)(ec, std::move(*held));
+          });
+        });
+      },
+      token);
+}
+
+/// async_lock() without a deadline.
+template <class Executor, class CompletionToken>
+auto async_lock(DistributedLock& lock, const Executor& ex, CompletionToken&& token) {
+  return zk::asio::async_lock(lock, ex, Deadline(), std::forward<CompletionToken>(token));
+}
+
+} // namespace zk::asio

@@ -1,0 +1,120 @@
+// zkrecipes/asio.hpp against the ensemble: a plain handler, use_awaitable, use_future and deferred
+// on one io_context thread; Asio's per-operation cancellation ends a wait and leaves nothing; a
+// pending wait keeps io.run() going.
+#include "lock_harness.hpp"
+
+#include <zkrecipes/asio.hpp>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+using namespace std::chrono_literals;
+using zk::DistributedLock;
+using zk::Errc;
+
+namespace {
+
+using zkt::lock::child_count;
+
+TEST(Asio, APlainHandlerRunsOnTheIoContextThreadAndRunWaitsForIt) {
+  zkt::RootGuard root("asio-plain");
+  const std::string path = root.path() + "/l";
+  DistributedLock lock(root.session(), path);
+  asio::io_context io;
+  std::thread::id ran_on;
+  std::int64_t token = 0;
+  zk::asio::async_lock(lock, io.get_executor(), 10s, [&](std::error_code ec, zk::LockGuard g) {
+    ran_on = std::this_thread::get_id();
+    EXPECT_FALSE(ec) << ec.message();
+    token = g.fencing_token();
+  });
+  io.run(); // returns only after the completion: the pending wait is work of the io_context
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_GT(token, 0);
+  EXPECT_EQ(child_count(root.session(), path), 0U) << "the guard ended the hold";
+}
+
+TEST(Asio, CoroutinesFuturesAndDeferredTakeTurns) {
+  zkt::RootGuard root("asio-tokens");
+  const std::string path = root.path() + "/l";
+  DistributedLock lock(root.session(), path);
+  asio::io_context io;
+  std::vector<std::int64_t> tokens;
+  auto ex = io.get_executor();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+          zk::LockGuard g = co_await zk::asio::async_lock(lock, ex, 10s, asio::use_awaitable);
+          tokens.push_back(g.fencing_token());
+          asio::steady_timer t(ex, 5ms); // held across a suspension of the coroutine
+          co_await t.async_wait(asio::use_awaitable);
+        }
+      },
+      asio::detached);
+  io.run();
+  ASSERT_EQ(tokens.size(), 3U);
+  EXPECT_TRUE(std::is_sorted(tokens.begin(), tokens.end()));
+
+  auto deferred = zk::asio::async_lock(lock, ex, 10s, asio::experimental::deferred);
+  bool ran = false;
+  EXPECT_EQ(child_count(root.session(), path), 0U) << "deferred: nothing starts before it runs";
+  std::move(deferred)([&](std::error_code ec, zk::LockGuard g) { ran = !ec && g.owns_lock(); });
+  io.restart();
+  io.run();
+  EXPECT_TRUE(ran);
+
+  asio::io_context other;
+  std::thread runner([&] {
+    auto guard = asio::make_work_guard(other);
+    other.run_for(20s);
+  });
+  auto f = zk::asio::async_lock(lock, other.get_executor(), 10s, asio::use_future);
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  zk::LockGuard held = f.get();
+  EXPECT_TRUE(held.owns_lock());
+  held.release();
+  other.stop();
+  runner.join();
+}
+
+TEST(Asio, APerOperationCancellationEndsTheWaitAndLeavesNothing) {
+  zkt::RootGuard root("asio-cancel");
+  const std::string path = root.path() + "/l";
+  DistributedLock holder(root.session(), path);
+  holder.lock();
+  zk::Session s(zkt::options());
+  DistributedLock lock(s, path);
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  std::error_code got;
+  bool held = true;
+  zk::asio::async_lock(
+      lock, io.get_executor(),
+      asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, zk::LockGuard g) {
+        got = ec;
+        held = g.owns_lock();
+      }));
+  asio::steady_timer t(io, 200ms);
+  t.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
+  io.run();
+  EXPECT_EQ(got, Errc::cancelled);
+  EXPECT_FALSE(held);
+  EXPECT_EQ(child_count(s, path), 1U) << "our node outlived the cancellation";
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::lock::watches_under(path) == 1; }, 10s))
+      << "our watch on the holder's node was left";
+  holder.unlock();
+}
+
+} // namespace
