@@ -106,8 +106,9 @@ class DistributedLock;
 
 /// One hold of a DistributedLock taken by async_lock(): ends it when destroyed or released, on any
 /// thread (the hold belongs to the guard, not to a thread). Move-only. Like std::unique_lock and
-/// its mutex, the DistributedLock must outlive the guard and stay where it is. Thread safety: one
-/// guard is used by one thread at a time; its lock may be shared.
+/// its mutex, the DistributedLock must outlive the guard (moving the lock is fine).
+///
+/// Thread safety: one guard is used by one thread at a time; its lock may be shared.
 class LockGuard {
 public:
   /// A guard that holds nothing.
@@ -132,13 +133,14 @@ public:
   /// The fencing token of the hold (DistributedLock::fencing_token()). Throws Errc::lock_not_held
   /// if the guard holds nothing, Errc::lock_lost if its hold was lost.
   [[nodiscard]] std::int64_t fencing_token() const;
-  /// The lock whose hold this is (null for an empty guard).
-  [[nodiscard]] DistributedLock* mutex() const noexcept { return m_lock; }
+  /// The path of the lock whose hold this is. Throws Errc::lock_not_held for an empty guard.
+  [[nodiscard]] const std::string& path() const;
 
 private:
   friend class DistributedLock;
-  LockGuard(DistributedLock* lock, std::uint64_t grant) noexcept : m_lock(lock), m_grant(grant) {}
-  DistributedLock* m_lock = nullptr;
+  LockGuard(detail::core::Hold* hold, std::uint64_t grant) noexcept
+      : m_hold(hold), m_grant(grant) {}
+  detail::core::Hold* m_hold = nullptr; ///< the lock's (it keeps it when moved)
   std::uint64_t m_grant = 0;
 };
 
@@ -199,7 +201,7 @@ public:
   /// one object, from any thread including the callback thread; they are granted one at a time, in
   /// the order they came, as waiting threads are. Destroying the lock ends its pending waits with
   /// Errc::cancelled (a completion already running may still use the lock: destroy it where the
-  /// completions run, or once they ran); do not move it while waits are pending or guards exist.
+  /// completions run, or once they ran).
   /// Throws Errc::invalid_argument for a moved-from lock or a null `done`, Errc::session_closed if
   /// the session is closed.
   void async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
@@ -247,7 +249,6 @@ public:
                                                Deadline deadline = {});
 
 private:
-  friend class LockGuard;
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
   void start_async(Deadline deadline, const CancelToken* cancel,
                    std::function<void(std::optional<Error>, LockGuard)> done);

@@ -348,6 +348,8 @@ struct DigestAuth {
   std::string password; ///< the password, in plain text (the server hashes it)
 };
 
+class Observer; // observer.hpp
+
 /// How a Session connects; only `hosts` is required. The constructor throws zk::Error with
 /// Errc::invalid_argument for malformed hosts or chroot, a timeout that is not positive (or a
 /// session_timeout above INT_MAX ms), a chroot given both in `hosts` and in `chroot`, an empty or
@@ -372,6 +374,8 @@ struct SessionOptions {
   LogLevel log_level = LogLevel::warn; ///< the most verbose level passed to the sink
   bool renew_after_expiry = true; ///< after an expiry, open a new session and report `connected`
   std::optional<ClientId> resume; ///< attach to an existing session instead of creating one
+  /// Told what the session's recipes do (observer.hpp); null: nothing is measured.
+  std::shared_ptr<Observer> observer;
 };
 
 class Session;

@@ -7,6 +7,7 @@
 #include <zkrecipes/distributed_lock.hpp>
 #include <zkrecipes/error.hpp>
 #include <zkrecipes/leader.hpp>
+#include <zkrecipes/observer.hpp>
 #include <zkrecipes/read_write_lock.hpp>
 #include <zkrecipes/retry.hpp>
 #include <zkrecipes/semaphore.hpp>

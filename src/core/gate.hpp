@@ -9,6 +9,7 @@
 // their deadline; listeners run on the callback thread in the order of the events.
 #pragma once
 
+#include <zkrecipes/observer.hpp>
 #include <zkrecipes/session.hpp>
 
 #include <chrono>
@@ -93,6 +94,8 @@ public:
   virtual void remove_listener(std::uint64_t id) = 0;
   /// Runs `fn` on the callback thread at `at` (dropped once the session is closed).
   virtual void post_at(Clock::time_point at, std::function<void()> fn) = 0;
+  /// SessionOptions::observer (null if none).
+  [[nodiscard]] virtual Observer* observer() const noexcept = 0;
   /// The session's log sink, filtered by its level. Never throws.
   virtual void log(LogLevel level, const std::string& message) const noexcept = 0;
   /// The object kept once per session and `key` (see attachments.hpp).

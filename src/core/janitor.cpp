@@ -12,7 +12,10 @@ bool worth_trying(const GatePtr& gate, std::int64_t owner) {
   return gate && !gate->is_closed() && gate->session_id() == owner;
 }
 
-void retry_later(const GatePtr& gate, int attempt, std::function<void()> fn) {
+// `what`: the node (or, for a search by name, the parent) whose deletion is tried again.
+void retry_later(const GatePtr& gate, int attempt, const std::string& what,
+                 std::function<void()> fn) {
+  if (Observer* const observer = gate->observer()) observer->janitor_retry(what, attempt + 2);
   gate->post_at(Clock::now() + recovery_delay(attempt + 1), std::move(fn));
 }
 
@@ -28,7 +31,7 @@ void recheck_owner(const GatePtr& gate, const std::string& node, std::int64_t ow
         if (r.value().stat.ephemeral_owner == owner)
           delete_attempt(gate, node, r.value().stat.version, owner, attempt + 1);
       } else if (transient(r.error())) {
-        retry_later(gate, attempt, [=] { recheck_owner(gate, node, owner, attempt + 1); });
+        retry_later(gate, attempt, node, [=] { recheck_owner(gate, node, owner, attempt + 1); });
       }
     });
   } catch (const Error&) { // closed meanwhile: the node went with the session
@@ -43,7 +46,7 @@ void delete_attempt(const GatePtr& gate, const std::string& node, std::int32_t v
       if (r.ok() || r.error() == Errc::no_node) return;
       if (r.error() == Errc::bad_version) return recheck_owner(gate, node, owner, attempt);
       if (transient(r.error())) {
-        retry_later(gate, attempt,
+        retry_later(gate, attempt, node,
                     [=] { delete_attempt(gate, node, version, owner, attempt + 1); });
       } else if (classify(r.error()) != ErrorClass::lost && r.error() != Errc::session_closed) {
         gate->log(LogLevel::warn, "node " + node + " could not be deleted: " + r.failure().what());
@@ -65,7 +68,7 @@ void matching_attempt(const GatePtr& gate, const std::string& parent,
           delete_attempt(gate, std::string(parent).append("/").append(name), any_version, owner, 0);
         }
       } else if (transient(r.error())) {
-        retry_later(gate, attempt,
+        retry_later(gate, attempt, parent,
                     [=] { matching_attempt(gate, parent, mine, owner, attempt + 1); });
       }
     });

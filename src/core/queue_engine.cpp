@@ -24,6 +24,26 @@ void break_protected_create_for_testing(bool broken) noexcept {
 
 bool QueueEngine::acquire(Hold& h, Clock::time_point deadline, bool try_only,
                           const CancelToken* cancel) {
+  Observer* const obs = observer();
+  if (obs == nullptr) return acquire_waiting(h, deadline, try_only, cancel);
+  obs->acquire_started(m_policy.name(), m_path);
+  const auto start = Clock::now();
+  try {
+    const bool got = acquire_waiting(h, deadline, try_only, cancel);
+    if (got) {
+      obs->acquired(m_policy.name(), m_path, Clock::now() - start);
+    } else {
+      obs->acquire_failed(m_policy.name(), m_path, Errc::deadline_exceeded, Clock::now() - start);
+    }
+    return got;
+  } catch (const Error& e) {
+    obs->acquire_failed(m_policy.name(), m_path, e.errc(), Clock::now() - start);
+    throw;
+  }
+}
+
+bool QueueEngine::acquire_waiting(Hold& h, Clock::time_point deadline, bool try_only,
+                                  const CancelToken* cancel) {
   m_impl->check_blocking_call(try_only ? "DistributedLock::try_lock" : "DistributedLock::lock");
   // Subscribed before m_mutex is taken and left after it is released (see CancelSubscription).
   const CancelSubscription subscription(cancel, [weak = weak_from_this()] {
@@ -166,6 +186,11 @@ void QueueEngine::hold_created(Hold& h, const std::string& guid, const std::stri
   grant(h, self);
   if (!m_queue.empty() && m_policy.shared()) grant_head();
   m_cv.notify_all();
+  lk.unlock();
+  if (Observer* const obs = observer()) { // a hold that needed no wait
+    obs->acquire_started(m_policy.name(), m_path);
+    obs->acquired(m_policy.name(), m_path, Clock::duration::zero());
+  }
 }
 
 bool QueueEngine::attempt_active() const {

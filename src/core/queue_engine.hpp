@@ -80,6 +80,7 @@ struct Hold {
   bool uncertain = false;
   std::optional<Error> lost; ///< a loss not yet acknowledged by release()
   std::uint64_t grants = 0;  ///< grants so far: the number of the latest (see release_grant)
+  Clock::time_point since{}; ///< when the current hold began (for the observer)
   Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
 
   [[nodiscard]] bool held() const noexcept { return !holders.empty(); }
@@ -182,6 +183,7 @@ private:
   };
   struct AsyncWaiter {
     Waiter waiter;
+    Clock::time_point started;
     AsyncDone done;
     std::optional<CancelToken> cancel;
     std::uint64_t subscription = 0;
@@ -193,6 +195,8 @@ private:
     const Hold* hold = nullptr;
     std::optional<CancelToken> cancel; ///< unsubscribed outside m_mutex (the token's lock)
     std::uint64_t subscription = 0;
+    Clock::time_point started;
+    bool granted = false; ///< also when the error says its object went before delivery
   };
   using Lock = std::unique_lock<std::mutex>;
   /// Releases a held lock for a blocking call and takes it back, also when the call throws.
@@ -210,6 +214,13 @@ private:
   };
 
   void listen(); ///< subscribes to the session's events (once, right after construction)
+  // The bodies of acquire() and release(); those tell the session's observer around them.
+  bool acquire_waiting(Hold& h, Clock::time_point deadline, bool try_only,
+                       const CancelToken* cancel);
+  /// `held`: set to how long a hold lasted if this ended one (for the observer; may be null).
+  void release_hold(Hold& h, bool strict, bool handoff, std::uint64_t grant,
+                    std::optional<Clock::duration>* held);
+  [[nodiscard]] Observer* observer() const noexcept { return m_impl->observer(); }
 
   // Driving (m_mutex held; nothing blocks but cancel() on a waiting thread). Each returns true
   // when nothing can be done before news arrives (a reply, an event, the retry time).

@@ -16,6 +16,8 @@ void QueueEngine::acquire_async(Hold& h, Clock::time_point deadline, const Cance
   // and a waiting thread's wake takes m_mutex); this wake only posts, finding the waiter by id.
   const std::uint64_t id = ++m_next_async;
   const std::weak_ptr<QueueEngine> weak = weak_from_this();
+  const auto started = Clock::now();
+  if (Observer* const obs = observer()) obs->acquire_started(m_policy.name(), m_path);
   std::optional<CancelToken> token;
   std::uint64_t subscription = 0;
   if (cancel != nullptr) {
@@ -30,12 +32,15 @@ void QueueEngine::acquire_async(Hold& h, Clock::time_point deadline, const Cance
   if (m_closed) {
     lk.unlock();
     if (token) token->unsubscribe(subscription);
+    if (Observer* const obs = observer())
+      obs->acquire_failed(m_policy.name(), m_path, Errc::session_closed, Clock::now() - started);
     throw Error(Errc::session_closed, "lock " + m_path + ": the session is closed");
   }
   auto owned = std::make_unique<AsyncWaiter>();
   AsyncWaiter& a = *owned;
   a.waiter.handle = &h;
   a.waiter.async = id;
+  a.started = started;
   a.done = std::move(done);
   a.cancel = std::move(token);
   a.subscription = subscription;
@@ -113,10 +118,12 @@ void QueueEngine::decided(Waiter& w) {
   const auto it = m_async.find(w.async);
   if (it == m_async.end()) return;
   AsyncWaiter& a = *it->second;
-  Finished f{std::move(a.done), std::nullopt, 0, w.handle, std::move(a.cancel), a.subscription};
+  Finished f{std::move(a.done),   std::nullopt,   0,         w.handle,
+             std::move(a.cancel), a.subscription, a.started, false};
   switch (w.state) {
   case Waiter::State::granted:
     f.grant = w.handle->grants;
+    f.granted = true;
     break;
   case Waiter::State::refused:
     f.error = Error(Errc::deadline_exceeded, "lock " + m_path + ": not acquired by the deadline");
@@ -142,8 +149,14 @@ void QueueEngine::deliver() {
     finished.swap(m_finished);
     m_deliver_posted = false;
   }
+  Observer* const obs = observer();
   for (auto& f : finished) {
     if (f.cancel) f.cancel->unsubscribe(f.subscription); // its wake only posts
+    if (obs != nullptr && f.granted) { // a hold: its release (or loss) is reported too
+      obs->acquired(m_policy.name(), m_path, Clock::now() - f.started);
+    } else if (obs != nullptr) {
+      obs->acquire_failed(m_policy.name(), m_path, f.error->errc(), Clock::now() - f.started);
+    }
     try {
       f.done(std::move(f.error), f.grant);
     } catch (const std::exception& e) { // the others' completions still run

@@ -82,6 +82,14 @@ QueueEngine::~QueueEngine() {
 }
 
 void QueueEngine::release(Hold& h, bool strict, bool handoff, std::uint64_t grant) {
+  Observer* const obs = observer();
+  std::optional<Clock::duration> held;
+  release_hold(h, strict, handoff, grant, obs != nullptr ? &held : nullptr);
+  if (held) obs->released(m_policy.name(), m_path, *held);
+}
+
+void QueueEngine::release_hold(Hold& h, bool strict, bool handoff, std::uint64_t grant,
+                               std::optional<Clock::duration>* held) {
   Lock lk(m_mutex);
   judge(lk);
   if (!lk.owns_lock()) lk.lock();
@@ -104,6 +112,7 @@ void QueueEngine::release(Hold& h, bool strict, bool handoff, std::uint64_t gran
     return;
   }
   h.holders.erase(mine != h.holders.end() ? mine : std::prev(h.holders.end()));
+  if (held != nullptr) *held = Clock::now() - h.since;
   if (!h.held()) m_owners.erase(std::find(m_owners.begin(), m_owners.end(), &h));
   if (!m_owners.empty()) return; // other threads of this process still share our node
   const auto held_for =
@@ -256,7 +265,9 @@ void QueueEngine::judge(Lock& lk) {
 void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   const Error error(why, detail);
   std::vector<std::function<void()>> reports;
+  std::vector<Clock::duration> ended; // one per holder, for the observer
   for (Hold* owner : m_owners) {
+    ended.insert(ended.end(), owner->holders.size(), Clock::now() - owner->since);
     owner->holders.clear();
     owner->lost = error;
     // Wrapped (pending) under m_mutex: the Hold's destructor waits for it from now on.
@@ -275,6 +286,10 @@ void QueueEngine::lose(Lock& lk, Errc why, const std::string& detail) {
   lk.unlock();
   for (auto& report : reports) // posted, never run inline
     m_impl->post_at(Clock::now(), std::move(report));
+  if (Observer* const obs = observer()) {
+    for (const auto held : ended)
+      obs->lost(m_policy.name(), m_path, why, held);
+  }
 }
 
 } // namespace zk::detail::core

@@ -132,6 +132,7 @@ void QueueEngine::grant_head() {
 
 void QueueEngine::grant(Hold& h, std::thread::id thread) {
   if (!h.held()) {
+    h.since = Clock::now();
     h.token = m_token;
     h.node = full(m_node);
     // Granted from a reply that came before a suspension: uncertain from the start (the

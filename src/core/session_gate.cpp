@@ -94,6 +94,7 @@ public:
   void post_at(Clock::time_point at, std::function<void()> fn) override {
     m_impl->post_at(at, std::move(fn));
   }
+  Observer* observer() const noexcept override { return m_impl->observer(); }
   void log(LogLevel level, const std::string& message) const noexcept override {
     m_impl->log(level, message);
   }

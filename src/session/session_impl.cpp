@@ -2,6 +2,8 @@
 // The operations themselves (create, get, …) are in operations.cpp.
 #include "session/session_impl.hpp"
 
+#include <zkrecipes/observer.hpp>
+
 #include "session/c_client.hpp"
 #include "session/log_router.hpp"
 
@@ -65,6 +67,10 @@ SessionImpl::SessionImpl(SessionOptions options) : m_options(std::move(options))
   if (!m_options.chroot.empty()) validate_path(m_options.chroot);
   if (m_options.resume && m_options.resume->password.size() != sizeof(clientid_t::passwd))
     throw Error(Errc::invalid_argument, "SessionOptions::resume password must be 16 bytes");
+  if (const auto observer = m_options.observer) { // told each state as a listener is
+    m_listeners.emplace(m_next_id++,
+                        [observer](const SessionEvent& e) { observer->session_state(e); });
+  }
 }
 
 SessionImpl::~SessionImpl() {

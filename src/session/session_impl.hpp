@@ -95,6 +95,7 @@ public:
   std::chrono::milliseconds negotiated_timeout() const;
   std::string current_server() const;
   std::uint64_t add_listener(Listener listener);
+  [[nodiscard]] Observer* observer() const noexcept { return m_options.observer.get(); }
   void remove_listener(std::uint64_t id);
   const SessionOptions& options() const noexcept { return m_options; }
 

@@ -373,7 +373,7 @@ TEST(LockAsync, AFutureGuardHoldsTheLockAndReleasesItFromAnotherThread) {
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   zk::LockGuard guard = f.get();
   ASSERT_TRUE(guard.owns_lock());
-  EXPECT_EQ(guard.mutex(), &lock);
+  EXPECT_EQ(guard.path(), path);
   const auto token = guard.fencing_token();
   EXPECT_EQ(token, lock.fencing_token());
   ASSERT_EQ(child_count(root.session(), path), 1U);
@@ -473,4 +473,24 @@ TEST(LockAsync, CompletionsRunOnTheCallbackThreadOrTheGivenExecutorNeverInline) 
   EXPECT_TRUE(zkt::wait_until([&] { return child_count(root.session(), path) == 0; }, 10s));
   EXPECT_EQ(zkt::code_of([&] { lock.async_lock(zk::DistributedLock::LockHandler()); }),
             Errc::invalid_argument);
+}
+
+TEST(LockAsync, AMovedLockKeepsItsPendingWaitAndItsGuard) {
+  zkt::RootGuard root("lock-async-move");
+  const std::string path = root.path() + "/l";
+  DistributedLock holder(root.session(), path);
+  holder.lock();
+  zk::Session s(zkt::options());
+  DistributedLock lock(s, path);
+  auto f = lock.async_lock(10s);
+  DistributedLock moved(std::move(lock)); // the wait and the hold to come go with it
+  holder.unlock();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  zk::LockGuard guard = f.get();
+  EXPECT_TRUE(guard.owns_lock());
+  EXPECT_TRUE(moved.owns_lock());
+  EXPECT_EQ(guard.fencing_token(), moved.fencing_token());
+  guard.release();
+  EXPECT_FALSE(moved.owns_lock());
+  EXPECT_EQ(child_count(s, path), 0U);
 }

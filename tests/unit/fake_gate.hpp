@@ -123,6 +123,9 @@ public:
   std::uint64_t add_listener(zk::Listener listener) override;
   void remove_listener(std::uint64_t id) override;
   void post_at(zk::Clock::time_point at, std::function<void()> fn) override;
+  zk::Observer* observer() const noexcept override { return fake_observer; }
+  /// What observer() returns (set before the engine is used).
+  zk::Observer* fake_observer = nullptr;
   void log(zk::LogLevel level, const std::string& message) const noexcept override;
   std::shared_ptr<void> attachment(const std::string& key,
                                    const std::function<std::shared_ptr<void>()>& make) override;

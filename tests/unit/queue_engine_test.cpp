@@ -358,6 +358,59 @@ TEST_F(QueueEngineTest, AsyncAndWaitingThreadsShareOneQueueAndAGoneObjectCancels
   EXPECT_TRUE(zkt::eventually([&] { return ours().empty(); }));
 }
 
+// Counts what the engine tells the session's observer.
+struct CountingObserver : zk::Observer {
+  std::atomic<int> started{0}, acquired_n{0}, failed{0}, released_n{0}, lost_n{0}, timed_out{0};
+  void acquire_started(std::string_view, std::string_view) noexcept override { ++started; }
+  void acquired(std::string_view, std::string_view, std::chrono::nanoseconds) noexcept override {
+    ++acquired_n;
+  }
+  void acquire_failed(std::string_view, std::string_view, Errc why,
+                      std::chrono::nanoseconds) noexcept override {
+    ++failed;
+    if (why == Errc::deadline_exceeded) ++timed_out;
+  }
+  void released(std::string_view, std::string_view, std::chrono::nanoseconds) noexcept override {
+    ++released_n;
+  }
+  void lost(std::string_view, std::string_view, Errc, std::chrono::nanoseconds) noexcept override {
+    ++lost_n;
+  }
+};
+
+TEST_F(QueueEngineTest, TheObserverHearsEachAcquisitionEndOnceAndEachHoldEndOnce) {
+  CountingObserver obs;
+  gate->fake_observer = &obs;
+  auto h = hold();
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  h->contender->release(*h, true);
+  const std::string other = gate->add_foreign(path, foreign_prefix);
+  EXPECT_FALSE(h->contender->acquire(*h, Clock::now() + 100ms, false)); // timed out
+  std::promise<std::uint64_t> granted;
+  h->contender->acquire_async(
+      *h, zk::far_future, nullptr,
+      [&](std::optional<zk::Error> e, std::uint64_t grant) { granted.set_value(e ? 0 : grant); });
+  gate->delete_node(path + "/" + other);
+  auto g = granted.get_future();
+  ASSERT_EQ(g.wait_for(5s), std::future_status::ready);
+  const auto grant = g.get();
+  ASSERT_NE(grant, 0U);
+  h->contender->release_grant(*h, grant);
+  ASSERT_TRUE(h->contender->acquire(*h, Clock::now() + 5s, false));
+  gate->expire(); // lost
+  ASSERT_TRUE(zkt::eventually([&] { return obs.lost_n.load() == 1; }));
+  gate->drain();
+  EXPECT_EQ(obs.started.load(), 4);
+  EXPECT_EQ(obs.acquired_n.load(), 3);
+  EXPECT_EQ(obs.failed.load(), 1);
+  EXPECT_EQ(obs.timed_out.load(), 1);
+  EXPECT_EQ(obs.released_n.load(), 2);
+  EXPECT_EQ(obs.acquired_n.load(), obs.released_n.load() + obs.lost_n.load());
+  h->contender->release(*h, false);
+  EXPECT_EQ(obs.released_n.load(), 2) << "a lost hold was also reported released";
+  gate->fake_observer = nullptr;
+}
+
 TEST_F(QueueEngineTest, ObjectsOnOnePathCannotMixNodeOptions) {
   QueueOptions a;
   a.node_data = "replica-a";

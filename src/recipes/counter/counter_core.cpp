@@ -296,6 +296,20 @@ Verdict CounterCore::judge(Doubt& doubt, const Snapshot& now, Clock::time_point 
 }
 
 CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point deadline) {
+  Observer* const obs = m_session->observer();
+  if (obs == nullptr) return run_update(decide, deadline);
+  const auto start = Clock::now();
+  try {
+    auto outcome = run_update(decide, deadline);
+    obs->counter_update(m_path, Errc::ok, outcome.attempts, Clock::now() - start);
+    return outcome;
+  } catch (const Error& e) {
+    obs->counter_update(m_path, e.errc(), 0, Clock::now() - start);
+    throw;
+  }
+}
+
+CounterCore::Outcome CounterCore::run_update(const Decide& decide, Clock::time_point deadline) {
   Backoff backoff(m_options.retry, deadline);
   std::optional<Snapshot> snap = cached();
   bool fresh = false;

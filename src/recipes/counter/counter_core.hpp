@@ -51,10 +51,12 @@ public:
     int lost_replies = 0;   ///< writes whose reply was lost (each then proven)
     bool wrote = false;
   };
-  /// Runs one versioned read-modify-write under the retry policy until `deadline`.
+  /// Runs one versioned read-modify-write under the retry policy until `deadline` (and tells the
+  /// session's observer how it went).
   Outcome update(const Decide& decide, Clock::time_point deadline);
 
 private:
+  Outcome run_update(const Decide& decide, Clock::time_point deadline);
   struct Request {
     std::int64_t delta = 0;
     Clock::time_point deadline;

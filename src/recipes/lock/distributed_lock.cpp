@@ -106,9 +106,10 @@ void DistributedLock::start_async(Deadline deadline, const CancelToken* cancel,
   const auto at = deadline.is_default() ? far_future
                                         : deadline.resolve(h.contender->gate().operation_timeout());
   h.contender->acquire_async(
-      h, at, cancel, [this, done = std::move(done)](std::optional<Error> e, std::uint64_t grant) {
+      h, at, cancel,
+      [hold = &h, done = std::move(done)](std::optional<Error> e, std::uint64_t grant) {
         if (e) return done(std::move(e), LockGuard());
-        done(std::nullopt, LockGuard(this, grant));
+        done(std::nullopt, LockGuard(hold, grant));
       });
 }
 
@@ -136,43 +137,48 @@ LockGuard::~LockGuard() {
 }
 
 LockGuard::LockGuard(LockGuard&& other) noexcept
-    : m_lock(std::exchange(other.m_lock, nullptr)), m_grant(other.m_grant) {}
+    : m_hold(std::exchange(other.m_hold, nullptr)), m_grant(other.m_grant) {}
 
 LockGuard& LockGuard::operator=(LockGuard&& other) noexcept {
   if (this != &other) {
     release();
-    m_lock = std::exchange(other.m_lock, nullptr);
+    m_hold = std::exchange(other.m_hold, nullptr);
     m_grant = other.m_grant;
   }
   return *this;
 }
 
 bool LockGuard::owns_lock() const noexcept {
-  if (m_lock == nullptr || !m_lock->m_handle) return false;
-  const auto& h = *m_lock->m_handle;
-  return h.contender->read(h, [&](const Hold& x) { return x.held() && x.grants == m_grant; });
+  return m_hold != nullptr && m_hold->contender->read(*m_hold, [&](const Hold& x) {
+    return x.held() && x.grants == m_grant;
+  });
 }
 
 void LockGuard::release() noexcept {
-  auto* lock = std::exchange(m_lock, nullptr);
-  if (lock == nullptr || !lock->m_handle) return;
+  auto* h = std::exchange(m_hold, nullptr);
+  if (h == nullptr) return;
   try {
-    lock->m_handle->contender->release_grant(*lock->m_handle, m_grant);
+    h->contender->release_grant(*h, m_grant);
   } catch (...) { // the loss was reported; a release must not throw
   }
 }
 
 std::int64_t LockGuard::fencing_token() const {
-  if (m_lock == nullptr)
+  if (m_hold == nullptr)
     throw Error(Errc::lock_not_held, "LockGuard::fencing_token: the guard holds nothing");
-  const auto& h = handle_of(m_lock->m_handle);
-  return detail::core::read_held(h, "fencing_token", "", [&](const Hold& x) {
+  return detail::core::read_held(*m_hold, "fencing_token", "", [&](const Hold& x) {
     if (x.grants != m_grant) {
       throw Error(Errc::lock_lost,
-                  "fencing_token: this guard's hold of " + h.contender->path() + " ended");
+                  "fencing_token: this guard's hold of " + x.contender->path() + " ended");
     }
     return x.token;
   });
+}
+
+const std::string& LockGuard::path() const {
+  if (m_hold == nullptr)
+    throw Error(Errc::lock_not_held, "LockGuard::path: the guard holds nothing");
+  return m_hold->contender->path();
 }
 
 void DistributedLock::unlock() noexcept {
