@@ -27,7 +27,9 @@ PKGS=(
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
-installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'; }
+# No pipe into grep -q: it stops reading at the match, and pipefail would turn the writer's SIGPIPE
+# into "not installed" (it did for docker.io's long description).
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
 
 missing=()
 for p in "${PKGS[@]}"; do
