@@ -49,7 +49,6 @@ bool QueueEngine::acquire_waiting(Hold& h, Clock::time_point deadline, bool try_
   const CancelSubscription subscription(cancel, [weak = weak_from_this()] {
     if (const auto self = weak.lock()) {
       std::lock_guard<std::mutex> l(self->m_mutex);
-      ++self->m_events;
       self->m_cv.notify_all();
     }
   });

@@ -310,7 +310,6 @@ private:
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   bool m_closed = false;
-  std::uint64_t m_events = 0; ///< session events and cancellations (wake a driver's waits)
 
   // Local queue and holder.
   std::deque<Waiter*> m_queue;

@@ -201,7 +201,6 @@ void QueueEngine::on_session_event(const SessionEvent& e) {
 
 void QueueEngine::react(const SessionEvent& e) {
   Lock lk(m_mutex);
-  ++m_events;
   m_cv.notify_all();
   const bool held = m_phase == Phase::held;
   switch (e.state) {

@@ -65,7 +65,7 @@ void DistributedLock::finish() noexcept {
   if (!m_handle) return;
   try {
     m_handle->contender->abandon_async(*m_handle);
-  } catch (...) { // nothing to end
+  } catch (...) { // only an allocation can fail there; a destructor must not throw
   }
   detail::core::end_hold(*m_handle);
 }
