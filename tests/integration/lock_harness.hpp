@@ -3,6 +3,7 @@
 #pragma once
 
 #include "support/checkers.hpp"
+#include "support/contenders.hpp"
 #include "support/ensemble.hpp"
 #include "support/processes.hpp"
 

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -18,11 +17,11 @@
 #include <future>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 using namespace std::chrono_literals;
 using zk::DistributedLock;
+using zkt::Contenders;
 using zkt::lock::Child;
 
 namespace {
@@ -33,48 +32,6 @@ int env_int(const char* name, int fallback) {
   const char* env = std::getenv(name);
   return env != nullptr && *env != '\0' ? std::atoi(env) : fallback;
 }
-
-// Contenders started together (each waits for a line on stdin after "READY").
-class Contenders {
-public:
-  void add(const std::vector<std::string>& argv) {
-    m_children.push_back(std::make_unique<Child>(argv));
-  }
-  /// Waits for every contender's READY, then starts them all; false (and nothing started) if one
-  /// did not come up.
-  [[nodiscard]] bool start() {
-    for (auto& c : m_children)
-      if (c->wait_for("READY", 60s) != "READY") return false; // the destructors kill them
-    for (auto& c : m_children)
-      c->write_line("GO");
-    return true;
-  }
-  /// Every child's hold records; each must end with DONE and exit 0.
-  std::vector<zkt::HoldRecord> finish(std::chrono::milliseconds timeout) {
-    std::vector<zkt::HoldRecord> holds;
-    for (auto& c : m_children) {
-      std::ostringstream out;
-      bool done = false;
-      for (const auto& line : c->read_all(timeout)) {
-        out << line << '\n';
-        done = done || line == "DONE";
-      }
-      EXPECT_TRUE(done) << "contender " << c->pid() << " did not finish";
-      const int status = c->wait(10s);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-      std::istringstream in(out.str());
-      for (const auto& h : zkt::read_holds(in))
-        holds.push_back(h);
-    }
-    return holds;
-  }
-
-  /// The process id of the contender added `index`-th.
-  [[nodiscard]] std::int64_t pid_of(std::size_t index) const { return m_children.at(index)->pid(); }
-
-private:
-  std::vector<std::unique_ptr<Child>> m_children;
-};
 
 // After every contender is gone: no node, no watch, no ephemeral left under the path.
 void expect_nothing_left(zk::Session& s, const std::string& path) {

@@ -30,17 +30,16 @@ protected:
   // Four of our processes (two threads each, 100 acquisitions per thread, 30 % writes) and one
   // peer with `peer_count` acquisitions: 1,000 in all.
   void mixed_run(const std::string& profile, std::vector<std::string> peer_argv) {
-    std::vector<std::unique_ptr<Child>> children;
+    zkt::Contenders all;
     for (int i = 0; i < 4; ++i)
-      children.push_back(std::make_unique<Child>(
-          zkt::rw::worker({"contend", zkt::hosts(), path, profile, "2", "100", "1000", "30"})));
-    children.push_back(std::make_unique<Child>(peer_argv));
-    const auto run = zkt::rw::run_contenders(std::move(children), 300s);
-    EXPECT_EQ(run.done, 5);
-    EXPECT_EQ(run.holds.size(), 1000U);
-    const auto r = zkt::check_read_write(run.holds);
+      all.add(zkt::rw::worker({"contend", zkt::hosts(), path, profile, "2", "100", "1000", "30"}));
+    all.add(peer_argv);
+    ASSERT_TRUE(all.start());
+    const auto holds = all.finish(300s);
+    EXPECT_EQ(holds.size(), 1000U);
+    const auto r = zkt::check_read_write(holds);
     EXPECT_TRUE(r.ok()) << r.explain();
-    EXPECT_GT(zkt::max_concurrent_readers(run.holds), 1U) << "readers were serialised";
+    EXPECT_GT(zkt::max_concurrent_readers(holds), 1U) << "readers were serialised";
     EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).empty(); }, 10s))
         << "a node was left behind";
   }

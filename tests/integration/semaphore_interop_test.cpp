@@ -34,17 +34,16 @@ protected:
   // each held 20 ms (longer than an acquisition, so that holds overlap).
   void mixed_run(const std::string& profile, std::vector<std::string> peer_argv,
                  const std::string& lease_path) {
-    std::vector<std::unique_ptr<Child>> children;
+    zkt::Contenders all;
     for (int i = 0; i < 6; ++i)
-      children.push_back(std::make_unique<Child>(
-          zkt::sem::worker({"contend", zkt::hosts(), path, profile, "3", "1", "150", "20000"})));
-    children.push_back(std::make_unique<Child>(peer_argv));
-    const auto run = zkt::sem::run_contenders(std::move(children), 300s);
-    EXPECT_EQ(run.done, 7);
-    EXPECT_EQ(run.leases.size(), 1000U);
-    const auto r = zkt::check_semaphore(run.leases, 3);
+      all.add(zkt::sem::worker({"contend", zkt::hosts(), path, profile, "3", "1", "150", "20000"}));
+    all.add(peer_argv);
+    ASSERT_TRUE(all.start());
+    const auto holds = all.finish(300s);
+    EXPECT_EQ(holds.size(), 1000U);
+    const auto r = zkt::check_semaphore(holds, 3);
     EXPECT_TRUE(r.ok()) << r.explain();
-    EXPECT_GT(zkt::max_concurrent(run.leases), 1U) << "the leases were serialised";
+    EXPECT_GT(zkt::max_concurrent(holds), 1U) << "the leases were serialised";
     EXPECT_TRUE(
         zkt::wait_until([&] { return zkt::children(root.session(), lease_path).empty(); }, 10s))
         << "a lease was left behind";

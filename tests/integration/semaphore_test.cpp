@@ -36,24 +36,6 @@ std::vector<std::string> worker(const std::vector<std::string>& args) {
   return with({self_exe(), "--sem-worker"}, args);
 }
 
-Run run_contenders(std::vector<std::unique_ptr<Child>> children, std::chrono::seconds limit) {
-  Run run;
-  for (auto& c : children)
-    EXPECT_EQ(c->wait_for("READY", 60s), "READY") << "a contender did not connect";
-  for (auto& c : children)
-    c->write_line("go");
-  for (auto& c : children) {
-    std::ostringstream text;
-    for (const auto& line : c->read_all(limit))
-      text << line << '\n';
-    std::istringstream in(text.str());
-    for (const auto& r : read_holds(in))
-      run.leases.push_back(r);
-    run.done += text.str().find("DONE") != std::string::npos ? 1 : 0;
-  }
-  return run;
-}
-
 namespace {
 
 zk::Semaphore make(zk::Session& s, const std::string& path, const std::string& profile,
@@ -157,16 +139,15 @@ protected:
 TEST_F(Sem, ProcessesOfThreadsNeverHoldMoreThanTheMaximum) {
   // 4 processes x 2 threads (8 contenders > 4 processes > 3 leases), 10 leases each, held long
   // enough (100 ms, several acquisitions even under a sanitizer) for others to overlap them.
-  std::vector<std::unique_ptr<Child>> children;
+  zkt::Contenders all;
   for (int i = 0; i < 4; ++i)
-    children.push_back(std::make_unique<Child>(
-        zkt::sem::worker({"contend", zkt::hosts(), path, "curator", "3", "2", "10", "100000"})));
-  const auto run = zkt::sem::run_contenders(std::move(children), 240s);
-  EXPECT_EQ(run.done, 4);
-  EXPECT_EQ(run.leases.size(), 80U);
-  const auto r = zkt::check_semaphore(run.leases, 3);
+    all.add(zkt::sem::worker({"contend", zkt::hosts(), path, "curator", "3", "2", "10", "100000"}));
+  ASSERT_TRUE(all.start());
+  const auto holds = all.finish(240s);
+  EXPECT_EQ(holds.size(), 80U);
+  const auto r = zkt::check_semaphore(holds, 3);
   EXPECT_TRUE(r.ok()) << r.explain();
-  EXPECT_GT(zkt::max_concurrent(run.leases), 1U) << "the leases were serialised";
+  EXPECT_GT(zkt::max_concurrent(holds), 1U) << "the leases were serialised";
   expect_nothing_left();
 }
 
