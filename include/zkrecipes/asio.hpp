@@ -8,6 +8,9 @@
 //                        [](std::error_code ec, zk::LockGuard guard) { /* ... */ });
 //   // In a C++20 coroutine:
 //   zk::LockGuard g = co_await zk::asio::async_lock(lock, ex, 5s, asio::use_awaitable);
+//   // The read-write lock's sides alike:
+//   auto r = co_await zk::asio::async_lock_shared(rw.reader(), ex, 5s, asio::use_awaitable);
+//   auto w = co_await zk::asio::async_lock(rw.writer(), ex, 5s, asio::use_awaitable);
 //   // Also asio::use_future, asio::experimental::deferred (asio::deferred from Asio 1.24),
 //   // asio::bind_cancellation_slot(...).
 // clang-format on
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <zkrecipes/distributed_lock.hpp>
+#include <zkrecipes/read_write_lock.hpp>
 
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
@@ -35,18 +39,18 @@
 
 #include <memory>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace zk::asio {
+namespace detail {
 
-/// DistributedLock::async_lock() with an Asio completion token: completes with
-/// (std::error_code, zk::LockGuard) on the handler's associated executor (default `ex`). A default
-/// `deadline` waits without one.
-template <class Executor, class CompletionToken>
-auto async_lock(DistributedLock& lock, const Executor& ex, Deadline deadline,
-                CompletionToken&& token) {
+// The one initiation of every adapter below: `start(deadline, cancel, handler)` is the library's
+// asynchronous call, whose completion is posted to the Asio handler's associated executor.
+template <class CompletionToken, class Executor, class Start>
+auto initiate(const Executor& ex, Deadline deadline, CompletionToken&& token, Start start) {
   return ::asio::async_initiate<CompletionToken, void(std::error_code, LockGuard)>(
-      [&lock, ex, deadline](auto handler) {
+      [ex, deadline, start](auto handler) {
         using Handler = decltype(handler);
         // Shared: the library's completion is a copyable std::function, the handler move-only.
         struct Op {
@@ -61,7 +65,7 @@ auto async_lock(DistributedLock& lock, const Executor& ex, Deadline deadline,
         if (slot.is_connected()) {
           slot.assign([cancel = op->cancel](::asio::cancellation_type) { cancel.cancel(); });
         }
-        lock.async_lock(deadline, op->cancel, [op](std::error_code ec, LockGuard guard) {
+        start(deadline, op->cancel, [op](std::error_code ec, LockGuard guard) {
           auto held = std::make_shared<LockGuard>(std::move(guard));
           auto where = op->work.get_executor();
           ::asio::post(where, [op, ec, held]() mutable {
@@ -75,10 +79,44 @@ auto async_lock(DistributedLock& lock, const Executor& ex, Deadline deadline,
       token);
 }
 
-/// async_lock() without a deadline.
+} // namespace detail
+
+/// True for the objects whose async_lock() the adapters below take.
+template <class Lock>
+inline constexpr bool is_async_lock_v =
+    std::is_same_v<Lock, DistributedLock> || std::is_same_v<Lock, ReadWriteLock::Writer>;
+
+/// DistributedLock::async_lock() or ReadWriteLock::Writer::async_lock() with an Asio completion
+/// token: completes with (std::error_code, zk::LockGuard) on the handler's associated executor
+/// (default `ex`). A default `deadline` waits without one.
+template <class Lock, class Executor, class CompletionToken,
+          class = std::enable_if_t<is_async_lock_v<Lock>>>
+auto async_lock(Lock& lock, const Executor& ex, Deadline deadline, CompletionToken&& token) {
+  return detail::initiate(ex, deadline, std::forward<CompletionToken>(token),
+                          [&lock](Deadline d, const CancelToken& c, LockHandler h) {
+                            lock.async_lock(d, c, std::move(h));
+                          });
+}
+
+/// ReadWriteLock::Reader::async_lock_shared() with an Asio completion token (as above).
 template <class Executor, class CompletionToken>
-auto async_lock(DistributedLock& lock, const Executor& ex, CompletionToken&& token) {
+auto async_lock_shared(ReadWriteLock::Reader& reader, const Executor& ex, Deadline deadline,
+                       CompletionToken&& token) {
+  return detail::initiate(ex, deadline, std::forward<CompletionToken>(token),
+                          [&reader](Deadline d, const CancelToken& c, LockHandler h) {
+                            reader.async_lock_shared(d, c, std::move(h));
+                          });
+}
+
+/// The adapters above without a deadline.
+template <class Lock, class Executor, class CompletionToken,
+          class = std::enable_if_t<is_async_lock_v<Lock>>>
+auto async_lock(Lock& lock, const Executor& ex, CompletionToken&& token) {
   return zk::asio::async_lock(lock, ex, Deadline(), std::forward<CompletionToken>(token));
+}
+template <class Executor, class CompletionToken>
+auto async_lock_shared(ReadWriteLock::Reader& reader, const Executor& ex, CompletionToken&& token) {
+  return zk::asio::async_lock_shared(reader, ex, Deadline(), std::forward<CompletionToken>(token));
 }
 
 } // namespace zk::asio

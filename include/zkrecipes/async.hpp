@@ -13,8 +13,10 @@
 // exactly once, never inside the call that started it: on the session's callback thread, or given
 // to an Executor (for an event loop: post it there). A deadline or a cancellation ends the wait as
 // it ends a blocking one; the removal of our node and watch is sent before the completion runs, so
-// every later request of the session finds them gone. Errors that the call can tell at once (a
-// moved-from object, a closed session) are thrown by the call itself.
+// every later request of the session finds them gone (a wait that ends while its node's create is
+// still unanswered, within a round trip of its start, has the node found and deleted after that
+// answer instead). Errors that the call can tell at once (a moved-from object, a closed session)
+// are thrown by the call itself.
 #pragma once
 
 #include <functional>

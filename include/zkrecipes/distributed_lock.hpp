@@ -100,13 +100,13 @@ struct LockContender {
 
 namespace detail::core {
 struct Hold;
-}
+struct GuardAccess;
+} // namespace detail::core
 
-class DistributedLock;
-
-/// One hold of a DistributedLock taken by async_lock(): ends it when destroyed or released, on any
-/// thread (the hold belongs to the guard, not to a thread). Move-only. Like std::unique_lock and
-/// its mutex, the DistributedLock must outlive the guard (moving the lock is fine).
+/// One hold taken asynchronously (DistributedLock::async_lock(), ReadWriteLock's
+/// Writer::async_lock() and Reader::async_lock_shared()): ends it when destroyed or released, on
+/// any thread (the hold belongs to the guard, not to a thread). Move-only. Like std::unique_lock
+/// and its mutex, the lock object must outlive the guard (moving the lock is fine).
 ///
 /// Thread safety: one guard is used by one thread at a time; its lock may be shared.
 class LockGuard {
@@ -130,19 +130,23 @@ public:
   /// Ends the hold, as DistributedLock::unlock() does; afterwards *this holds nothing. Does
   /// nothing if the hold is not current any more (lost, or already released).
   void release() noexcept;
-  /// The fencing token of the hold (DistributedLock::fencing_token()). Throws Errc::lock_not_held
-  /// if the guard holds nothing, Errc::lock_lost if its hold was lost.
+  /// The fencing token of the hold (as DistributedLock::fencing_token()). Throws
+  /// Errc::lock_not_held if the guard holds nothing, Errc::lock_lost if its hold was lost.
   [[nodiscard]] std::int64_t fencing_token() const;
   /// The path of the lock whose hold this is. Throws Errc::lock_not_held for an empty guard.
   [[nodiscard]] const std::string& path() const;
 
 private:
-  friend class DistributedLock;
+  friend struct detail::core::GuardAccess;
   LockGuard(detail::core::Hold* hold, std::uint64_t grant) noexcept
       : m_hold(hold), m_grant(grant) {}
   detail::core::Hold* m_hold = nullptr; ///< the lock's (it keeps it when moved)
   std::uint64_t m_grant = 0;
 };
+
+/// The completion of an asynchronous lock call: no error and a guard that holds, or the error
+/// (Errc::deadline_exceeded, cancelled, session_closed, foreign_node…) and an empty guard.
+using LockHandler = std::function<void(std::error_code error, LockGuard guard)>;
 
 /// An exclusive lock on a ZooKeeper path; meets TimedLockable (std::lock_guard, std::unique_lock,
 /// std::scoped_lock). Like std::mutex, one object may be shared by threads; the thread that locked
@@ -192,9 +196,8 @@ public:
     return acquire_until(to_steady(at));
   }
 
-  /// The completion of async_lock(): no error and a guard that holds the lock, or the error
-  /// (Errc::deadline_exceeded, cancelled, session_closed, foreign_node…) and an empty guard.
-  using LockHandler = std::function<void(std::error_code error, LockGuard guard)>;
+  /// The completion of async_lock() (zk::LockHandler).
+  using LockHandler = zk::LockHandler;
   /// lock() without blocking a thread (see async.hpp): returns at once; `done` runs once the lock
   /// is ours, `deadline` passed (default: none) or `cancel` was cancelled, on the session's
   /// callback thread, or given to `executor` if there is one. Any number of waits may be pending on
@@ -250,8 +253,6 @@ public:
 
 private:
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
-  void start_async(Deadline deadline, const CancelToken* cancel,
-                   std::function<void(std::optional<Error>, LockGuard)> done);
   void finish() noexcept; // unlock, and wait for a loss report still to run
 
   std::unique_ptr<detail::core::Hold> m_handle;

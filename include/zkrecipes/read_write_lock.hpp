@@ -43,7 +43,8 @@
 //
 // Threading (the contract is in session.hpp): the lock calls, downgrade(), fenced() and
 // contenders() block and throw Errc::wrong_thread on the session's callback thread; the unlock
-// calls and the destructor may run anywhere.
+// calls, the destructor and the asynchronous calls (Writer::async_lock(),
+// Reader::async_lock_shared(), whose guards end their holds on any thread) may run anywhere.
 #pragma once
 
 #include <zkrecipes/distributed_lock.hpp>
@@ -99,18 +100,32 @@ public:
     [[nodiscard]] bool try_lock_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(to_steady(at));
     }
+    /// lock() without blocking a thread (see async.hpp; as DistributedLock::async_lock()): `done`
+    /// gets a guard of a write hold that belongs to no thread, ended through the guard only
+    /// (unlock() and downgrade() end the calling thread's holds). A wait that no thread makes is
+    /// not refused while this object reads: it waits for that read hold to end, as for any other
+    /// (so awaiting it while keeping a read guard of the same object waits forever: no upgrade).
+    /// Destroying the lock ends its pending waits with Errc::cancelled.
+    void async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
+                    Executor executor = {});
+    /// async_lock() with no deadline and no token.
+    void async_lock(LockHandler done, Executor executor = {});
+    /// async_lock() as a future: the guard, or the zk::Error thrown by get().
+    [[nodiscard]] std::future<LockGuard> async_lock(Deadline deadline = {},
+                                                    const CancelToken& cancel = CancelToken());
     /// Ends the calling thread's write hold; does nothing if this thread holds none (also after
     /// downgrade(), or when another thread of the process writes through this object).
     void unlock() noexcept;
     /// As unlock(), but throws Errc::lock_not_held or (once) Errc::lock_lost.
     void release();
-    /// Turns the write hold into a read hold of the calling thread (release it with
+    /// Turns the calling thread's write hold into a read hold of it (release it with
     /// reader().unlock_shared(); a std::unique_lock still wrapping the write side then unlocks
     /// nothing), with no moment in which another writer could hold the lock. Threads of this
-    /// process waiting to read share the read hold at once. Throws Errc::lock_not_held if the write
-    /// side is not held, Errc::lock_lost / session_lost / session_closed if it is found lost (then
-    /// neither side is held); any other error (for example the deadline) leaves the write side
-    /// held. May take up to one operation timeout past `deadline` (deleting the write node).
+    /// process waiting to read share the read hold at once. Throws Errc::lock_not_held if the
+    /// calling thread does not hold the write side (a LockGuard's write hold is no thread's),
+    /// Errc::lock_lost / session_lost / session_closed if it is found lost (then neither side is
+    /// held); any other error (for example the deadline) leaves the write side held. May take up to
+    /// one operation timeout past `deadline` (deleting the write node).
     void downgrade(Deadline deadline = {});
     /// True while the calling thread's process writes through this object and no loss has been
     /// detected (as DistributedLock::owns_lock()).
@@ -151,6 +166,18 @@ public:
     [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<C, D>& at) {
       return acquire_until(to_steady(at));
     }
+    /// lock_shared() without blocking a thread (see async.hpp): `done` gets a guard of a read
+    /// hold that belongs to no thread, ended through the guard only. Like a reading thread, it
+    /// shares this process's read node: it joins one already held (within the handoff bounds)
+    /// with no request, or waits for the writers ahead; while this object writes, it waits for
+    /// that write hold to end. Destroying the lock ends its pending waits with Errc::cancelled.
+    void async_lock_shared(Deadline deadline, const CancelToken& cancel, LockHandler done,
+                           Executor executor = {});
+    /// async_lock_shared() with no deadline and no token.
+    void async_lock_shared(LockHandler done, Executor executor = {});
+    /// async_lock_shared() as a future: the guard, or the zk::Error thrown by get().
+    [[nodiscard]] std::future<LockGuard>
+    async_lock_shared(Deadline deadline = {}, const CancelToken& cancel = CancelToken());
     /// Ends the calling thread's read hold; does nothing if this thread holds none (one object
     /// serves many threads: a stale guard never ends another thread's hold). The read node is
     /// deleted when the last reader of the process leaves.

@@ -27,6 +27,7 @@
 #include "core/queue_policy.hpp"
 #include "core/reports.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -73,8 +74,14 @@ struct QueueOptions {
 struct Hold {
   std::shared_ptr<QueueEngine> contender;
   QueueOptions options;
-  /// The threads whose acquire succeeded (several only on a shared queue).
-  std::vector<std::thread::id> holders;
+  /// One holder of a Hold: a thread whose acquire() succeeded, or an asynchronous grant (no
+  /// thread: its guard ends it by its number, from any thread).
+  struct Holder {
+    std::thread::id thread;
+    std::uint64_t grant = 0;
+  };
+  /// Who holds through this object (several only on a shared queue).
+  std::vector<Holder> holders;
   std::int64_t token = 0; ///< czxid of the node held
   std::string node;       ///< full path of the node held
   bool uncertain = false;
@@ -84,6 +91,11 @@ struct Hold {
   Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
 
   [[nodiscard]] bool held() const noexcept { return !holders.empty(); }
+  /// True while the holder given grant number `grant` holds.
+  [[nodiscard]] bool has_grant(std::uint64_t grant) const noexcept {
+    return std::any_of(holders.begin(), holders.end(),
+                       [grant](const Holder& x) { return x.grant == grant; });
+  }
 };
 
 /// The shared ZooKeeper contender of one (session, path, policy).
@@ -123,16 +135,18 @@ public:
                const CancelToken* cancel = nullptr);
   /// acquire() without blocking a thread: returns at once, and `done` runs later on the callback
   /// thread (never inline), exactly once. A deadline or a cancellation ends the wait as in
-  /// acquire(), the node and watch removed by requests sent before `done` runs.
+  /// acquire(), the node and watch removed by requests sent before `done` runs (a node whose
+  /// create is unanswered then: found by its GUID and deleted after the answer, by the janitor).
   void acquire_async(Hold& h, Clock::time_point deadline, const CancelToken* cancel,
                      AsyncDone done);
   /// Ends h's asynchronous waits still pending, with Errc::cancelled (the object is going).
   void abandon_async(const Hold& h);
-  /// release(h, false) if h's latest grant is `grant` and still held: a guard ends only its own.
+  /// release(h, false) of the holder given grant number `grant`, if it still holds: a guard ends
+  /// only its own hold (on a shared queue, other holders of h keep theirs).
   void release_grant(Hold& h, std::uint64_t grant);
   /// Ends h's hold (the calling thread's, on a shared queue): local handoff or global release.
   /// `strict`: throw lock_not_held / lock_lost. `handoff`: false forbids a local handoff. `grant`:
-  /// if not 0, only while h's latest grant is that one (judged under the same lock).
+  /// if not 0, the holder given that grant, if it still holds (judged under the same lock).
   void release(Hold& h, bool strict, bool handoff = true, std::uint64_t grant = 0);
   /// Creates our node `child` (ephemeral, not sequential, with `guid` in its name: a name the
   /// recipe chose, such as a downgrade's read node with its writer's sequence) in one multi with a

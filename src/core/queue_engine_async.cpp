@@ -82,8 +82,9 @@ void QueueEngine::expire(std::uint64_t id, Errc why) { // a timer's, on the call
   deliver();
 }
 
-// The removal of the attempt's node and watch is sent before the completion can run: never waited
-// for, also on a caller's thread.
+// The removal of the attempt's node and watch is sent before the completion can run (or, for a
+// create still unanswered, the janitor's listing that finds it): never waited for, also on a
+// caller's thread.
 void QueueEngine::withdraw(Lock& lk, Waiter& w, const Error& e) {
   unqueue(w);
   fail(w, e); // w is gone from here on

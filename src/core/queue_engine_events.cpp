@@ -93,7 +93,7 @@ void QueueEngine::release_hold(Hold& h, bool strict, bool handoff, std::uint64_t
   Lock lk(m_mutex);
   judge(lk);
   if (!lk.owns_lock()) lk.lock();
-  if (grant != 0 && (!h.held() || h.grants != grant)) return; // lost, or a later grant's hold
+  if (grant != 0 && !h.has_grant(grant)) return; // lost, or that holder's hold ended already
   if (!h.held()) {
     if (h.lost) {
       const Error e = *h.lost;
@@ -105,8 +105,12 @@ void QueueEngine::release_hold(Hold& h, bool strict, bool handoff, std::uint64_t
     }
     return;
   }
-  // The calling thread's hold, or (released by another thread than the one that took it) any.
-  const auto mine = std::find(h.holders.begin(), h.holders.end(), std::this_thread::get_id());
+  // The grant's holder; else the calling thread's hold, or (released by another thread than the
+  // one that took it) any.
+  const auto me = std::this_thread::get_id();
+  const auto mine = std::find_if(h.holders.begin(), h.holders.end(), [&](const Hold::Holder& x) {
+    return grant != 0 ? x.grant == grant : x.thread == me;
+  });
   if (mine == h.holders.end() && h.options.holder_thread_only) {
     if (strict) throw Error(Errc::lock_not_held, "unlock " + m_path + ": not held by this thread");
     return;

@@ -142,12 +142,13 @@ void QueueEngine::grant(Hold& h, std::thread::id thread) {
     m_owners.push_back(&h);
   }
   ++h.grants;
-  h.holders.push_back(thread);
+  h.holders.push_back({thread, h.grants});
 }
 
 bool QueueEngine::holds(std::thread::id thread) const {
   return std::any_of(m_owners.begin(), m_owners.end(), [thread](const Hold* h) {
-    return std::find(h->holders.begin(), h->holders.end(), thread) != h->holders.end();
+    return std::any_of(h->holders.begin(), h->holders.end(),
+                       [thread](const Hold::Holder& x) { return x.thread == thread; });
   });
 }
 

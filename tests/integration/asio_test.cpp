@@ -1,6 +1,6 @@
 // zkrecipes/asio.hpp against the ensemble: a plain handler, use_awaitable, use_future and deferred
-// on one io_context thread; Asio's per-operation cancellation ends a wait and leaves nothing; a
-// pending wait keeps io.run() going.
+// on one io_context thread; coroutines reading and writing through a ReadWriteLock; Asio's
+// per-operation cancellation ends a wait and leaves nothing; a pending wait keeps io.run() going.
 #include "lock_harness.hpp"
 
 #include <zkrecipes/asio.hpp>
@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -115,6 +116,50 @@ TEST(Asio, APerOperationCancellationEndsTheWaitAndLeavesNothing) {
   EXPECT_TRUE(zkt::wait_until([&] { return zkt::lock::watches_under(path) == 1; }, 10s))
       << "our watch on the holder's node was left";
   holder.unlock();
+}
+
+TEST(Asio, CoroutinesReadTogetherAndAWriterTakesItsTurnAfterThem) {
+  zkt::RootGuard root("asio-rw");
+  const std::string path = root.path() + "/rw";
+  zk::ReadWriteLock rw(root.session(), path);
+  asio::io_context io;
+  auto ex = io.get_executor();
+  constexpr int readers = 3;
+  int reading = 0, most_reading = 0, read_before_writing = 0;
+  std::vector<std::int64_t> read_tokens;
+  std::int64_t write_token = 0;
+  for (int i = 0; i < readers; ++i) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          zk::LockGuard r =
+              co_await zk::asio::async_lock_shared(rw.reader(), ex, 10s, asio::use_awaitable);
+          read_tokens.push_back(r.fencing_token());
+          most_reading = std::max(most_reading, ++reading);
+          asio::steady_timer t(ex, 5ms);
+          for (int n = 0; n < 400 && reading < readers; ++n) // until every reader is in
+            co_await(t.expires_after(5ms), t.async_wait(asio::use_awaitable));
+          --reading;
+        },
+        asio::detached);
+  }
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        zk::LockGuard w = co_await zk::asio::async_lock(rw.writer(), ex, 10s, asio::use_awaitable);
+        read_before_writing = static_cast<int>(read_tokens.size());
+        EXPECT_EQ(reading, 0) << "the writer came in while a reader read";
+        write_token = w.fencing_token();
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(most_reading, readers) << "the readers did not read together";
+  ASSERT_EQ(read_tokens.size(), static_cast<std::size_t>(readers));
+  EXPECT_EQ(std::count(read_tokens.begin(), read_tokens.end(), read_tokens.front()), readers)
+      << "the readers of one object did not share one read node";
+  EXPECT_EQ(read_before_writing, readers) << "the later writer overtook the readers";
+  EXPECT_GT(write_token, read_tokens.front());
+  EXPECT_EQ(child_count(root.session(), path), 0U) << "a guard did not end its hold";
 }
 
 } // namespace

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -291,6 +292,112 @@ TEST_F(Rw, ATimeoutAndACancelLeaveNoNodeAndNoWatch) {
   EXPECT_EQ(waiting.get(), Errc::cancelled);
   EXPECT_EQ(zkt::children(other, path).size(), 1U);
   holder.writer().unlock();
+  expect_nothing_left();
+}
+
+// The asynchronous sides: waits that no thread makes, ended by guards.
+
+TEST_F(Rw, AsyncReadersReadTogetherWithoutThreadsAndAnAsyncWriterWaitsForTheLast) {
+  zk::Session other(zkt::options());
+  zk::ReadWriteLock holder(other, path);
+  ASSERT_TRUE(holder.writer().try_lock_for(5s));
+  const auto writer_token = holder.writer().fencing_token();
+  zk::ReadWriteLock rw(root.session(), path);
+  constexpr std::size_t readers = 20;
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<zk::LockGuard> guards;
+  std::vector<std::error_code> errors;
+  for (std::size_t i = 0; i < readers; ++i) {
+    rw.reader().async_lock_shared(20s, zk::CancelToken(), [&](std::error_code ec, zk::LockGuard g) {
+      std::lock_guard<std::mutex> l(m);
+      if (ec) errors.push_back(ec);
+      if (!ec) guards.push_back(std::move(g));
+      cv.notify_all();
+    });
+  }
+  const auto all_in = [&] { return guards.size() + errors.size() == readers; };
+  ASSERT_TRUE(zkt::wait_until([&] { return zkt::children(other, path).size() == 2; }, 5s))
+      << "the waiting readers did not queue one read node behind the writer";
+  {
+    std::unique_lock<std::mutex> l(m);
+    EXPECT_FALSE(cv.wait_for(l, 300ms, [&] { return !guards.empty(); })) << "read while written";
+  }
+  holder.writer().unlock();
+  {
+    std::unique_lock<std::mutex> l(m);
+    ASSERT_TRUE(cv.wait_for(l, 20s, all_in)) << guards.size() << " of " << readers << " read";
+  }
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(guards.size(), readers) << "not every async reader read";
+  for (const auto& g : guards) {
+    EXPECT_TRUE(g.owns_lock());
+    EXPECT_EQ(g.fencing_token(), guards.front().fencing_token()) << "one read node for all";
+  }
+  const auto read_token = guards.front().fencing_token();
+  EXPECT_GT(read_token, writer_token);
+
+  auto writing = rw.writer().async_lock(20s);
+  EXPECT_EQ(writing.wait_for(300ms), std::future_status::timeout) << "wrote while read";
+  EXPECT_FALSE(holder.reader().try_lock_shared()) << "a reader elsewhere overtook our writer";
+  for (std::size_t i = 0; i + 1 < readers; ++i) {
+    guards[i].release();
+    EXPECT_FALSE(guards[i].owns_lock());
+    EXPECT_TRUE(guards.back().owns_lock()) << "a guard's release ended another's read";
+  }
+  EXPECT_EQ(writing.wait_for(300ms), std::future_status::timeout) << "wrote while one read";
+  guards.back().release();
+  ASSERT_EQ(writing.wait_for(20s), std::future_status::ready);
+  zk::LockGuard w = writing.get();
+  EXPECT_GT(w.fencing_token(), read_token);
+  EXPECT_FALSE(holder.reader().try_lock_shared()) << "read elsewhere while our guard writes";
+  w.release();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, AsyncWaitsOfBothSidesEndByDeadlineCancelOrTheLocksEndAndLeaveNothing) {
+  zk::Session other(zkt::options());
+  zk::ReadWriteLock holder(other, path);
+  ASSERT_TRUE(holder.writer().try_lock_for(5s));
+  zk::ReadWriteLock rw(root.session(), path);
+  auto reading = rw.reader().async_lock_shared(300ms);
+  EXPECT_EQ(zkt::code_of([&] { reading.get(); }), Errc::deadline_exceeded);
+  zk::CancelToken cancel;
+  auto writing = rw.writer().async_lock(zk::Deadline(), cancel);
+  // Seen by our session: the reader's node gone, our writer's create answered (see async.hpp).
+  ASSERT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).size() == 2; }, 5s));
+  cancel.cancel();
+  EXPECT_EQ(zkt::code_of([&] { writing.get(); }), Errc::cancelled);
+  // The deletion was sent before the completion ran: our session's next request finds it done.
+  EXPECT_EQ(zkt::children(root.session(), path).size(), 1U) << "a node outlived its async wait";
+  std::promise<std::error_code> ended;
+  {
+    zk::ReadWriteLock going(root.session(), path);
+    going.reader().async_lock_shared(
+        [&](std::error_code ec, zk::LockGuard) { ended.set_value(ec); });
+  }
+  auto f = ended.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), Errc::cancelled);
+  EXPECT_THROW(rw.reader().async_lock_shared(zk::LockHandler()), zk::Error);
+  holder.writer().unlock();
+  expect_nothing_left();
+}
+
+TEST_F(Rw, AnAsyncWriteHoldIsNoThreadsSoOnlyItsGuardEndsIt) {
+  zk::ReadWriteLock rw(root.session(), path);
+  zk::LockGuard g = rw.writer().async_lock(10s).get();
+  ASSERT_TRUE(g.owns_lock());
+  rw.writer().unlock(); // this thread holds nothing through rw
+  EXPECT_TRUE(g.owns_lock()) << "a thread's unlock ended the guard's hold";
+  EXPECT_EQ(zkt::code_of([&] { rw.writer().downgrade(); }), Errc::lock_not_held);
+  EXPECT_TRUE(g.owns_lock()) << "a refused downgrade ended the guard's hold";
+  zk::Session other(zkt::options());
+  zk::ReadWriteLock elsewhere(other, path);
+  EXPECT_FALSE(elsewhere.reader().try_lock_shared_for(200ms)) << "read while our guard writes";
+  g.release();
+  EXPECT_TRUE(elsewhere.reader().try_lock_shared_for(5s));
+  elsewhere.reader().unlock_shared();
   expect_nothing_left();
 }
 

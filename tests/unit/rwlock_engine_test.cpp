@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -215,6 +216,43 @@ TEST_F(RwEngineTest, AWriterBehindAWriterThatGoesListsAgain) {
   gate->delete_node(path + "/" + read_node);
   EXPECT_TRUE(got.get());
   std::async(std::launch::async, [&] { w->contender->release(*w, true); }).get();
+}
+
+TEST_F(RwEngineTest, AsyncReadersShareOneNodeAndEachGuardEndsOnlyItsOwnHold) {
+  QueueOptions o;
+  o.holder_thread_only = true; // as a ReadWriteLock's sides
+  auto r = hold(rw::Side::read, o);
+  const std::string w = gate->add_foreign(path, foreign_writer);
+  std::vector<std::promise<std::uint64_t>> granted(3);
+  for (auto& p : granted) {
+    r->contender->acquire_async(*r, zk::far_future, nullptr,
+                                [&p](std::optional<zk::Error> e, std::uint64_t grant) {
+                                  if (e) return p.set_exception(std::make_exception_ptr(*e));
+                                  p.set_value(grant);
+                                });
+  }
+  ASSERT_TRUE(zkt::eventually([&] { return ours().size() == 1 && gate->watches() == 1; }));
+  gate->delete_node(path + "/" + w);
+  std::vector<std::uint64_t> grants;
+  for (auto& p : granted) {
+    auto f = p.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready) << "an async reader was not granted";
+    grants.push_back(f.get());
+  }
+  EXPECT_EQ(std::set<std::uint64_t>(grants.begin(), grants.end()).size(), 3U);
+  EXPECT_EQ(gate->requests("create"), 1) << "the async readers did not share one read node";
+  r->contender->release(*r, false); // this thread holds nothing: no guard's hold ends
+  EXPECT_THROW(r->contender->release(*r, true), zk::Error);
+  r->contender->release_grant(*r, grants[1]);
+  r->contender->release_grant(*r, grants[1]); // twice: the other guards keep theirs
+  r->contender->release_grant(*r, grants[0]);
+  gate->drain();
+  EXPECT_TRUE(held(*r)) << "a guard's release ended another guard's hold";
+  EXPECT_EQ(ours().size(), 1U);
+  r->contender->release_grant(*r, grants[2]);
+  gate->drain();
+  EXPECT_FALSE(held(*r));
+  EXPECT_TRUE(zkt::eventually([&] { return ours().empty() && gate->watches() == 0; }));
 }
 
 } // namespace

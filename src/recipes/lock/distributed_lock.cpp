@@ -4,6 +4,7 @@
 
 #include "core/gate.hpp"
 #include "core/hold_access.hpp"
+#include "core/lock_guard.hpp"
 #include "recipes/lock/contenders.hpp"
 #include "recipes/lock/lock_protocol.hpp"
 
@@ -17,20 +18,6 @@ using detail::core::Hold;
 Hold& handle_of(const std::unique_ptr<Hold>& h) {
   if (!h) throw Error(Errc::invalid_argument, "use of a moved-from zk::DistributedLock");
   return *h;
-}
-
-// The user's completion, with the error as a std::error_code, run where `executor` says.
-std::function<void(std::optional<Error>, LockGuard)> to_handler(DistributedLock::LockHandler done,
-                                                                Executor executor) {
-  if (!done) throw Error(Errc::invalid_argument, "async_lock without a completion");
-  return [done = std::move(done), executor = std::move(executor)](std::optional<Error> e,
-                                                                  LockGuard guard) {
-    const std::error_code ec = e ? e->code() : std::error_code();
-    if (!executor) return done(ec, std::move(guard));
-    // std::function needs a copyable callable: the guard travels in a shared_ptr.
-    auto held = std::make_shared<LockGuard>(std::move(guard));
-    executor([done, ec, held] { done(ec, std::move(*held)); });
-  };
 }
 
 } // namespace
@@ -100,85 +87,19 @@ bool DistributedLock::acquire_until(Clock::time_point at, const CancelToken* can
   return h.contender->acquire(h, at, false, cancel);
 }
 
-void DistributedLock::start_async(Deadline deadline, const CancelToken* cancel,
-                                  std::function<void(std::optional<Error>, LockGuard)> done) {
-  auto& h = handle_of(m_handle);
-  const auto at = deadline.is_default() ? far_future
-                                        : deadline.resolve(h.contender->gate().operation_timeout());
-  h.contender->acquire_async(
-      h, at, cancel,
-      [hold = &h, done = std::move(done)](std::optional<Error> e, std::uint64_t grant) {
-        if (e) return done(std::move(e), LockGuard());
-        done(std::nullopt, LockGuard(hold, grant));
-      });
-}
-
 void DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
                                  Executor executor) {
-  start_async(deadline, &cancel, to_handler(std::move(done), std::move(executor)));
+  detail::core::start_async(handle_of(m_handle), deadline, &cancel, std::move(done),
+                            std::move(executor), "async_lock");
 }
 
 void DistributedLock::async_lock(LockHandler done, Executor executor) {
-  start_async({}, nullptr, to_handler(std::move(done), std::move(executor)));
+  detail::core::start_async(handle_of(m_handle), {}, nullptr, std::move(done), std::move(executor),
+                            "async_lock");
 }
 
 std::future<LockGuard> DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel) {
-  auto promise = std::make_shared<std::promise<LockGuard>>();
-  auto future = promise->get_future();
-  start_async(deadline, &cancel, [promise](std::optional<Error> e, LockGuard guard) {
-    if (e) return promise->set_exception(std::make_exception_ptr(*e));
-    promise->set_value(std::move(guard));
-  });
-  return future;
-}
-
-LockGuard::~LockGuard() {
-  release();
-}
-
-LockGuard::LockGuard(LockGuard&& other) noexcept
-    : m_hold(std::exchange(other.m_hold, nullptr)), m_grant(other.m_grant) {}
-
-LockGuard& LockGuard::operator=(LockGuard&& other) noexcept {
-  if (this != &other) {
-    release();
-    m_hold = std::exchange(other.m_hold, nullptr);
-    m_grant = other.m_grant;
-  }
-  return *this;
-}
-
-bool LockGuard::owns_lock() const noexcept {
-  return m_hold != nullptr && m_hold->contender->read(*m_hold, [&](const Hold& x) {
-    return x.held() && x.grants == m_grant;
-  });
-}
-
-void LockGuard::release() noexcept {
-  auto* h = std::exchange(m_hold, nullptr);
-  if (h == nullptr) return;
-  try {
-    h->contender->release_grant(*h, m_grant);
-  } catch (...) { // the loss was reported; a release must not throw
-  }
-}
-
-std::int64_t LockGuard::fencing_token() const {
-  if (m_hold == nullptr)
-    throw Error(Errc::lock_not_held, "LockGuard::fencing_token: the guard holds nothing");
-  return detail::core::read_held(*m_hold, "fencing_token", "", [&](const Hold& x) {
-    if (x.grants != m_grant) {
-      throw Error(Errc::lock_lost,
-                  "fencing_token: this guard's hold of " + x.contender->path() + " ended");
-    }
-    return x.token;
-  });
-}
-
-const std::string& LockGuard::path() const {
-  if (m_hold == nullptr)
-    throw Error(Errc::lock_not_held, "LockGuard::path: the guard holds nothing");
-  return m_hold->contender->path();
+  return detail::core::start_async_future(handle_of(m_handle), deadline, cancel);
 }
 
 void DistributedLock::unlock() noexcept {

@@ -4,9 +4,12 @@
 
 #include "core/gate.hpp"
 #include "core/hold_access.hpp"
+#include "core/lock_guard.hpp"
 #include "recipes/lock/contenders.hpp"
 #include "recipes/rwlock/rw_protocol.hpp"
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace zk {
@@ -108,7 +111,11 @@ ReadWriteLock::~ReadWriteLock() {
 void ReadWriteLock::finish() noexcept {
   if (!m_sides) return;
   for (auto* hold : {&m_sides->write, &m_sides->read}) {
-    // Every thread's hold through this object ends with it (no call runs concurrently now).
+    try {
+      hold->contender->abandon_async(*hold);
+    } catch (...) { // only an allocation can fail there; a destructor must not throw
+    }
+    // Every thread's and guard's hold through this object ends with it (no call runs now).
     hold->options.holder_thread_only = false;
     while (detail::core::owns(hold))
       detail::core::release_quietly(hold);
@@ -179,6 +186,23 @@ bool ReadWriteLock::Writer::acquire_until(Clock::time_point at, const CancelToke
   return detail::rwlock::acquire(s, s.write, s.read, at, cancel, "locking the write side");
 }
 
+void ReadWriteLock::Writer::async_lock(Deadline deadline, const CancelToken& cancel,
+                                       LockHandler done, Executor executor) {
+  detail::core::start_async(detail::rwlock::sides_of(m_sides).write, deadline, &cancel,
+                            std::move(done), std::move(executor), "Writer::async_lock");
+}
+
+void ReadWriteLock::Writer::async_lock(LockHandler done, Executor executor) {
+  detail::core::start_async(detail::rwlock::sides_of(m_sides).write, {}, nullptr, std::move(done),
+                            std::move(executor), "Writer::async_lock");
+}
+
+std::future<LockGuard> ReadWriteLock::Writer::async_lock(Deadline deadline,
+                                                         const CancelToken& cancel) {
+  return detail::core::start_async_future(detail::rwlock::sides_of(m_sides).write, deadline,
+                                          cancel);
+}
+
 void ReadWriteLock::Writer::unlock() noexcept {
   if (m_sides != nullptr) detail::core::release_quietly(&m_sides->write);
 }
@@ -195,6 +219,12 @@ void ReadWriteLock::Writer::downgrade(Deadline deadline) {
   const auto until = deadline.resolve(engine.gate().operation_timeout());
   const auto [node, token] =
       detail::rwlock::read_held(s, s.write, "downgrade", [](const detail::core::Hold& x) {
+        const auto me = std::this_thread::get_id();
+        if (std::none_of(x.holders.begin(), x.holders.end(),
+                         [me](const detail::core::Hold::Holder& y) { return y.thread == me; })) {
+          throw Error(Errc::lock_not_held, "downgrade: the write side of " + x.contender->path() +
+                                               " is not held by this thread");
+        }
         return std::pair{x.node, x.token};
       });
   const std::string guid = s.read_policy->make_guid();
@@ -255,6 +285,22 @@ bool ReadWriteLock::Reader::try_lock_shared() {
 bool ReadWriteLock::Reader::acquire_until(Clock::time_point at, const CancelToken* cancel) {
   auto& s = detail::rwlock::sides_of(m_sides);
   return detail::rwlock::acquire(s, s.read, s.write, at, cancel, "locking the read side");
+}
+
+void ReadWriteLock::Reader::async_lock_shared(Deadline deadline, const CancelToken& cancel,
+                                              LockHandler done, Executor executor) {
+  detail::core::start_async(detail::rwlock::sides_of(m_sides).read, deadline, &cancel,
+                            std::move(done), std::move(executor), "Reader::async_lock_shared");
+}
+
+void ReadWriteLock::Reader::async_lock_shared(LockHandler done, Executor executor) {
+  detail::core::start_async(detail::rwlock::sides_of(m_sides).read, {}, nullptr, std::move(done),
+                            std::move(executor), "Reader::async_lock_shared");
+}
+
+std::future<LockGuard> ReadWriteLock::Reader::async_lock_shared(Deadline deadline,
+                                                                const CancelToken& cancel) {
+  return detail::core::start_async_future(detail::rwlock::sides_of(m_sides).read, deadline, cancel);
 }
 
 void ReadWriteLock::Reader::unlock_shared() noexcept {
