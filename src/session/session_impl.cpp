@@ -413,13 +413,15 @@ void SessionImpl::close() {
 void SessionImpl::close_noexcept() noexcept {
   try {
     if (m_dispatcher.joinable() && m_dispatcher.get_id() == std::this_thread::get_id()) {
-      // Destroyed from its own callback: the dispatcher cannot join itself. Close the handle and
-      // let the dispatcher thread finish on its own.
+      // Destroyed from its own callback: the dispatcher cannot join itself. Close as close() does
+      // (pending completions get ZCLOSING, the listeners hear `closed`, so that every waiter of the
+      // recipes ends), and let the dispatcher drain its queue and finish on its own once this
+      // callback returns.
       {
         std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_closed) return;
         m_closed = true;
-        m_stop_dispatcher = true;
-        m_queue.clear();
+        m_event_zh = nullptr;
       }
       _zhandle* zh = nullptr;
       {
@@ -428,6 +430,12 @@ void SessionImpl::close_noexcept() noexcept {
         m_zh = nullptr;
       }
       if (zh != nullptr) zookeeper_close(zh); // the C client's threads are not this one
+      drop_watches_of(nullptr);
+      {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_state != SessionState::closed) set_state(SessionState::closed, m_session_id);
+        m_stop_dispatcher = true;
+      }
       m_dispatcher.detach();
       release_log_slot(m_log_slot);
       m_log_slot = -1;

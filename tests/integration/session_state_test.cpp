@@ -1,8 +1,15 @@
-// Connection states under real faults: the connected server killed or paused, a server-side expiry.
+// Connection states under real faults: the connected server killed or paused, a server-side expiry;
+// a session closed or destroyed from its own callback.
 #include "support/ensemble.hpp"
+#include "support/processes.hpp"
 #include "support/recorder.hpp"
 
+#include <zkrecipes/distributed_lock.hpp>
+
 #include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
 
 using namespace std::chrono_literals;
 
@@ -131,6 +138,34 @@ TEST(SessionState, ClosingReportsClosedAndDestructionNeverHangs) {
   zkt::StateLog states(s);
   s.close();
   EXPECT_TRUE(states.wait_for_state(zk::SessionState::closed, 1s));
+}
+
+TEST(SessionState, ASessionDestroyedFromItsOwnCallbackEndsItsPendingWaits) {
+  zkt::RootGuard root("self-destroyed");
+  const std::string path = root.path() + "/l";
+  zk::DistributedLock holder(root.session(), path);
+  holder.lock();
+  auto s = std::make_unique<zk::Session>(zkt::options());
+  auto lock = std::make_unique<zk::DistributedLock>(*s, path);
+  std::promise<std::error_code> ended;
+  lock->async_lock([&](std::error_code ec, zk::LockGuard) { ended.set_value(ec); });
+  ASSERT_TRUE(
+      zkt::wait_until([&] { return zkt::children(root.session(), path).size() == 2; }, 10s));
+  std::promise<void> destroyed;
+  s->get_async(path, [&](const zk::Result<zk::NodeData>&) {
+    s.reset(); // the last of it, on its own callback thread
+    destroyed.set_value();
+  });
+  auto gone = destroyed.get_future();
+  ASSERT_EQ(gone.wait_for(10s), std::future_status::ready)
+      << "destroying it from its callback hung";
+  auto f = ended.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "the pending wait never ended";
+  EXPECT_EQ(f.get(), zk::Errc::session_closed);
+  lock.reset();
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).size() == 1; }, 10s))
+      << "the closed session's node outlived it";
+  holder.unlock();
 }
 
 } // namespace
