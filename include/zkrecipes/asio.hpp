@@ -11,6 +11,9 @@
 //   // The read-write lock's sides alike:
 //   auto r = co_await zk::asio::async_lock_shared(rw.reader(), ex, 5s, asio::use_awaitable);
 //   auto w = co_await zk::asio::async_lock(rw.writer(), ex, 5s, asio::use_awaitable);
+//   // A semaphore's lease, a latch's leadership:
+//   zk::Lease lease = co_await zk::asio::async_acquire(pool, ex, 30s, asio::use_awaitable);
+//   bool leads = co_await zk::asio::async_await_leadership(latch, ex, 30s, asio::use_awaitable);
 //   // Also asio::use_future, asio::experimental::deferred (asio::deferred from Asio 1.24),
 //   // asio::bind_cancellation_slot(...).
 // clang-format on
@@ -24,12 +27,14 @@
 //
 // Lifetimes: a pending wait holds its handler and work on the handler's executor, and its
 // completion is posted there from the session's callback thread; so the execution context must
-// outlive it. Before destroying an io_context, end the waits (destroy their locks: that ends them
-// with Errc::cancelled) and let it run their completions.
+// outlive it. Before destroying an io_context, end the waits (destroy their locks or semaphores:
+// that ends them with Errc::cancelled) and let it run their completions.
 #pragma once
 
 #include <zkrecipes/distributed_lock.hpp>
+#include <zkrecipes/leader.hpp>
 #include <zkrecipes/read_write_lock.hpp>
+#include <zkrecipes/semaphore.hpp>
 
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
@@ -46,10 +51,11 @@ namespace zk::asio {
 namespace detail {
 
 // The one initiation of every adapter below: `start(deadline, cancel, handler)` is the library's
-// asynchronous call, whose completion is posted to the Asio handler's associated executor.
-template <class CompletionToken, class Executor, class Start>
+// asynchronous call completing with (std::error_code, T), whose completion is posted to the Asio
+// handler's associated executor.
+template <class T, class CompletionToken, class Executor, class Start>
 auto initiate(const Executor& ex, Deadline deadline, CompletionToken&& token, Start start) {
-  return ::asio::async_initiate<CompletionToken, void(std::error_code, LockGuard)>(
+  return ::asio::async_initiate<CompletionToken, void(std::error_code, T)>(
       [ex, deadline, start](auto handler) {
         using Handler = decltype(handler);
         // Shared: the library's completion is a copyable std::function, the handler move-only.
@@ -65,8 +71,8 @@ auto initiate(const Executor& ex, Deadline deadline, CompletionToken&& token, St
         if (slot.is_connected()) {
           slot.assign([cancel = op->cancel](::asio::cancellation_type) { cancel.cancel(); });
         }
-        start(deadline, op->cancel, [op](std::error_code ec, LockGuard guard) {
-          auto held = std::make_shared<LockGuard>(std::move(guard));
+        start(deadline, op->cancel, [op](std::error_code ec, T value) {
+          auto held = std::make_shared<T>(std::move(value));
           auto where = op->work.get_executor();
           ::asio::post(where, [op, ec, held]() mutable {
             auto bound = ::asio::get_associated_cancellation_slot(op->handler);
@@ -92,20 +98,45 @@ inline constexpr bool is_async_lock_v =
 template <class Lock, class Executor, class CompletionToken,
           class = std::enable_if_t<is_async_lock_v<Lock>>>
 auto async_lock(Lock& lock, const Executor& ex, Deadline deadline, CompletionToken&& token) {
-  return detail::initiate(ex, deadline, std::forward<CompletionToken>(token),
-                          [&lock](Deadline d, const CancelToken& c, LockHandler h) {
-                            lock.async_lock(d, c, std::move(h));
-                          });
+  return detail::initiate<LockGuard>(ex, deadline, std::forward<CompletionToken>(token),
+                                     [&lock](Deadline d, const CancelToken& c, LockHandler h) {
+                                       lock.async_lock(d, c, std::move(h));
+                                     });
 }
 
 /// ReadWriteLock::Reader::async_lock_shared() with an Asio completion token (as above).
 template <class Executor, class CompletionToken>
 auto async_lock_shared(ReadWriteLock::Reader& reader, const Executor& ex, Deadline deadline,
                        CompletionToken&& token) {
-  return detail::initiate(ex, deadline, std::forward<CompletionToken>(token),
-                          [&reader](Deadline d, const CancelToken& c, LockHandler h) {
-                            reader.async_lock_shared(d, c, std::move(h));
-                          });
+  return detail::initiate<LockGuard>(ex, deadline, std::forward<CompletionToken>(token),
+                                     [&reader](Deadline d, const CancelToken& c, LockHandler h) {
+                                       reader.async_lock_shared(d, c, std::move(h));
+                                     });
+}
+
+/// Semaphore::async_acquire() with an Asio completion token: completes with
+/// (std::error_code, zk::Lease) on the handler's associated executor (default `ex`).
+template <class Executor, class CompletionToken>
+auto async_acquire(Semaphore& pool, const Executor& ex, Deadline deadline,
+                   CompletionToken&& token) {
+  return detail::initiate<Lease>(ex, deadline, std::forward<CompletionToken>(token),
+                                 [&pool](Deadline d, const CancelToken& c, LeaseHandler h) {
+                                   pool.async_acquire(d, c, std::move(h));
+                                 });
+}
+
+/// LeaderLatch::async_await_leadership() or LeaderSelector's with an Asio completion token:
+/// completes with (std::error_code, bool leading) on the handler's associated executor.
+template <class Participant, class Executor, class CompletionToken,
+          class = std::enable_if_t<std::is_same_v<Participant, LeaderLatch> ||
+                                   std::is_same_v<Participant, LeaderSelector>>>
+auto async_await_leadership(Participant& participant, const Executor& ex, Deadline deadline,
+                            CompletionToken&& token) {
+  return detail::initiate<bool>(
+      ex, deadline, std::forward<CompletionToken>(token),
+      [&participant](Deadline d, const CancelToken& c, LeadershipHandler h) {
+        participant.async_await_leadership(d, c, std::move(h));
+      });
 }
 
 /// The adapters above without a deadline.
@@ -117,6 +148,11 @@ auto async_lock(Lock& lock, const Executor& ex, CompletionToken&& token) {
 template <class Executor, class CompletionToken>
 auto async_lock_shared(ReadWriteLock::Reader& reader, const Executor& ex, CompletionToken&& token) {
   return zk::asio::async_lock_shared(reader, ex, Deadline(), std::forward<CompletionToken>(token));
+}
+
+template <class Executor, class CompletionToken>
+auto async_acquire(Semaphore& pool, const Executor& ex, CompletionToken&& token) {
+  return zk::asio::async_acquire(pool, ex, Deadline(), std::forward<CompletionToken>(token));
 }
 
 } // namespace zk::asio

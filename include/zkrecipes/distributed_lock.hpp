@@ -105,8 +105,11 @@ struct GuardAccess;
 
 /// One hold taken asynchronously (DistributedLock::async_lock(), ReadWriteLock's
 /// Writer::async_lock() and Reader::async_lock_shared()): ends it when destroyed or released, on
-/// any thread (the hold belongs to the guard, not to a thread). Move-only. Like std::unique_lock
-/// and its mutex, the lock object must outlive the guard (moving the lock is fine).
+/// any thread (the hold belongs to the guard, not to a thread). Move-only. Destroying the lock
+/// object ends every hold it has, a guard's too: the guard then holds nothing (moving the lock is
+/// fine). A guard may therefore outlive its lock, also in a completion still on its way to an
+/// executor when the lock goes (that completion may then get a guard that holds nothing already:
+/// owns_lock() is false).
 ///
 /// Thread safety: one guard is used by one thread at a time; its lock may be shared.
 class LockGuard {
@@ -133,14 +136,15 @@ public:
   /// The fencing token of the hold (as DistributedLock::fencing_token()). Throws
   /// Errc::lock_not_held if the guard holds nothing, Errc::lock_lost if its hold was lost.
   [[nodiscard]] std::int64_t fencing_token() const;
-  /// The path of the lock whose hold this is. Throws Errc::lock_not_held for an empty guard.
-  [[nodiscard]] const std::string& path() const;
+  /// The path of the lock whose hold this is. Throws Errc::lock_not_held for an empty guard, or
+  /// once its lock object is gone.
+  [[nodiscard]] std::string path() const;
 
 private:
   friend struct detail::core::GuardAccess;
-  LockGuard(detail::core::Hold* hold, std::uint64_t grant) noexcept
-      : m_hold(hold), m_grant(grant) {}
-  detail::core::Hold* m_hold = nullptr; ///< the lock's (it keeps it when moved)
+  LockGuard(std::weak_ptr<detail::core::Hold> hold, std::uint64_t grant) noexcept
+      : m_hold(std::move(hold)), m_grant(grant) {}
+  std::weak_ptr<detail::core::Hold> m_hold; ///< the lock's (it keeps it when moved)
   std::uint64_t m_grant = 0;
 };
 
@@ -203,8 +207,8 @@ public:
   /// callback thread, or given to `executor` if there is one. Any number of waits may be pending on
   /// one object, from any thread including the callback thread; they are granted one at a time, in
   /// the order they came, as waiting threads are. Destroying the lock ends its pending waits with
-  /// Errc::cancelled (a completion already running may still use the lock: destroy it where the
-  /// completions run, or once they ran).
+  /// Errc::cancelled (a completion already running may still use the lock object: destroy it where
+  /// the completions run, or once they ran; a guard itself may outlive it, see LockGuard).
   /// Throws Errc::invalid_argument for a moved-from lock or a null `done`, Errc::session_closed if
   /// the session is closed.
   void async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
@@ -255,7 +259,7 @@ private:
   bool acquire_until(Clock::time_point at, const CancelToken* cancel = nullptr);
   void finish() noexcept; // unlock, and wait for a loss report still to run
 
-  std::unique_ptr<detail::core::Hold> m_handle;
+  std::shared_ptr<detail::core::Hold> m_handle; ///< shared with its guards, which hold it weakly
 };
 
 } // namespace zk

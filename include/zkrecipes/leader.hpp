@@ -45,16 +45,19 @@
 // of a DistributedLock do): give each participant its own Session to compete as separate members.
 #pragma once
 
+#include <zkrecipes/async.hpp>
 #include <zkrecipes/cancel.hpp>
 #include <zkrecipes/session.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace zk {
@@ -172,6 +175,11 @@ private:
   CancelToken m_stop;
 };
 
+/// The completion of async_await_leadership(): no error and what await_leadership() would return
+/// (true once this participant leads; false if it will not lead, or the deadline passed), or the
+/// error: Errc::cancelled, or what ended the election (foreign_node, session_closed…).
+using LeadershipHandler = std::function<void(std::error_code error, bool leading)>;
+
 /// A participant that leads whenever its node is first: Curator's LeaderLatch.
 /// Thread safety: all methods may be called concurrently; destroy or move it while no call runs.
 class LeaderLatch {
@@ -199,6 +207,19 @@ public:
   }
   /// As await_leadership(), until `at` (false when it passes).
   bool await_until(Clock::time_point at);
+  /// await_leadership() without blocking a thread (see async.hpp): returns at once; `done` runs
+  /// once this participant leads, will not lead, `deadline` passed (default: none; then false) or
+  /// `cancel` was cancelled (Errc::cancelled), on the session's callback thread or given to
+  /// `executor`. Any number may be pending; closing or destroying the latch ends them with false.
+  /// Throws Errc::invalid_argument for a moved-from latch or a null `done`, Errc::session_closed
+  /// for a closed session.
+  void async_await_leadership(Deadline deadline, const CancelToken& cancel, LeadershipHandler done,
+                              Executor executor = {});
+  /// async_await_leadership() with no deadline and no token.
+  void async_await_leadership(LeadershipHandler done, Executor executor = {});
+  /// async_await_leadership() as a future.
+  [[nodiscard]] std::future<bool> async_await_leadership(Deadline deadline = {},
+                                                         const CancelToken& cancel = CancelToken());
   /// True while this participant leads and is certain of it (see lead_while_suspended), and its
   /// term is not ending (interrupted, closing, lost).
   [[nodiscard]] bool is_leader() const noexcept;
@@ -261,6 +282,14 @@ public:
   }
   /// See LeaderLatch::await_until.
   bool await_until(Clock::time_point at);
+  /// See LeaderLatch::async_await_leadership (true once a term has begun).
+  void async_await_leadership(Deadline deadline, const CancelToken& cancel, LeadershipHandler done,
+                              Executor executor = {});
+  /// See LeaderLatch::async_await_leadership.
+  void async_await_leadership(LeadershipHandler done, Executor executor = {});
+  /// See LeaderLatch::async_await_leadership.
+  [[nodiscard]] std::future<bool> async_await_leadership(Deadline deadline = {},
+                                                         const CancelToken& cancel = CancelToken());
   /// True while a term runs and is certain (see LeaderLatch::is_leader).
   [[nodiscard]] bool is_leader() const noexcept;
   /// The fencing token of the running term. Throws Errc::not_leader without one.

@@ -105,7 +105,8 @@ public:
     /// (unlock() and downgrade() end the calling thread's holds). A wait that no thread makes is
     /// not refused while this object reads: it waits for that read hold to end, as for any other
     /// (so awaiting it while keeping a read guard of the same object waits forever: no upgrade).
-    /// Destroying the lock ends its pending waits with Errc::cancelled.
+    /// Destroying the lock ends its pending waits with Errc::cancelled and its guards' holds (see
+    /// LockGuard, and DistributedLock::async_lock() for a completion already running then).
     void async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
                     Executor executor = {});
     /// async_lock() with no deadline and no token.
@@ -170,7 +171,10 @@ public:
     /// hold that belongs to no thread, ended through the guard only. Like a reading thread, it
     /// shares this process's read node: it joins one already held (within the handoff bounds)
     /// with no request, or waits for the writers ahead; while this object writes, it waits for
-    /// that write hold to end. Destroying the lock ends its pending waits with Errc::cancelled.
+    /// that write hold to end (and a thread that keeps a write guard of this object and calls
+    /// lock_shared() waits until its deadline: the guard's hold is no thread's, so it is not
+    /// refused). Destroying the lock ends its pending waits with Errc::cancelled and its guards'
+    /// holds (see Writer::async_lock()).
     void async_lock_shared(Deadline deadline, const CancelToken& cancel, LockHandler done,
                            Executor executor = {});
     /// async_lock_shared() with no deadline and no token.
@@ -229,7 +233,7 @@ public:
 
 private:
   void finish() noexcept;
-  std::unique_ptr<detail::rwlock::Sides> m_sides;
+  std::shared_ptr<detail::rwlock::Sides> m_sides; ///< shared with its guards, held weakly
   Writer m_writer;
   Reader m_reader;
 };

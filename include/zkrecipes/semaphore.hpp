@@ -8,6 +8,7 @@
 //     db.query(sql, lease.fencing_token());          // released when `lease` goes out of scope
 //   }
 //   if (std::optional<zk::Lease> maybe = pool.try_acquire()) use(*maybe);
+//   pool.async_acquire(30s, cancel, [](std::error_code ec, zk::Lease lease) { /* no thread */ });
 // clang-format on
 //
 // Protocol, Curator profile (default; Curator's InterProcessSemaphoreV2, so Curator contenders take
@@ -34,19 +35,23 @@
 // deleted in time is deleted in the background while the session lives).
 //
 // Threading (the contract is in session.hpp): acquire*, try_acquire* and fenced() block and throw
-// Errc::wrong_thread on the session's callback thread. Release and destruction may run anywhere.
+// Errc::wrong_thread on the session's callback thread. async_acquire() (no thread waits; see
+// async.hpp), release and destruction may run anywhere.
 // on_lost and on_uncertain run on the session's callback thread and must not block.
 #pragma once
 
+#include <zkrecipes/async.hpp>
 #include <zkrecipes/cancel.hpp>
 #include <zkrecipes/session.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace zk {
@@ -54,6 +59,7 @@ namespace zk {
 namespace detail::semaphore {
 struct State;
 struct LeaseState;
+class AsyncAcquisition;
 } // namespace detail::semaphore
 
 /// Whose node layout a semaphore uses (see the file comment).
@@ -122,9 +128,15 @@ public:
 
 private:
   friend class Semaphore;
+  friend class detail::semaphore::AsyncAcquisition;
   explicit Lease(std::unique_ptr<detail::semaphore::LeaseState> state) noexcept;
   std::unique_ptr<detail::semaphore::LeaseState> m_state;
 };
+
+/// The completion of Semaphore::async_acquire(): no error and a held lease, or the error
+/// (Errc::deadline_exceeded, cancelled, session_closed, invalid_argument, no_node, bad_data…) and
+/// an empty Lease.
+using LeaseHandler = std::function<void(std::error_code error, Lease lease)>;
 
 /// A counting semaphore on a ZooKeeper path.
 /// Thread safety: all methods may be called concurrently; destroy or move it while no call runs.
@@ -141,10 +153,12 @@ public:
   /// is read at once and followed while the Semaphore lives; acquisitions throw Errc::no_node while
   /// the count node does not exist and Errc::bad_data while it holds anything but 4 bytes.
   Semaphore(Session& session, std::string path, SharedMaxLeases max, SemaphoreOptions options = {});
+  /// Ends its pending asynchronous acquisitions (Errc::cancelled); leases it granted stay valid.
   ~Semaphore();
   /// Takes over `other`'s path and state; leases it granted stay valid.
   Semaphore(Semaphore&& other) noexcept;
-  /// Takes over `other`'s path and state; leases either granted stay valid.
+  /// Ends the pending asynchronous acquisitions of *this (Errc::cancelled), then takes over
+  /// `other`'s path and state; leases either granted stay valid.
   Semaphore& operator=(Semaphore&& other) noexcept;
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
@@ -177,6 +191,24 @@ public:
     return acquire_one(to_steady(at), nullptr);
   }
 
+  /// acquire() without blocking a thread (see async.hpp): returns at once; `done` runs once a
+  /// lease is ours, `deadline` passed (default: none) or `cancel` was cancelled, on the session's
+  /// callback thread, or given to `executor`. The protocol is acquire()'s: the internal lock, the
+  /// lease under it, the lock released in every case, our lease node deleted on every failure, the
+  /// round taken again if the lock is lost meanwhile. Any number may be pending on one object, from
+  /// any thread. Destroying (or assigning to) the Semaphore ends its pending acquisitions with
+  /// Errc::cancelled, closing the session with Errc::session_closed. What acquire() throws on the
+  /// way (invalid_argument for another stored Kazoo maximum, no_node and bad_data for the
+  /// SharedCount) is given to `done`. Throws Errc::invalid_argument for a moved-from Semaphore or a
+  /// null `done`, Errc::session_closed for a closed session.
+  void async_acquire(Deadline deadline, const CancelToken& cancel, LeaseHandler done,
+                     Executor executor = {});
+  /// async_acquire() with no deadline and no token.
+  void async_acquire(LeaseHandler done, Executor executor = {});
+  /// async_acquire() as a future: the lease, or the zk::Error thrown by get().
+  [[nodiscard]] std::future<Lease> async_acquire(Deadline deadline = {},
+                                                 const CancelToken& cancel = CancelToken());
+
   /// The maximum as last known (a SharedCount's last value read; 0 before the first read).
   [[nodiscard]] std::int32_t max_leases() const noexcept;
   /// The semaphore's path (empty on a moved-from Semaphore).
@@ -188,6 +220,8 @@ private:
   std::vector<Lease> acquire_until(std::int32_t n, Clock::time_point at, const CancelToken* cancel);
   /// `n` leases, or none if `at` passed first (already passed: one try).
   std::vector<Lease> acquire_n(std::int32_t n, Clock::time_point at, const CancelToken* cancel);
+  void start_async(Deadline deadline, const CancelToken* cancel,
+                   std::function<void(std::optional<Error>, Lease)> done);
   std::shared_ptr<detail::semaphore::State> m_state;
 };
 

@@ -29,6 +29,10 @@ void QueueEngine::acquire_async(Hold& h, Clock::time_point deadline, const Cance
     });
   }
   Lock lk(m_mutex);
+  if (m_policy.shared()) { // before the waiter exists: judging may release m_mutex (lose())
+    judge(lk);             // a hold that cannot be trusted any more is not joined
+    if (!lk.owns_lock()) lk.lock();
+  }
   if (m_closed) {
     lk.unlock();
     if (token) token->unsubscribe(subscription);
@@ -45,16 +49,12 @@ void QueueEngine::acquire_async(Hold& h, Clock::time_point deadline, const Cance
   a.cancel = std::move(token);
   a.subscription = subscription;
   m_async.emplace(id, std::move(owned));
-  if (m_policy.shared()) {
-    judge(lk); // a hold that cannot be trusted any more is not joined
-    if (!lk.owns_lock()) lk.lock();
-    if (joinable(h)) {
-      ++m_handoffs;
-      a.waiter.state = Waiter::State::granted;
-      grant(h, a.waiter.thread);
-      decided(a.waiter);
-      return;
-    }
+  if (m_policy.shared() && joinable(h)) {
+    ++m_handoffs;
+    a.waiter.state = Waiter::State::granted;
+    grant(h, a.waiter.thread);
+    decided(a.waiter);
+    return;
   }
   m_queue.push_back(&a.waiter);
   if (a.cancel && a.cancel->cancelled()) { // its post may have looked for the waiter too early

@@ -1,6 +1,7 @@
 // zkrecipes/asio.hpp against the ensemble: a plain handler, use_awaitable, use_future and deferred
-// on one io_context thread; coroutines reading and writing through a ReadWriteLock; Asio's
-// per-operation cancellation ends a wait and leaves nothing; a pending wait keeps io.run() going.
+// on one io_context thread; coroutines reading and writing through a ReadWriteLock, and taking a
+// Semaphore's leases, awaiting leadership; Asio's per-operation cancellation ends a wait and leaves
+// nothing; a pending wait keeps io.run() going.
 #include "lock_harness.hpp"
 
 #include <zkrecipes/asio.hpp>
@@ -125,7 +126,7 @@ TEST(Asio, CoroutinesReadTogetherAndAWriterTakesItsTurnAfterThem) {
   asio::io_context io;
   auto ex = io.get_executor();
   constexpr int readers = 3;
-  int reading = 0, most_reading = 0, read_before_writing = 0;
+  int reading = 0, arrived = 0, most_reading = 0, read_before_writing = 0;
   std::vector<std::int64_t> read_tokens;
   std::int64_t write_token = 0;
   for (int i = 0; i < readers; ++i) {
@@ -136,8 +137,9 @@ TEST(Asio, CoroutinesReadTogetherAndAWriterTakesItsTurnAfterThem) {
               co_await zk::asio::async_lock_shared(rw.reader(), ex, 10s, asio::use_awaitable);
           read_tokens.push_back(r.fencing_token());
           most_reading = std::max(most_reading, ++reading);
+          ++arrived;
           asio::steady_timer t(ex, 5ms);
-          for (int n = 0; n < 400 && reading < readers; ++n) // until every reader is in
+          for (int n = 0; n < 400 && arrived < readers; ++n) // until every reader is in
             co_await(t.expires_after(5ms), t.async_wait(asio::use_awaitable));
           --reading;
         },
@@ -160,6 +162,61 @@ TEST(Asio, CoroutinesReadTogetherAndAWriterTakesItsTurnAfterThem) {
   EXPECT_EQ(read_before_writing, readers) << "the later writer overtook the readers";
   EXPECT_GT(write_token, read_tokens.front());
   EXPECT_EQ(child_count(root.session(), path), 0U) << "a guard did not end its hold";
+}
+
+TEST(Asio, CoroutinesTakeASemaphoresLeasesAtMostTheMaximumAtOnce) {
+  zkt::RootGuard root("asio-sem");
+  const std::string path = root.path() + "/pool";
+  zk::Semaphore pool(root.session(), path, 2);
+  asio::io_context io;
+  auto ex = io.get_executor();
+  int holding = 0, most = 0, leases = 0;
+  for (int i = 0; i < 6; ++i) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int n = 0; n < 3; ++n) {
+            zk::Lease lease = co_await zk::asio::async_acquire(pool, ex, 20s, asio::use_awaitable);
+            EXPECT_TRUE(lease.held());
+            ++leases;
+            most = std::max(most, ++holding);
+            asio::steady_timer t(ex, 10ms); // held across a suspension
+            co_await t.async_wait(asio::use_awaitable);
+            --holding;
+          }
+        },
+        asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(leases, 18);
+  EXPECT_EQ(most, 2) << "more leases than the maximum at once, or never two";
+  EXPECT_TRUE(zkt::wait_until(
+      [&] { return zkt::children(root.session(), path + "/leases").empty(); }, 10s));
+}
+
+TEST(Asio, ACoroutineAwaitsLeadershipAndLeadsOnceTheLeaderCloses) {
+  zkt::RootGuard root("asio-leader");
+  const std::string path = root.path() + "/election";
+  zk::Session other(zkt::options());
+  zk::LeaderLatch first(other, path);
+  ASSERT_TRUE(first.await_leadership(10s));
+  zk::LeaderLatch latch(root.session(), path);
+  asio::io_context io;
+  auto ex = io.get_executor();
+  std::vector<bool> answers;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        answers.push_back(
+            co_await zk::asio::async_await_leadership(latch, ex, 300ms, asio::use_awaitable));
+        first.close(); // the leader goes: ours leads next
+        answers.push_back(
+            co_await zk::asio::async_await_leadership(latch, ex, 10s, asio::use_awaitable));
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(answers, (std::vector<bool>{false, true}));
+  EXPECT_TRUE(latch.is_leader());
 }
 
 } // namespace

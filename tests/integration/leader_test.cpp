@@ -1,7 +1,7 @@
 // LeaderLatch and LeaderSelector against the ensemble: leadership in join order as leaders close,
 // terms that increase, a deposed leader's fenced writes refused, kill -9 of the leader handed over
-// within the session timeout, expiry while leading, requeue and interrupt, foreign children, bad
-// input, and nothing left behind (nodes, watches).
+// within the session timeout, expiry while leading, requeue and interrupt, asynchronous awaits,
+// foreign children, bad input, and nothing left behind (nodes, watches).
 #include "support/checkers.hpp"
 #include "support/ensemble.hpp"
 #include "support/processes.hpp"
@@ -239,6 +239,93 @@ TEST(Leader, InterruptEndsARunningTermAndCloseWaitsForTheFunction) {
   sel.close();
   EXPECT_EQ(finished.load(), 2) << "close() returned with the function running";
   EXPECT_TRUE(zkt::children(root.session(), path).empty());
+}
+
+// Asynchronous awaits: no thread waits for leadership.
+
+TEST(Leader, AsyncAwaitsCompleteWithoutAThreadWhenATermBeginsOrCannot) {
+  zkt::RootGuard root("leader-async");
+  const std::string path = root.path() + "/election";
+  zk::Session other(zkt::options());
+  zk::LeaderLatch first(other, path);
+  ASSERT_TRUE(first.await_leadership(10s));
+  zk::LeaderLatch latch(root.session(), path);
+  ASSERT_TRUE(participants_are(root.session(), path, 2));
+
+  auto waiting = latch.async_await_leadership();
+  auto timed = latch.async_await_leadership(300ms);
+  zk::CancelToken cancel;
+  auto cancelled = latch.async_await_leadership(zk::Deadline(), cancel);
+  std::promise<std::pair<std::error_code, bool>> handled;
+  std::atomic<bool> on_callback_thread{false};
+  latch.async_await_leadership([&](std::error_code ec, bool leading) {
+    on_callback_thread = zk::Session::on_callback_thread();
+    handled.set_value({ec, leading});
+  });
+  ASSERT_EQ(timed.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(timed.get()) << "no term can have begun by the deadline";
+  cancel.cancel();
+  EXPECT_EQ(zkt::code_of([&] { (void)cancelled.get(); }), Errc::cancelled);
+  EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout) << "led while another led";
+
+  first.close();
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready) << "the term's start was missed";
+  EXPECT_TRUE(waiting.get());
+  EXPECT_TRUE(latch.is_leader());
+  auto h = handled.get_future();
+  ASSERT_EQ(h.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(h.get(), std::make_pair(std::error_code(), true));
+  EXPECT_TRUE(on_callback_thread.load());
+  auto again = latch.async_await_leadership(5s); // leading now: true at once (never inline)
+  EXPECT_TRUE(again.get());
+
+  // A participant that will not lead: closed, or destroyed, with awaits pending.
+  zk::LeaderLatch closing(other, path);
+  auto closed = closing.async_await_leadership();
+  closing.close();
+  ASSERT_EQ(closed.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(closed.get());
+  std::promise<bool> gone;
+  {
+    zk::LeaderLatch going(other, path);
+    going.async_await_leadership([&](std::error_code, bool leading) { gone.set_value(leading); });
+  }
+  auto g = gone.get_future();
+  ASSERT_EQ(g.wait_for(10s), std::future_status::ready) << "a destroyed latch left its await";
+  EXPECT_FALSE(g.get());
+  EXPECT_EQ(zkt::code_of([&] { latch.async_await_leadership(zk::LeadershipHandler()); }),
+            Errc::invalid_argument);
+  latch.close();
+  EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).empty(); }, 10s));
+}
+
+TEST(Leader, AnAsyncAwaitOfASelectorEndsWithItsTermOrItsSession) {
+  zkt::RootGuard root("leader-async-selector");
+  const std::string path = root.path() + "/election";
+  std::atomic<int> terms{0};
+  zk::LeaderSelector selector(root.session(), path, [&](zk::Leadership& l) {
+    ++terms;
+    l.wait_for_stop(30s);
+  });
+  auto leading = selector.async_await_leadership(10s);
+  ASSERT_EQ(leading.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(leading.get());
+  EXPECT_TRUE(zkt::wait_until([&] { return terms.load() == 1; }, 5s)) << "the term's function";
+
+  auto s = std::make_unique<zk::Session>(zkt::options());
+  zk::LeaderSelector behind(*s, path, [](zk::Leadership&) {});
+  auto pending = behind.async_await_leadership();
+  ASSERT_TRUE(zkt::wait_until(
+      [&] {
+        zkt::sync(root.session(), path);
+        return zk::LeaderSelector::participants(root.session(), path, zk::SelectorProfile::curator)
+                   .size() == 2;
+      },
+      10s));
+  s->close(); // the election ends: the await with it
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready) << "the session's close left it";
+  EXPECT_EQ(zkt::code_of([&] { (void)pending.get(); }), Errc::session_closed);
+  selector.close();
 }
 
 TEST(Leader, AChildOfAnotherFormFailsFastAndLeavesNothing) {

@@ -475,7 +475,7 @@ TEST(LockAsync, CompletionsRunOnTheCallbackThreadOrTheGivenExecutorNeverInline) 
             Errc::invalid_argument);
 }
 
-TEST(LockAsync, AMovedLockKeepsItsPendingWaitAndItsGuard) {
+TEST(LockAsync, AMovedLockKeepsItsPendingWaitAndItsGuardAndAGuardMayOutliveIt) {
   zkt::RootGuard root("lock-async-move");
   const std::string path = root.path() + "/l";
   DistributedLock holder(root.session(), path);
@@ -492,5 +492,16 @@ TEST(LockAsync, AMovedLockKeepsItsPendingWaitAndItsGuard) {
   EXPECT_EQ(guard.fencing_token(), moved.fencing_token());
   guard.release();
   EXPECT_FALSE(moved.owns_lock());
+  EXPECT_EQ(child_count(s, path), 0U);
+  // A guard may outlive its lock object, whose end ended the hold.
+  zk::LockGuard kept;
+  {
+    DistributedLock going(s, path);
+    kept = going.async_lock(10s).get();
+    ASSERT_TRUE(kept.owns_lock());
+  }
+  EXPECT_FALSE(kept.owns_lock());
+  EXPECT_EQ(zkt::code_of([&] { (void)kept.path(); }), zk::Errc::lock_not_held);
+  kept.release(); // nothing left to end
   EXPECT_EQ(child_count(s, path), 0U);
 }

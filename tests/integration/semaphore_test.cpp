@@ -20,10 +20,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -307,6 +311,127 @@ TEST_F(Sem, TheKazooProfileStoresItsMaximumAndRefusesAnother) {
   EXPECT_EQ(zkt::code_of([&] { (void)other.try_acquire(); }), Errc::invalid_argument);
   a.release();
   EXPECT_TRUE(zkt::wait_until([&] { return zkt::children(root.session(), path).empty(); }, 10s));
+}
+
+// Asynchronous acquisitions: no thread waits, the completions run on the callback thread.
+
+TEST_F(Sem, AsyncAcquisitionsWithoutThreadsNeverHoldMoreThanTheMaximum) {
+  zk::Session other(zkt::options());
+  zk::Semaphore elsewhere(other, path, 3);
+  auto theirs = elsewhere.acquire(5s); // one of the three places stays taken: ours share two
+  zk::Semaphore pool(root.session(), path, 3);
+  constexpr int total = 30;
+  // Shared with the completions: after an early failure they may run once this test is over.
+  struct Shared {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<zk::Lease> held;
+    std::vector<std::int64_t> tokens;
+    int holding = 0, most = 0, failed = 0;
+  };
+  const auto shared = std::make_shared<Shared>();
+  for (int i = 0; i < total; ++i) {
+    pool.async_acquire(60s, zk::CancelToken(), [shared](std::error_code ec, zk::Lease lease) {
+      std::lock_guard<std::mutex> l(shared->m);
+      if (ec || !lease.held()) {
+        ++shared->failed;
+      } else {
+        shared->most = std::max(shared->most, ++shared->holding);
+        shared->tokens.push_back(lease.fencing_token());
+        shared->held.push_back(std::move(lease));
+      }
+      shared->cv.notify_all();
+    });
+  }
+  auto& m = shared->m;
+  auto& cv = shared->cv;
+  auto& held = shared->held;
+  auto& tokens = shared->tokens;
+  auto& holding = shared->holding;
+  auto& most = shared->most;
+  auto& failed = shared->failed;
+  std::unique_lock<std::mutex> l(m);
+  while (static_cast<int>(tokens.size()) + failed < total) {
+    ASSERT_TRUE(cv.wait_for(l, 30s, [&] { return !held.empty(); }))
+        << tokens.size() << " of " << total << " leases came";
+    cv.wait_for(l, 20ms, [] { return false; }); // held a while, so that holds can overlap
+    zk::Lease done = std::move(held.front());
+    held.pop_front();
+    --holding;
+    l.unlock();
+    done.release();
+    l.lock();
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(most, 2) << "more leases than the maximum at once, or never two";
+  EXPECT_EQ(std::set<std::int64_t>(tokens.begin(), tokens.end()).size(), tokens.size());
+  held.clear();
+  l.unlock();
+  theirs.release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, AsyncAcquisitionsEndByDeadlineCancelOrTheSemaphoresEndAndLeaveNothing) {
+  zk::Session other(zkt::options());
+  zk::Semaphore full(other, path, 1);
+  auto held = full.acquire(5s);
+  zk::Semaphore pool(root.session(), path, 1);
+  auto late = pool.async_acquire(300ms);
+  EXPECT_EQ(zkt::code_of([&] { (void)late.get(); }), Errc::deadline_exceeded);
+  zk::CancelToken cancel;
+  auto waiting = pool.async_acquire(zk::Deadline(), cancel);
+  // Our lease there (seen by our session, so its create was answered): we hold the lock.
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 5s));
+  cancel.cancel();
+  EXPECT_EQ(zkt::code_of([&] { (void)waiting.get(); }), Errc::cancelled);
+  EXPECT_TRUE(zkt::wait_until([&] { return leases().size() == 1; }, 5s)) << "a lease was left";
+  EXPECT_TRUE(
+      zkt::wait_until([&] { return zkt::children(root.session(), path + "/locks").empty(); }, 5s))
+      << "the internal lock outlived the cancelled acquisition";
+  std::promise<std::error_code> ended;
+  {
+    zk::Semaphore going(root.session(), path, 1);
+    going.async_acquire([&](std::error_code ec, zk::Lease) { ended.set_value(ec); });
+  }
+  auto f = ended.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "the Semaphore's end left it pending";
+  EXPECT_EQ(f.get(), Errc::cancelled);
+  EXPECT_EQ(zkt::code_of([&] { pool.async_acquire(zk::LeaseHandler()); }), Errc::invalid_argument);
+  held.release();
+  expect_nothing_left();
+}
+
+TEST_F(Sem, AnAsyncAcquisitionFollowsTheSharedCountAndTheKazooMaximum) {
+  const std::string count = root.path() + "/size";
+  {
+    zk::Semaphore missing(root.session(), path, zk::SharedMaxLeases{count});
+    EXPECT_EQ(zkt::code_of([&] { (void)missing.async_acquire(5s).get(); }), Errc::no_node);
+  }
+  root.session().create(count, std::string("\0\0\0\1", 4));
+  zk::Semaphore pool(root.session(), path, zk::SharedMaxLeases{count});
+  auto first = pool.async_acquire(5s).get();
+  ASSERT_TRUE(first.held());
+  auto second = pool.async_acquire(20s);
+  ASSERT_TRUE(zkt::wait_until([&] { return leases().size() == 2; }, 5s));
+  ASSERT_EQ(second.wait_for(300ms), std::future_status::timeout) << "a lease beyond the count";
+  root.session().set(count, std::string("\0\0\0\2", 4));
+  ASSERT_EQ(second.wait_for(5s), std::future_status::ready) << "the waiter slept through it";
+  EXPECT_TRUE(second.get().held()); // released at once
+  first.release();
+  expect_nothing_left();
+
+  zk::SemaphoreOptions o;
+  o.profile = zk::SemaphoreProfile::kazoo;
+  const std::string kazoo_path = root.path() + "/kazoo/pool"; // its parent does not exist yet
+  zk::Semaphore kazoo(root.session(), kazoo_path, 2, o);
+  auto a = kazoo.async_acquire(10s).get();
+  ASSERT_TRUE(a.held());
+  EXPECT_EQ(zkt::data_of(root.session(), kazoo_path), "2");
+  zk::Semaphore another(root.session(), kazoo_path, 3, o);
+  EXPECT_EQ(zkt::code_of([&] { (void)another.async_acquire(10s).get(); }), Errc::invalid_argument);
+  a.release();
+  EXPECT_TRUE(
+      zkt::wait_until([&] { return zkt::children(root.session(), kazoo_path).empty(); }, 10s));
 }
 
 TEST_F(Sem, BadInputGetsTypedErrors) {

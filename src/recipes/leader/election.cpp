@@ -57,6 +57,15 @@ std::shared_ptr<Election> Election::start(const std::shared_ptr<core::Gate>& gat
     if (auto self = weak.lock()) self->on_uncertain(uncertain);
   };
   e->m_hold->contender = core::QueueEngine::for_path(gate, e->m_path, policy, o);
+  // Once the session is closed no post runs: its `closed` event (on the callback thread) is the
+  // last chance to end the asynchronous awaiters.
+  e->m_listener = gate->add_listener([weak](const SessionEvent& event) {
+    const auto self = weak.lock();
+    if (!self || event.state != SessionState::closed) return;
+    self->end_awaiters(Error(Errc::session_closed, std::string(self->m_config.kind) + " " +
+                                                       self->m_path + ": the session was closed"),
+                       false);
+  });
   // The thread keeps the election alive until it ends (close() from a listener does not wait).
   e->m_thread = std::thread([e] {
     e->m_thread_id = std::this_thread::get_id();
@@ -82,6 +91,8 @@ Election::~Election() {
   const bool on_callback = m_gate->on_callback_thread();
   if (m_hold) m_hold->reports.close(on_callback);
   m_reports.close(on_callback);
+  if (m_listener != 0) m_gate->remove_listener(m_listener);
+  end_awaiters(std::nullopt, false, true); // it will not lead
 }
 
 void Election::run() noexcept {
@@ -107,7 +118,7 @@ void Election::run() noexcept {
         continue;
       }
       m_failure = why;
-      m_cv.notify_all();
+      changed();
       if (m_config.listeners.on_error)
         post([fn = m_config.listeners.on_error, failure = *m_failure] { fn(failure); });
       lk.unlock();
@@ -139,7 +150,7 @@ void Election::run() noexcept {
       // A selector that may not lead while suspended does not start a term granted then.
       began = held && !m_closing && !(uncertain && m_config.work && !m_config.lead_while_suspended);
       m_leading = began;
-      m_cv.notify_all();
+      changed();
       // Posted under our mutex, so that no report of this term (on_uncertain) comes before it.
       if (began && m_config.listeners.on_leader)
         post([fn = m_config.listeners.on_leader, token] { fn(token); });
@@ -158,7 +169,7 @@ void Election::run() noexcept {
       const bool notify = began && (!m_closing || m_notify || lost);
       m_queued = m_config.requeue || m_requeue_asked || !began;
       m_requeue_asked = false;
-      m_cv.notify_all();
+      changed();
       if (notify && m_config.listeners.on_follower) post(m_config.listeners.on_follower);
       // Not begun for a suspension: queue again once the connection had time to come back.
       if (!began && !m_closing && m_gate->state() == SessionState::suspended)
@@ -229,7 +240,7 @@ void Election::on_uncertain(bool uncertain) {
   if (!uncertain) return recheck(lk);
   if (m_uncertain) return; // reported at the term's start already
   m_uncertain = true;
-  m_cv.notify_all();
+  changed();
   if (m_config.listeners.on_uncertain) post([fn = m_config.listeners.on_uncertain] { fn(true); });
   // A selector's function is told to stop; a latch only stops leading until it is certain again.
   if (!m_config.lead_while_suspended && m_config.work) stop_term(lk);
@@ -249,7 +260,7 @@ void Election::recheck(Lock& /*lk*/) {
       return;
     if (r.ok() && r.value().stat.ephemeral_owner == self->m_gate->session_id()) {
       self->m_uncertain = false;
-      self->m_cv.notify_all();
+      self->changed();
       if (self->m_config.listeners.on_uncertain)
         self->post([fn = self->m_config.listeners.on_uncertain] { fn(false); });
     } else if (r.ok() || r.error() == Errc::no_node) {
@@ -293,7 +304,7 @@ void Election::close(CloseMode mode) noexcept {
       m_notify = mode == CloseMode::notify;
     }
     stop = m_stop;
-    m_cv.notify_all();
+    changed();
   }
   m_leave.cancel();
   if (stop) stop->cancel();
@@ -326,6 +337,124 @@ bool Election::await_until(Clock::time_point at) {
     if (Clock::now() >= at) return false;
     Lock lk(m_mutex); // leading, but lost: wait for the term to end
     m_cv.wait_until(lk, std::min(at, Clock::now() + judge_interval));
+  }
+}
+
+void Election::async_await(Deadline deadline, const CancelToken* cancel, core::Decided<bool> done) {
+  if (m_gate->is_closed()) {
+    throw Error(Errc::session_closed,
+                std::string(m_config.kind) + "::async_await_leadership: the session is closed");
+  }
+  const auto until = core::async_until(deadline, m_gate->operation_timeout());
+  const std::uint64_t id = ++m_next_awaiter;
+  const std::weak_ptr<Election> weak = weak_from_this();
+  const auto end = [gate = m_gate, weak, id](Clock::time_point at, Errc why) {
+    gate->post_at(at, [weak, id, why] {
+      if (const auto self = weak.lock()) self->end_awaiter(id, why);
+    });
+  };
+  Awaiter a;
+  a.done = std::move(done);
+  if (cancel != nullptr) { // subscribed before m_mutex is taken: the token wakes under its lock
+    a.cancel = *cancel;
+    a.subscription = a.cancel->subscribe([end] { end(Clock::now(), Errc::cancelled); });
+  }
+  {
+    Lock lk(m_mutex);
+    m_awaiters.emplace(id, std::move(a));
+    changed(); // judged on the callback thread: never decided inside this call
+  }
+  if (m_gate->is_closed()) { // closed meanwhile: its listener may have ended the others already
+    Awaiter mine;
+    {
+      Lock lk(m_mutex);
+      const auto it = m_awaiters.find(id);
+      if (it == m_awaiters.end()) return; // the listener ended it
+      mine = std::move(it->second);       // no event will end it now, and posts no longer run
+      m_awaiters.erase(it);
+    }
+    if (mine.cancel) mine.cancel->unsubscribe(mine.subscription);
+    throw Error(Errc::session_closed,
+                std::string(m_config.kind) + "::async_await_leadership: the session is closed");
+  }
+  if (cancel != nullptr && cancel->cancelled()) end(Clock::now(), Errc::cancelled); // came early
+  if (until < far_future) end(until, Errc::deadline_exceeded);
+}
+
+void Election::changed() {
+  m_cv.notify_all();
+  if (m_awaiters.empty() || m_settle_posted) return;
+  m_settle_posted = true;
+  m_gate->post_at(Clock::now(), [weak = weak_from_this()] {
+    if (const auto self = weak.lock()) self->settle();
+  });
+}
+
+std::optional<std::pair<std::optional<Error>, bool>> Election::verdict() const {
+  if (m_failure) return std::pair{m_failure, false};
+  if (m_closing || (!m_queued && !m_leading)) return std::pair{std::nullopt, false};
+  const bool leads = m_leading && (!m_uncertain || m_config.lead_while_suspended) &&
+                     !(m_stop && m_stop->cancelled());
+  if (leads && held()) return std::pair{std::nullopt, true};
+  return std::nullopt; // not yet (or leading, but lost: the term ends, and changed() comes)
+}
+
+void Election::settle() {
+  std::optional<std::pair<std::optional<Error>, bool>> v;
+  {
+    Lock lk(m_mutex);
+    m_settle_posted = false;
+    if (m_awaiters.empty()) return;
+    v = verdict();
+  }
+  if (v) end_awaiters(std::move(v->first), v->second);
+}
+
+void Election::end_awaiter(std::uint64_t id, Errc why) {
+  Awaiter a;
+  std::optional<std::pair<std::optional<Error>, bool>> v;
+  {
+    Lock lk(m_mutex);
+    const auto it = m_awaiters.find(id);
+    if (it == m_awaiters.end()) return; // decided already
+    a = std::move(it->second);
+    m_awaiters.erase(it);
+    if (why != Errc::cancelled) v = verdict(); // at the deadline, as await_until: leading or not
+  }
+  if (a.cancel) a.cancel->unsubscribe(a.subscription);
+  if (why == Errc::cancelled) {
+    return a.done(Error(Errc::cancelled, std::string(m_config.kind) + " " + m_path +
+                                             ": cancelled while awaiting leadership"),
+                  false);
+  }
+  if (v) return a.done(std::move(v->first), v->second);
+  a.done(std::nullopt, false);
+}
+
+void Election::end_awaiters(std::optional<Error> e, bool leading, bool posted) noexcept {
+  std::map<std::uint64_t, Awaiter> all;
+  {
+    const std::lock_guard<std::mutex> lk(m_mutex);
+    all.swap(m_awaiters);
+  }
+  for (auto& [id, a] : all) {
+    if (a.cancel) a.cancel->unsubscribe(a.subscription);
+    if (posted) {
+      try {
+        m_gate->post_at(Clock::now(), [done = std::move(a.done), e, leading] { done(e, leading); });
+      } catch (...) { // only an allocation can fail there
+      }
+      continue;
+    }
+    try {
+      a.done(e, leading);
+    } catch (const std::exception& ex) {
+      m_gate->log(LogLevel::warn, std::string(m_config.kind) + " " + m_path +
+                                      ": an awaiter's completion threw: " + ex.what());
+    } catch (...) {
+      m_gate->log(LogLevel::warn,
+                  std::string(m_config.kind) + " " + m_path + ": an awaiter's completion threw");
+    }
   }
 }
 
@@ -416,7 +545,7 @@ void Election::requeue() {
   } else {
     m_queued = true;
   }
-  m_cv.notify_all();
+  changed();
 }
 
 } // namespace zk::detail::leader

@@ -12,6 +12,7 @@
 
 #include <zkrecipes/leader.hpp>
 
+#include "core/async_completion.hpp"
 #include "core/gate.hpp"
 #include "core/queue_engine.hpp"
 #include "core/reports.hpp"
@@ -19,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +62,9 @@ public:
 
   void close(CloseMode mode) noexcept;
   bool await_until(Clock::time_point at);
+  /// await_until() without a thread: `done` runs on the callback thread (never inline) with what
+  /// await_until() would return (false at the deadline), Errc::cancelled, or the election's end.
+  void async_await(Deadline deadline, const CancelToken* cancel, core::Decided<bool> done);
   bool is_leader() const noexcept;
   std::int64_t term() const;
   std::string node_path() const;
@@ -88,6 +93,16 @@ private:
   void on_uncertain(bool uncertain);
   void recheck(Lock& lk);
   void post(std::function<void()> fn);
+  /// The state changed (m_mutex held): wakes the waiting threads, and has the asynchronous
+  /// awaiters judged on the callback thread.
+  void changed();
+  /// What await_until() would decide now: true, false, the failure; nullopt to wait on (m_mutex
+  /// held; judges the hold).
+  std::optional<std::pair<std::optional<Error>, bool>> verdict() const;
+  void settle();                                ///< the awaiters decided by verdict() complete
+  void end_awaiter(std::uint64_t id, Errc why); ///< its deadline or its token
+  /// All of them, at once (here, or `posted` to the callback thread).
+  void end_awaiters(std::optional<Error> e, bool leading, bool posted = false) noexcept;
   void stop_term(Lock& lk);
   [[noreturn]] void not_leader(const char* what) const;
 
@@ -117,6 +132,16 @@ private:
   std::string m_node;
   std::optional<CancelToken> m_stop;
   bool m_uncertain = false; ///< suspended, or reconnected and not yet re-checked
+  // Asynchronous awaiters (async_await), decided on the callback thread.
+  struct Awaiter {
+    core::Decided<bool> done;
+    std::optional<CancelToken> cancel;
+    std::uint64_t subscription = 0;
+  };
+  std::map<std::uint64_t, Awaiter> m_awaiters;
+  std::atomic<std::uint64_t> m_next_awaiter{0}; ///< taken before m_mutex (see async_await)
+  bool m_settle_posted = false;
+  std::uint64_t m_listener = 0; ///< the session's close ends the awaiters (no post runs after)
 };
 
 } // namespace zk::detail::leader

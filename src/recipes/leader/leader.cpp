@@ -4,6 +4,8 @@
 
 #include "recipes/leader/election.hpp"
 
+#include "core/async_completion.hpp"
+
 namespace zk {
 namespace {
 
@@ -17,6 +19,24 @@ Election& of(const std::shared_ptr<Election>& e, const char* kind) {
 const detail::lock::Profile& profile_of(SelectorProfile p) {
   return p == SelectorProfile::kazoo ? detail::lock::kazoo_election_profile()
                                      : detail::lock::selector_profile();
+}
+
+// The three forms of async_await_leadership, for the latch and the selector alike.
+void await_async(const std::shared_ptr<Election>& e, const char* kind, Deadline deadline,
+                 const CancelToken* cancel, LeadershipHandler done, Executor executor) {
+  auto& election = of(e, kind);
+  election.async_await(
+      deadline, cancel,
+      detail::core::to_completion(std::move(done), std::move(executor), "async_await_leadership"));
+}
+
+std::future<bool> await_future(const std::shared_ptr<Election>& e, const char* kind,
+                               Deadline deadline, const CancelToken& cancel) {
+  auto& election = of(e, kind);
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto future = promise->get_future();
+  election.async_await(deadline, &cancel, detail::core::to_promise(std::move(promise)));
+  return future;
 }
 
 } // namespace
@@ -62,6 +82,17 @@ bool LeaderLatch::await_leadership() {
 }
 bool LeaderLatch::await_until(Clock::time_point at) {
   return of(m_election, "LeaderLatch").await_until(at);
+}
+void LeaderLatch::async_await_leadership(Deadline deadline, const CancelToken& cancel,
+                                         LeadershipHandler done, Executor executor) {
+  await_async(m_election, "LeaderLatch", deadline, &cancel, std::move(done), std::move(executor));
+}
+void LeaderLatch::async_await_leadership(LeadershipHandler done, Executor executor) {
+  await_async(m_election, "LeaderLatch", {}, nullptr, std::move(done), std::move(executor));
+}
+std::future<bool> LeaderLatch::async_await_leadership(Deadline deadline,
+                                                      const CancelToken& cancel) {
+  return await_future(m_election, "LeaderLatch", deadline, cancel);
 }
 bool LeaderLatch::is_leader() const noexcept {
   return m_election && m_election->is_leader();
@@ -132,6 +163,18 @@ bool LeaderSelector::await_leadership() {
 }
 bool LeaderSelector::await_until(Clock::time_point at) {
   return of(m_election, "LeaderSelector").await_until(at);
+}
+void LeaderSelector::async_await_leadership(Deadline deadline, const CancelToken& cancel,
+                                            LeadershipHandler done, Executor executor) {
+  await_async(m_election, "LeaderSelector", deadline, &cancel, std::move(done),
+              std::move(executor));
+}
+void LeaderSelector::async_await_leadership(LeadershipHandler done, Executor executor) {
+  await_async(m_election, "LeaderSelector", {}, nullptr, std::move(done), std::move(executor));
+}
+std::future<bool> LeaderSelector::async_await_leadership(Deadline deadline,
+                                                         const CancelToken& cancel) {
+  return await_future(m_election, "LeaderSelector", deadline, cancel);
 }
 bool LeaderSelector::is_leader() const noexcept {
   return m_election && m_election->is_leader();

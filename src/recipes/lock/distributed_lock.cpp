@@ -15,7 +15,7 @@ namespace {
 
 using detail::core::Hold;
 
-Hold& handle_of(const std::unique_ptr<Hold>& h) {
+Hold& handle_of(const std::shared_ptr<Hold>& h) {
   if (!h) throw Error(Errc::invalid_argument, "use of a moved-from zk::DistributedLock");
   return *h;
 }
@@ -33,7 +33,7 @@ DistributedLock::DistributedLock(Session& session, std::string path, LockOptions
   const auto& policy = detail::lock::ExclusivePolicy::instance();
   gate->check_create(path + "/" + policy.node_prefix(policy.make_guid()) + "0000000000",
                      options.node_data);
-  m_handle = std::make_unique<Hold>();
+  m_handle = std::make_shared<Hold>();
   auto& o = m_handle->options;
   o.node_data = std::move(options.node_data);
   o.container_parent = options.container_parent;
@@ -89,17 +89,20 @@ bool DistributedLock::acquire_until(Clock::time_point at, const CancelToken* can
 
 void DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel, LockHandler done,
                                  Executor executor) {
-  detail::core::start_async(handle_of(m_handle), deadline, &cancel, std::move(done),
-                            std::move(executor), "async_lock");
+  handle_of(m_handle);
+  detail::core::start_async(m_handle, deadline, &cancel, std::move(done), std::move(executor),
+                            "async_lock");
 }
 
 void DistributedLock::async_lock(LockHandler done, Executor executor) {
-  detail::core::start_async(handle_of(m_handle), {}, nullptr, std::move(done), std::move(executor),
+  handle_of(m_handle);
+  detail::core::start_async(m_handle, {}, nullptr, std::move(done), std::move(executor),
                             "async_lock");
 }
 
 std::future<LockGuard> DistributedLock::async_lock(Deadline deadline, const CancelToken& cancel) {
-  return detail::core::start_async_future(handle_of(m_handle), deadline, cancel);
+  handle_of(m_handle);
+  return detail::core::start_async_future(m_handle, deadline, cancel);
 }
 
 void DistributedLock::unlock() noexcept {

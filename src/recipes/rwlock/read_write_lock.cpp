@@ -17,7 +17,7 @@ namespace detail::rwlock {
 
 using core::Hold;
 
-struct Sides {
+struct Sides : std::enable_shared_from_this<Sides> {
   const RwPolicy* write_policy = nullptr;
   const RwPolicy* read_policy = nullptr;
   Hold write;
@@ -33,6 +33,12 @@ const RwProfile& profile_of(ReadWriteProfile p) {
 Sides& sides_of(Sides* s) {
   if (s == nullptr) throw Error(Errc::invalid_argument, "use of a moved-from zk::ReadWriteLock");
   return *s;
+}
+
+// One side's Hold, owned with its Sides (a guard holds it weakly).
+std::shared_ptr<Hold> shared_side(Sides* s, Hold Sides::*side) {
+  auto& sides = sides_of(s);
+  return {sides.shared_from_this(), &(sides.*side)};
 }
 
 const char* side_name(const Hold& h, const Sides& s) {
@@ -75,7 +81,7 @@ using detail::rwlock::Side;
 using detail::rwlock::Sides;
 
 ReadWriteLock::ReadWriteLock(Session& session, std::string path, ReadWriteLockOptions options)
-    : m_sides(std::make_unique<Sides>()) {
+    : m_sides(std::make_shared<Sides>()) {
   const auto gate = detail::core::gate_of(session);
   if (gate->is_closed()) throw Error(Errc::session_closed, "ReadWriteLock: the session is closed");
   validate_path(path);
@@ -110,11 +116,14 @@ ReadWriteLock::~ReadWriteLock() {
 
 void ReadWriteLock::finish() noexcept {
   if (!m_sides) return;
+  // Both sides' pending waits first: ending one side's hold may grant the other's waiter.
   for (auto* hold : {&m_sides->write, &m_sides->read}) {
     try {
       hold->contender->abandon_async(*hold);
     } catch (...) { // only an allocation can fail there; a destructor must not throw
     }
+  }
+  for (auto* hold : {&m_sides->write, &m_sides->read}) {
     // Every thread's and guard's hold through this object ends with it (no call runs now).
     hold->options.holder_thread_only = false;
     while (detail::core::owns(hold))
@@ -188,19 +197,19 @@ bool ReadWriteLock::Writer::acquire_until(Clock::time_point at, const CancelToke
 
 void ReadWriteLock::Writer::async_lock(Deadline deadline, const CancelToken& cancel,
                                        LockHandler done, Executor executor) {
-  detail::core::start_async(detail::rwlock::sides_of(m_sides).write, deadline, &cancel,
+  detail::core::start_async(detail::rwlock::shared_side(m_sides, &Sides::write), deadline, &cancel,
                             std::move(done), std::move(executor), "Writer::async_lock");
 }
 
 void ReadWriteLock::Writer::async_lock(LockHandler done, Executor executor) {
-  detail::core::start_async(detail::rwlock::sides_of(m_sides).write, {}, nullptr, std::move(done),
-                            std::move(executor), "Writer::async_lock");
+  detail::core::start_async(detail::rwlock::shared_side(m_sides, &Sides::write), {}, nullptr,
+                            std::move(done), std::move(executor), "Writer::async_lock");
 }
 
 std::future<LockGuard> ReadWriteLock::Writer::async_lock(Deadline deadline,
                                                          const CancelToken& cancel) {
-  return detail::core::start_async_future(detail::rwlock::sides_of(m_sides).write, deadline,
-                                          cancel);
+  return detail::core::start_async_future(detail::rwlock::shared_side(m_sides, &Sides::write),
+                                          deadline, cancel);
 }
 
 void ReadWriteLock::Writer::unlock() noexcept {
@@ -289,18 +298,19 @@ bool ReadWriteLock::Reader::acquire_until(Clock::time_point at, const CancelToke
 
 void ReadWriteLock::Reader::async_lock_shared(Deadline deadline, const CancelToken& cancel,
                                               LockHandler done, Executor executor) {
-  detail::core::start_async(detail::rwlock::sides_of(m_sides).read, deadline, &cancel,
+  detail::core::start_async(detail::rwlock::shared_side(m_sides, &Sides::read), deadline, &cancel,
                             std::move(done), std::move(executor), "Reader::async_lock_shared");
 }
 
 void ReadWriteLock::Reader::async_lock_shared(LockHandler done, Executor executor) {
-  detail::core::start_async(detail::rwlock::sides_of(m_sides).read, {}, nullptr, std::move(done),
-                            std::move(executor), "Reader::async_lock_shared");
+  detail::core::start_async(detail::rwlock::shared_side(m_sides, &Sides::read), {}, nullptr,
+                            std::move(done), std::move(executor), "Reader::async_lock_shared");
 }
 
 std::future<LockGuard> ReadWriteLock::Reader::async_lock_shared(Deadline deadline,
                                                                 const CancelToken& cancel) {
-  return detail::core::start_async_future(detail::rwlock::sides_of(m_sides).read, deadline, cancel);
+  return detail::core::start_async_future(detail::rwlock::shared_side(m_sides, &Sides::read),
+                                          deadline, cancel);
 }
 
 void ReadWriteLock::Reader::unlock_shared() noexcept {

@@ -1,75 +1,29 @@
 // zk::Semaphore: the internal lock (an exclusive queue on core's engine), then one standalone
 // engine per lease under the lease policy (semaphore_protocol.hpp), which waits on the children of
 // the lease path while this acquisition holds the lock (a lost lock stops the wait: see acquire_n).
-#include <zkrecipes/semaphore.hpp>
+#include "recipes/semaphore/state.hpp"
 
 #include "core/cancel_subscription.hpp"
-#include "core/gate.hpp"
-#include "core/hold_access.hpp"
-#include "core/node_watch.hpp"
 #include "core/retry.hpp"
 #include "recipes/lock/lock_protocol.hpp"
-#include "recipes/semaphore/semaphore_protocol.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 namespace zk {
 namespace detail::semaphore {
 
-using core::Hold;
-using core::QueueEngine;
-
-struct LeaseState {
-  Hold hold;
-  LeaseState() = default;
-  ~LeaseState() { core::end_hold(hold); }
-  LeaseState(const LeaseState&) = delete;
-  LeaseState& operator=(const LeaseState&) = delete;
-  LeaseState(LeaseState&&) = delete;
-  LeaseState& operator=(LeaseState&&) = delete;
-};
-
-struct State {
-  std::shared_ptr<core::Gate> gate;
-  std::string path;
-  SemaphoreProfile profile = SemaphoreProfile::curator;
-  Layout paths;
-  std::shared_ptr<std::atomic<std::int32_t>> max = std::make_shared<std::atomic<std::int32_t>>(0);
-  bool fixed = true;
-  std::shared_ptr<const LeasePolicy> policy;
-  core::QueueOptions lease_options;
-  /// The internal lock's engine (shared by every object on the path in this process) and the
-  /// options of the Hold each acquisition takes on it.
-  std::shared_ptr<QueueEngine> lock_engine;
-  core::QueueOptions lock_options;
-
-  std::mutex m;
-  std::condition_variable cv;
-  bool count_known = false;             ///< a SharedCount was read (always, for a fixed maximum)
-  std::optional<Error> count_error;     ///< what the last read of the SharedCount found wrong
-  std::shared_ptr<QueueEngine> waiting; ///< the lease engine waiting under the lock, if any
-  bool kazoo_checked = false;
-  std::shared_ptr<core::NodeWatch> count_watch; // last: stopped first
-
-  State() = default;
-  ~State() {
-    if (count_watch) count_watch->stop();
+void compare_kazoo_max(const State& st, const std::string& stored) {
+  const std::int32_t max = st.max->load();
+  const auto value = parse_kazoo_max(stored);
+  if (value && *value != max) {
+    throw Error(Errc::invalid_argument, "Kazoo Semaphore " + st.path + " stores max_leases " +
+                                            std::to_string(*value) + "; this one has " +
+                                            std::to_string(max));
   }
-  State(const State&) = delete;
-  State& operator=(const State&) = delete;
-  State(State&&) = delete;
-  State& operator=(State&&) = delete;
-};
+}
 
 namespace {
-
-State& state_of(const std::shared_ptr<State>& s) {
-  if (!s) throw Error(Errc::invalid_argument, "use of a moved-from zk::Semaphore");
-  return *s;
-}
 
 Hold& hold_of(const std::unique_ptr<LeaseState>& s) {
   if (!s) throw Error(Errc::lock_not_held, "use of an empty zk::Lease");
@@ -112,8 +66,10 @@ void on_count(const std::weak_ptr<State>& weak, const std::optional<NodeData>& n
   const auto st = weak.lock();
   if (!st) return;
   std::shared_ptr<QueueEngine> waiting;
+  std::map<std::uint64_t, std::function<void()>> waiters;
   {
     std::lock_guard<std::mutex> lk(st->m);
+    waiters.swap(st->count_waiters);
     st->count_known = true;
     st->count_error.reset();
     if (!node) {
@@ -131,6 +87,8 @@ void on_count(const std::weak_ptr<State>& weak, const std::optional<NodeData>& n
     st->cv.notify_all();
   }
   if (waiting) waiting->reconsider(); // a higher maximum may admit the waiting lease
+  for (const auto& [id, fn] : waiters)
+    fn();
 }
 
 void throw_if_cancelled(const CancelToken* cancel, const std::string& path) {
@@ -174,13 +132,7 @@ void check_kazoo_max(State& st, Clock::time_point until, const CancelToken* canc
         gate.create(st.path, std::to_string(max), CreateMode::persistent, op_until);
       } catch (const Error& e) {
         if (e.errc() != Errc::node_exists) throw;
-        const auto got = gate.get(st.path, op_until);
-        const auto stored = got ? parse_kazoo_max(got->data) : std::nullopt;
-        if (stored && *stored != max) {
-          throw Error(Errc::invalid_argument, "Kazoo Semaphore " + st.path + " stores max_leases " +
-                                                  std::to_string(*stored) + "; this one has " +
-                                                  std::to_string(max));
-        }
+        if (const auto got = gate.get(st.path, op_until)) compare_kazoo_max(st, got->data);
       }
       break;
     } catch (const Error& e) {
@@ -304,9 +256,19 @@ Semaphore::Semaphore(Session& session, std::string path, SharedMaxLeases max,
       });
 }
 
-Semaphore::~Semaphore() = default;
+Semaphore::~Semaphore() {
+  if (m_state) m_state->closing.cancel(); // its asynchronous acquisitions end
+}
+
 Semaphore::Semaphore(Semaphore&& other) noexcept = default;
-Semaphore& Semaphore::operator=(Semaphore&& other) noexcept = default;
+
+Semaphore& Semaphore::operator=(Semaphore&& other) noexcept {
+  if (this != &other) {
+    if (m_state) m_state->closing.cancel();
+    m_state = std::move(other.m_state);
+  }
+  return *this;
+}
 
 Lease Semaphore::acquire() {
   return std::move(acquire_until(1, far_future, nullptr).front());
