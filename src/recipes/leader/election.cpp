@@ -407,7 +407,7 @@ void Election::settle() {
     if (m_awaiters.empty()) return;
     v = verdict();
   }
-  if (v) end_awaiters(std::move(v->first), v->second);
+  if (v) end_awaiters(v->first, v->second);
 }
 
 void Election::end_awaiter(std::uint64_t id, Errc why) {
@@ -431,7 +431,7 @@ void Election::end_awaiter(std::uint64_t id, Errc why) {
   a.done(std::nullopt, false);
 }
 
-void Election::end_awaiters(std::optional<Error> e, bool leading, bool posted) noexcept {
+void Election::end_awaiters(const std::optional<Error>& e, bool leading, bool posted) noexcept {
   std::map<std::uint64_t, Awaiter> all;
   {
     const std::lock_guard<std::mutex> lk(m_mutex);

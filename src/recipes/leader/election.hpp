@@ -102,7 +102,7 @@ private:
   void settle();                                ///< the awaiters decided by verdict() complete
   void end_awaiter(std::uint64_t id, Errc why); ///< its deadline or its token
   /// All of them, at once (here, or `posted` to the callback thread).
-  void end_awaiters(std::optional<Error> e, bool leading, bool posted = false) noexcept;
+  void end_awaiters(const std::optional<Error>& e, bool leading, bool posted = false) noexcept;
   void stop_term(Lock& lk);
   [[noreturn]] void not_leader(const char* what) const;
 
