@@ -249,6 +249,12 @@ TEST(Leader, AsyncAwaitsCompleteWithoutAThreadWhenATermBeginsOrCannot) {
   zk::Session other(zkt::options());
   zk::LeaderLatch first(other, path);
   ASSERT_TRUE(first.await_leadership(10s));
+  // Before the latch: its end (after an early failure) completes the awaits that use them.
+  std::promise<std::pair<std::error_code, bool>> handled;
+  std::atomic<bool> on_callback_thread{false};
+  std::atomic<bool> inline_call{false};
+  const auto test_thread = std::this_thread::get_id();
+  std::promise<bool> at_once;
   zk::LeaderLatch latch(root.session(), path);
   ASSERT_TRUE(participants_are(root.session(), path, 2));
 
@@ -256,8 +262,6 @@ TEST(Leader, AsyncAwaitsCompleteWithoutAThreadWhenATermBeginsOrCannot) {
   auto timed = latch.async_await_leadership(300ms);
   zk::CancelToken cancel;
   auto cancelled = latch.async_await_leadership(zk::Deadline(), cancel);
-  std::promise<std::pair<std::error_code, bool>> handled;
-  std::atomic<bool> on_callback_thread{false};
   latch.async_await_leadership([&](std::error_code ec, bool leading) {
     on_callback_thread = zk::Session::on_callback_thread();
     handled.set_value({ec, leading});
@@ -276,8 +280,14 @@ TEST(Leader, AsyncAwaitsCompleteWithoutAThreadWhenATermBeginsOrCannot) {
   ASSERT_EQ(h.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(h.get(), std::make_pair(std::error_code(), true));
   EXPECT_TRUE(on_callback_thread.load());
-  auto again = latch.async_await_leadership(5s); // leading now: true at once (never inline)
+  latch.async_await_leadership([&](std::error_code, bool leading) { // leading now: true at once
+    inline_call = std::this_thread::get_id() == test_thread;
+    at_once.set_value(leading);
+  });
+  auto again = at_once.get_future();
+  ASSERT_EQ(again.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(again.get());
+  EXPECT_FALSE(inline_call.load()) << "the completion ran inside the call";
 
   // A participant that will not lead: closed, or destroyed, with awaits pending.
   zk::LeaderLatch closing(other, path);

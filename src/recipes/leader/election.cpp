@@ -150,6 +150,7 @@ void Election::run() noexcept {
       // A selector that may not lead while suspended does not start a term granted then.
       began = held && !m_closing && !(uncertain && m_config.work && !m_config.lead_while_suspended);
       m_leading = began;
+      if (began) ++m_begun;
       changed();
       // Posted under our mutex, so that no report of this term (on_uncertain) comes before it.
       if (began && m_config.listeners.on_leader)
@@ -361,17 +362,18 @@ void Election::async_await(Deadline deadline, const CancelToken* cancel, core::D
   }
   {
     Lock lk(m_mutex);
+    a.begun_at = m_begun;
     m_awaiters.emplace(id, std::move(a));
     changed(); // judged on the callback thread: never decided inside this call
   }
-  if (m_gate->is_closed()) { // closed meanwhile: its listener may have ended the others already
+  if (m_gate->is_closed()) { // closed meanwhile: the session's `closed` event may have come before
     Awaiter mine;
     {
       Lock lk(m_mutex);
       const auto it = m_awaiters.find(id);
       if (it == m_awaiters.end()) return; // the listener ended it
-      mine = std::move(it->second);       // no event will end it now, and posts no longer run
-      m_awaiters.erase(it);
+      mine = std::move(it->second);       // else the caller hears it (a late listener call finds
+      m_awaiters.erase(it);               // it gone)
     }
     if (mine.cancel) mine.cancel->unsubscribe(mine.subscription);
     throw Error(Errc::session_closed,
@@ -384,13 +386,18 @@ void Election::async_await(Deadline deadline, const CancelToken* cancel, core::D
 void Election::changed() {
   m_cv.notify_all();
   if (m_awaiters.empty() || m_settle_posted) return;
-  m_settle_posted = true;
-  m_gate->post_at(Clock::now(), [weak = weak_from_this()] {
-    if (const auto self = weak.lock()) self->settle();
-  });
+  try {
+    m_gate->post_at(Clock::now(), [weak = weak_from_this()] {
+      if (const auto self = weak.lock()) self->settle();
+    });
+    m_settle_posted = true;
+  } catch (...) { // only an allocation can fail there: the next change posts again
+  }
 }
 
-std::optional<std::pair<std::optional<Error>, bool>> Election::verdict() const {
+std::optional<std::pair<std::optional<Error>, bool>> Election::verdict(const Awaiter& a) const {
+  // A term began since it came (it may be over by now: a short one is not missed).
+  if (m_begun != a.begun_at) return std::pair{std::nullopt, true};
   if (m_failure) return std::pair{m_failure, false};
   if (m_closing || (!m_queued && !m_leading)) return std::pair{std::nullopt, false};
   const bool leads = m_leading && (!m_uncertain || m_config.lead_while_suspended) &&
@@ -400,14 +407,21 @@ std::optional<std::pair<std::optional<Error>, bool>> Election::verdict() const {
 }
 
 void Election::settle() {
-  std::optional<std::pair<std::optional<Error>, bool>> v;
+  std::vector<std::pair<Awaiter, std::pair<std::optional<Error>, bool>>> ready;
   {
-    Lock lk(m_mutex);
+    Lock lk(m_mutex); // the verdicts and their awaiters under one lock: none registered after
     m_settle_posted = false;
-    if (m_awaiters.empty()) return;
-    v = verdict();
+    for (auto it = m_awaiters.begin(); it != m_awaiters.end();) {
+      if (auto v = verdict(it->second)) {
+        ready.emplace_back(std::move(it->second), std::move(*v));
+        it = m_awaiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
-  if (v) end_awaiters(v->first, v->second);
+  for (auto& [a, v] : ready)
+    complete(a, v.first, v.second);
 }
 
 void Election::end_awaiter(std::uint64_t id, Errc why) {
@@ -419,16 +433,16 @@ void Election::end_awaiter(std::uint64_t id, Errc why) {
     if (it == m_awaiters.end()) return; // decided already
     a = std::move(it->second);
     m_awaiters.erase(it);
-    if (why != Errc::cancelled) v = verdict(); // at the deadline, as await_until: leading or not
+    if (why != Errc::cancelled) v = verdict(a); // at the deadline, as await_until: leading or not
   }
-  if (a.cancel) a.cancel->unsubscribe(a.subscription);
   if (why == Errc::cancelled) {
-    return a.done(Error(Errc::cancelled, std::string(m_config.kind) + " " + m_path +
-                                             ": cancelled while awaiting leadership"),
-                  false);
+    return complete(a,
+                    Error(Errc::cancelled, std::string(m_config.kind) + " " + m_path +
+                                               ": cancelled while awaiting leadership"),
+                    false);
   }
-  if (v) return a.done(std::move(v->first), v->second);
-  a.done(std::nullopt, false);
+  if (v) return complete(a, v->first, v->second);
+  complete(a, std::nullopt, false);
 }
 
 void Election::end_awaiters(const std::optional<Error>& e, bool leading, bool posted) noexcept {
@@ -437,24 +451,37 @@ void Election::end_awaiters(const std::optional<Error>& e, bool leading, bool po
     const std::lock_guard<std::mutex> lk(m_mutex);
     all.swap(m_awaiters);
   }
+  // A closed session's dispatcher takes posts only from its own thread (while it drains): the
+  // awaiters then hear of the close here, where they would have been posted from.
+  const bool refused = posted && m_gate->is_closed() && !m_gate->on_callback_thread();
+  std::optional<Error> closed;
+  if (refused) {
+    closed = Error(Errc::session_closed,
+                   std::string(m_config.kind) + " " + m_path + ": the session was closed");
+  }
   for (auto& [id, a] : all) {
-    if (a.cancel) a.cancel->unsubscribe(a.subscription);
-    if (posted) {
-      try {
-        m_gate->post_at(Clock::now(), [done = std::move(a.done), e, leading] { done(e, leading); });
-      } catch (...) { // only an allocation can fail there
-      }
+    if (!posted || refused) {
+      complete(a, refused ? closed : e, !refused && leading);
       continue;
     }
+    if (a.cancel) a.cancel->unsubscribe(a.subscription);
     try {
-      a.done(e, leading);
-    } catch (const std::exception& ex) {
-      m_gate->log(LogLevel::warn, std::string(m_config.kind) + " " + m_path +
-                                      ": an awaiter's completion threw: " + ex.what());
-    } catch (...) {
-      m_gate->log(LogLevel::warn,
-                  std::string(m_config.kind) + " " + m_path + ": an awaiter's completion threw");
+      m_gate->post_at(Clock::now(), [done = std::move(a.done), e, leading] { done(e, leading); });
+    } catch (...) { // only an allocation can fail there
     }
+  }
+}
+
+void Election::complete(Awaiter& a, const std::optional<Error>& e, bool leading) noexcept {
+  if (a.cancel) a.cancel->unsubscribe(a.subscription);
+  try {
+    a.done(e, leading);
+  } catch (const std::exception& ex) {
+    m_gate->log(LogLevel::warn, std::string(m_config.kind) + " " + m_path +
+                                    ": an awaiter's completion threw: " + ex.what());
+  } catch (...) {
+    m_gate->log(LogLevel::warn,
+                std::string(m_config.kind) + " " + m_path + ": an awaiter's completion threw");
   }
 }
 

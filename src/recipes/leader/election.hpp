@@ -96,13 +96,16 @@ private:
   /// The state changed (m_mutex held): wakes the waiting threads, and has the asynchronous
   /// awaiters judged on the callback thread.
   void changed();
-  /// What await_until() would decide now: true, false, the failure; nullopt to wait on (m_mutex
-  /// held; judges the hold).
-  std::optional<std::pair<std::optional<Error>, bool>> verdict() const;
+  struct Awaiter;
+  /// What await_until() would decide now for `a`: true (also when a term began since `a` came),
+  /// false, the failure; nullopt to wait on (m_mutex held; judges the hold).
+  std::optional<std::pair<std::optional<Error>, bool>> verdict(const Awaiter& a) const;
   void settle();                                ///< the awaiters decided by verdict() complete
   void end_awaiter(std::uint64_t id, Errc why); ///< its deadline or its token
-  /// All of them, at once (here, or `posted` to the callback thread).
+  /// All of them, at once: here, or `posted` to the callback thread (here with session_closed if
+  /// the session's dispatcher takes no more posts).
   void end_awaiters(const std::optional<Error>& e, bool leading, bool posted = false) noexcept;
+  void complete(Awaiter& a, const std::optional<Error>& e, bool leading) noexcept;
   void stop_term(Lock& lk);
   [[noreturn]] void not_leader(const char* what) const;
 
@@ -128,6 +131,7 @@ private:
   // The current term (m_leading), if any.
   bool m_leading = false;
   std::uint64_t m_terms = 0; ///< counts terms, to ignore late reports of an earlier one
+  std::uint64_t m_begun = 0; ///< terms that began (what an awaiter may have missed)
   std::int64_t m_token = 0;
   std::string m_node;
   std::optional<CancelToken> m_stop;
@@ -137,11 +141,12 @@ private:
     core::Decided<bool> done;
     std::optional<CancelToken> cancel;
     std::uint64_t subscription = 0;
+    std::uint64_t begun_at = 0; ///< m_begun when it came
   };
   std::map<std::uint64_t, Awaiter> m_awaiters;
   std::atomic<std::uint64_t> m_next_awaiter{0}; ///< taken before m_mutex (see async_await)
   bool m_settle_posted = false;
-  std::uint64_t m_listener = 0; ///< the session's close ends the awaiters (no post runs after)
+  std::uint64_t m_listener = 0; ///< the session's close ends the awaiters (its timers go with it)
 };
 
 } // namespace zk::detail::leader
