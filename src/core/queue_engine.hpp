@@ -91,6 +91,11 @@ struct Hold {
   Reports reports;           ///< on_lost calls posted for it (close() before destroying it)
 
   [[nodiscard]] bool held() const noexcept { return !holders.empty(); }
+  /// True while `thread` holds through this object (a waiting thread's acquire() succeeded).
+  [[nodiscard]] bool held_by(std::thread::id thread) const noexcept {
+    return std::any_of(holders.begin(), holders.end(),
+                       [thread](const Holder& x) { return x.thread == thread; });
+  }
   /// True while the holder given grant number `grant` holds.
   [[nodiscard]] bool has_grant(std::uint64_t grant) const noexcept {
     return std::any_of(holders.begin(), holders.end(),

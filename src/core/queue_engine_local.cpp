@@ -146,10 +146,8 @@ void QueueEngine::grant(Hold& h, std::thread::id thread) {
 }
 
 bool QueueEngine::holds(std::thread::id thread) const {
-  return std::any_of(m_owners.begin(), m_owners.end(), [thread](const Hold* h) {
-    return std::any_of(h->holders.begin(), h->holders.end(),
-                       [thread](const Hold::Holder& x) { return x.thread == thread; });
-  });
+  return std::any_of(m_owners.begin(), m_owners.end(),
+                     [thread](const Hold* h) { return h->held_by(thread); });
 }
 
 bool QueueEngine::held_by(std::thread::id thread) const {

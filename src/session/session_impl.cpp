@@ -382,14 +382,31 @@ void SessionImpl::post_at(Clock::time_point at, std::function<void()> fn) {
 void SessionImpl::close() {
   if (t_on_dispatcher && m_dispatcher.get_id() == std::this_thread::get_id())
     throw Error(Errc::wrong_thread, "close() from the session's callback thread");
+  shut_down(false);
+}
+
+void SessionImpl::close_noexcept() noexcept {
+  try {
+    // Destroyed from its own callback, the dispatcher cannot join itself: it drains its queue and
+    // finishes on its own once this callback returns.
+    shut_down(m_dispatcher.joinable() && m_dispatcher.get_id() == std::this_thread::get_id());
+  } catch (...) {
+  }
+}
+
+// Pending completions get ZCLOSING and the listeners hear `closed`, so that every waiter of the
+// recipes ends; then the dispatcher stops once its queue is drained.
+void SessionImpl::shut_down(bool from_dispatcher) {
   {
     std::unique_lock<std::mutex> lock(m_mutex);
     if (m_closed) return;
     m_closed = true;
     m_event_zh = nullptr;
     // zookeeper_close() racing with a request of ours in flight may skip the close request, and the
-    // session (with its ephemeral nodes) would outlive us by its timeout: let the keepalive finish.
-    m_cv.wait_for(lock, std::chrono::seconds(1), [&] { return !m_keepalive_in_flight; });
+    // session (with its ephemeral nodes) would outlive us by its timeout: let the keepalive finish
+    // (its answer comes through the dispatcher, which cannot wait for itself).
+    if (!from_dispatcher)
+      m_cv.wait_for(lock, std::chrono::seconds(1), [&] { return !m_keepalive_in_flight; });
   }
   _zhandle* zh = nullptr;
   {
@@ -405,45 +422,13 @@ void SessionImpl::close() {
     m_stop_dispatcher = true;
     m_cv.notify_all();
   }
-  if (m_dispatcher.joinable()) m_dispatcher.join();
+  if (from_dispatcher) {
+    m_dispatcher.detach();
+  } else if (m_dispatcher.joinable()) {
+    m_dispatcher.join();
+  }
   release_log_slot(m_log_slot);
   m_log_slot = -1;
-}
-
-void SessionImpl::close_noexcept() noexcept {
-  try {
-    if (m_dispatcher.joinable() && m_dispatcher.get_id() == std::this_thread::get_id()) {
-      // Destroyed from its own callback: the dispatcher cannot join itself. Close as close() does
-      // (pending completions get ZCLOSING, the listeners hear `closed`, so that every waiter of the
-      // recipes ends), and let the dispatcher drain its queue and finish on its own once this
-      // callback returns.
-      {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_closed) return;
-        m_closed = true;
-        m_event_zh = nullptr;
-      }
-      _zhandle* zh = nullptr;
-      {
-        std::unique_lock<std::shared_mutex> lock(m_handle_mutex);
-        zh = m_zh;
-        m_zh = nullptr;
-      }
-      if (zh != nullptr) zookeeper_close(zh); // the C client's threads are not this one
-      drop_watches_of(nullptr);
-      {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_state != SessionState::closed) set_state(SessionState::closed, m_session_id);
-        m_stop_dispatcher = true;
-      }
-      m_dispatcher.detach();
-      release_log_slot(m_log_slot);
-      m_log_slot = -1;
-      return;
-    }
-    close();
-  } catch (...) {
-  }
 }
 
 bool SessionImpl::is_closed() const {

@@ -147,6 +147,8 @@ public:
   void forget_watch(std::uint64_t id);
 
 private:
+  /// close()'s work; `from_dispatcher`: on the dispatcher itself, which is detached, not joined.
+  void shut_down(bool from_dispatcher);
   struct WatchEntry {
     Watcher fn;
     std::string path;

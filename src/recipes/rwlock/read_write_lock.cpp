@@ -8,7 +8,6 @@
 #include "recipes/lock/contenders.hpp"
 #include "recipes/rwlock/rw_protocol.hpp"
 
-#include <algorithm>
 #include <thread>
 #include <utility>
 
@@ -228,9 +227,7 @@ void ReadWriteLock::Writer::downgrade(Deadline deadline) {
   const auto until = deadline.resolve(engine.gate().operation_timeout());
   const auto [node, token] =
       detail::rwlock::read_held(s, s.write, "downgrade", [](const detail::core::Hold& x) {
-        const auto me = std::this_thread::get_id();
-        if (std::none_of(x.holders.begin(), x.holders.end(),
-                         [me](const detail::core::Hold::Holder& y) { return y.thread == me; })) {
+        if (!x.held_by(std::this_thread::get_id())) {
           throw Error(Errc::lock_not_held, "downgrade: the write side of " + x.contender->path() +
                                                " is not held by this thread");
         }

@@ -222,10 +222,7 @@ private:
     m_lease->hold.options = m_st->lease_options;
     m_lease->hold.contender =
         QueueEngine::standalone(m_st->gate, m_st->paths.leases, m_st->policy, m_st->lease_options);
-    {
-      const std::lock_guard<std::mutex> lk(m_st->m);
-      m_st->waiting = m_lease->hold.contender; // for the SharedCount's watch (see Waiting)
-    }
+    m_st->wait_with(m_lease->hold.contender);
     try {
       m_lease->hold.contender->acquire_async(
           m_lease->hold, m_until, &m_round,
@@ -238,10 +235,7 @@ private:
   }
 
   void leased(std::optional<Error> e) {
-    {
-      const std::lock_guard<std::mutex> lk(m_st->m);
-      if (m_st->waiting == m_lease->hold.contender) m_st->waiting.reset();
-    }
+    m_st->stop_waiting(m_lease->hold.contender);
     // Counted while this acquisition held the lock: otherwise (lost at the last moment) a lease
     // taken elsewhere may not have been visible to us.
     const bool locked = core::owns(m_lock.get());

@@ -150,13 +150,9 @@ void check_kazoo_max(State& st, Clock::time_point until, const CancelToken* canc
 class Waiting {
 public:
   Waiting(State& st, std::shared_ptr<QueueEngine> engine) : m_st(st), m_engine(std::move(engine)) {
-    std::lock_guard<std::mutex> lk(m_st.m);
-    m_st.waiting = m_engine;
+    m_st.wait_with(m_engine);
   }
-  ~Waiting() { // unless another acquisition's lease waits by now
-    std::lock_guard<std::mutex> lk(m_st.m);
-    if (m_st.waiting == m_engine) m_st.waiting.reset();
-  }
+  ~Waiting() { m_st.stop_waiting(m_engine); }
   Waiting(const Waiting&) = delete;
   Waiting& operator=(const Waiting&) = delete;
   Waiting(Waiting&&) = delete;

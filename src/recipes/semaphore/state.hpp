@@ -63,6 +63,17 @@ struct State {
   CancelToken closing;
   std::shared_ptr<core::NodeWatch> count_watch; // last: stopped first
 
+  /// `engine`'s lease waits under the lock from now (for the SharedCount's watch to wake).
+  void wait_with(std::shared_ptr<QueueEngine> engine) {
+    const std::lock_guard<std::mutex> lk(m);
+    waiting = std::move(engine);
+  }
+  /// `engine`'s wait is over, unless another acquisition's lease waits by now.
+  void stop_waiting(const std::shared_ptr<QueueEngine>& engine) {
+    const std::lock_guard<std::mutex> lk(m);
+    if (waiting == engine) waiting.reset();
+  }
+
   State() = default;
   ~State() {
     if (count_watch) count_watch->stop();
