@@ -7,6 +7,7 @@
 //
 //   ZK_HOSTS=127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181 ./asio_service
 #include <zkrecipes/asio.hpp>
+#include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
 
 #include <asio/buffer.hpp>
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 using asio::ip::tcp;
@@ -34,8 +36,10 @@ constexpr int clients = 20;
 // One request: lock, read the count, write count + 1 fenced by our lock node, answer, release.
 class Request : public std::enable_shared_from_this<Request> {
 public:
-  Request(tcp::socket socket, zk::Session& session, zk::DistributedLock& lock, std::string count)
-      : m_socket(std::move(socket)), m_session(session), m_lock(lock), m_count(std::move(count)) {}
+  Request(tcp::socket socket, zk::Session& session, zk::DistributedLock& lock, std::string count,
+          zk::DistributedCounter& served)
+      : m_socket(std::move(socket)), m_session(session), m_lock(lock), m_count(std::move(count)),
+        m_served(served) {}
 
   void start() {
     asio::async_read_until(m_socket, m_in, '\n', [self = shared_from_this()](auto ec, auto) {
@@ -71,8 +75,15 @@ private:
     m_session.multi_async(
         ops, on_loop([self = shared_from_this(), next, token](zk::Result<zk::MultiResult>& r) {
           if (!r || !r.value().ok()) return self->answer("error: the fenced write was refused");
-          self->answer("done " + std::to_string(token) + " " + std::to_string(next));
+          self->count_served("done " + std::to_string(token) + " " + std::to_string(next));
         }));
+  }
+  void count_served(const std::string& line) {
+    zk::asio::async_add(m_served, 1, m_socket.get_executor(),
+                        [self = shared_from_this(), line](std::error_code ec, zk::AddResult r) {
+                          if (ec) return self->answer("error " + ec.message());
+                          self->answer(line + " " + std::to_string(r.after));
+                        });
   }
   void answer(std::string line) {
     m_out = std::move(line) + "\n";
@@ -85,25 +96,27 @@ private:
   zk::Session& m_session;
   zk::DistributedLock& m_lock;
   const std::string m_count;
+  zk::DistributedCounter& m_served;
   asio::streambuf m_in;
   std::string m_out;
   zk::LockGuard m_guard;
 };
 
 void accept(tcp::acceptor& acceptor, zk::Session& session, zk::DistributedLock& lock,
-            const std::string& count, int left) {
+            const std::string& count, zk::DistributedCounter& served, int left) {
   if (left == 0) return;
   acceptor.async_accept([&, count, left](std::error_code ec, tcp::socket socket) {
     if (ec) return;
-    std::make_shared<Request>(std::move(socket), session, lock, count)->start();
-    accept(acceptor, session, lock, count, left - 1);
+    std::make_shared<Request>(std::move(socket), session, lock, count, served)->start();
+    accept(acceptor, session, lock, count, served, left - 1);
   });
 }
 
 // A client: connects, sends one request, keeps the answer.
 struct Client : std::enable_shared_from_this<Client> {
-  Client(asio::io_context& io, std::map<std::int64_t, std::int64_t>& into)
-      : socket(io), counts(into) {}
+  Client(asio::io_context& io, std::map<std::int64_t, std::int64_t>& into,
+         std::set<std::int64_t>& served_into)
+      : socket(io), counts(into), served(served_into) {}
   void run(const tcp::endpoint& at) {
     socket.async_connect(at, [self = shared_from_this()](std::error_code ec) {
       if (ec) return;
@@ -112,15 +125,18 @@ struct Client : std::enable_shared_from_this<Client> {
           if (failed) return;
           std::istream line(&self->in);
           std::string word;
-          std::int64_t token = 0, count = 0;
-          line >> word >> token >> count;
-          if (word == "done") self->counts[count] = token;
+          std::int64_t token = 0, count = 0, nth = 0;
+          line >> word >> token >> count >> nth;
+          if (word != "done") return;
+          self->counts[count] = token;
+          self->served.insert(nth);
         });
       });
     });
   }
   tcp::socket socket;
   std::map<std::int64_t, std::int64_t>& counts; // count -> token; one io thread: no lock
+  std::set<std::int64_t>& served;               // the counter's values
   std::string request = "count me\n";
   asio::streambuf in;
 };
@@ -138,13 +154,15 @@ int main() {
     session.ensure_path(root);
     session.create(count, "0");
     zk::DistributedLock lock(session, root + "/lock");
+    zk::DistributedCounter served(session, root + "/served");
 
     asio::io_context io;
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    accept(acceptor, session, lock, count, clients);
+    accept(acceptor, session, lock, count, served, clients);
     std::map<std::int64_t, std::int64_t> counts;
+    std::set<std::int64_t> served_values;
     for (int i = 0; i < clients; ++i)
-      std::make_shared<Client>(io, counts)->run(acceptor.local_endpoint());
+      std::make_shared<Client>(io, counts, served_values)->run(acceptor.local_endpoint());
     io.run_for(60s); // returns once every request was answered and every connection closed
     std::cout << clients << " requests on one thread, port " << acceptor.local_endpoint().port()
               << '\n';
@@ -156,9 +174,13 @@ int main() {
       ok = ok && token >= last; // threads of one process share a node: equal tokens are handoffs
       last = token;
     }
+    const bool served_ok = served_values.size() == static_cast<std::size_t>(clients) &&
+                           *served_values.begin() == 1 && *served_values.rbegin() == clients;
     std::cout << "counts 1.." << clients
               << " each given once, tokens never back: " << (ok ? "yes" : "NO") << "; final count "
-              << session.get(count)->data << '\n';
+              << session.get(count)->data << "; served 1.." << clients
+              << " each once: " << (served_ok ? "yes" : "NO") << '\n';
+    ok = ok && served_ok;
     session.remove_recursive(root);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {

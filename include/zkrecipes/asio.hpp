@@ -14,6 +14,8 @@
 //   // A semaphore's lease, a latch's leadership:
 //   zk::Lease lease = co_await zk::asio::async_acquire(pool, ex, 30s, asio::use_awaitable);
 //   bool leads = co_await zk::asio::async_await_leadership(latch, ex, 30s, asio::use_awaitable);
+//   // A counter's update:
+//   zk::AddResult r = co_await zk::asio::async_add(hits, 1, ex, asio::use_awaitable);
 //   // Also asio::use_future, asio::experimental::deferred (asio::deferred from Asio 1.24),
 //   // asio::bind_cancellation_slot(...).
 // clang-format on
@@ -31,6 +33,7 @@
 // that ends them with Errc::cancelled) and let it run their completions.
 #pragma once
 
+#include <zkrecipes/distributed_counter.hpp>
 #include <zkrecipes/distributed_lock.hpp>
 #include <zkrecipes/leader.hpp>
 #include <zkrecipes/read_write_lock.hpp>
@@ -139,6 +142,20 @@ auto async_await_leadership(Participant& participant, const Executor& ex, Deadli
       });
 }
 
+/// DistributedCounter::async_add() with an Asio completion token: completes with
+/// (std::error_code, zk::AddResult) on the handler's associated executor (default `ex`). A default
+/// `deadline` is the counter's RetryPolicy timeout; a cancellation stops the update before its next
+/// request (a write already sent is followed to its answer).
+template <class Executor, class CompletionToken>
+auto async_add(DistributedCounter& counter, std::int64_t delta, const Executor& ex,
+               Deadline deadline, CompletionToken&& token) {
+  return detail::initiate<AddResult>(
+      ex, deadline, std::forward<CompletionToken>(token),
+      [&counter, delta](Deadline d, const CancelToken& c, AddHandler h) {
+        counter.async_add(delta, d, c, std::move(h));
+      });
+}
+
 /// The adapters above without a deadline.
 template <class Lock, class Executor, class CompletionToken,
           class = std::enable_if_t<is_async_lock_v<Lock>>>
@@ -153,6 +170,11 @@ auto async_lock_shared(ReadWriteLock::Reader& reader, const Executor& ex, Comple
 template <class Executor, class CompletionToken>
 auto async_acquire(Semaphore& pool, const Executor& ex, CompletionToken&& token) {
   return zk::asio::async_acquire(pool, ex, Deadline(), std::forward<CompletionToken>(token));
+}
+template <class Executor, class CompletionToken>
+auto async_add(DistributedCounter& counter, std::int64_t delta, const Executor& ex,
+               CompletionToken&& token) {
+  return zk::asio::async_add(counter, delta, ex, Deadline(), std::forward<CompletionToken>(token));
 }
 
 } // namespace zk::asio

@@ -8,6 +8,7 @@
 //   zk::AddResult r = jobs.add_detailed(5);        // {before, after, attempts}
 //   bool swapped = jobs.compare_and_set(10, 11);
 //   jobs.set(0);
+//   jobs.async_add(1, [](std::error_code ec, zk::AddResult r) { /* no thread waits */ });
 // clang-format on
 //
 // How an update works. The value and data version of the last read or write are cached, so an
@@ -72,19 +73,34 @@
 // Errc::retries_exhausted (message gives the attempt count) when the retry policy runs out with
 // nothing in doubt; Errc::indeterminate as above; session errors as zk::Session throws them.
 //
-// Threading: every method blocks (never call it from a session callback: Errc::wrong_thread). With
-// CounterOptions::combine, concurrent add() calls on ONE DistributedCounter object are combined:
-// one thread writes the sum of the queued deltas while the others wait, and each caller still gets
-// its own distinct {before, after}.
+// Threading: every method but the async_ ones blocks (never call it from a session callback:
+// Errc::wrong_thread). With CounterOptions::combine, concurrent add() calls on ONE
+// DistributedCounter object are combined: one thread writes the sum of the queued deltas while the
+// others wait, and each caller still gets its own distinct {before, after}.
+//
+// Asynchronous updates (async_add, async_compare_and_exchange; see async.hpp) run the same protocol
+// with no thread: each step runs on the session's callback thread as its answer lands, and the
+// completion runs there or is given to an Executor. They are bounded as the blocking calls are (a
+// default Deadline is the RetryPolicy's timeout: an update waits for nobody), and they are never
+// combined. A cancellation stops an update before its next request (Errc::cancelled); a write
+// already sent is followed to its answer, so the completion still says whether it counted
+// (Errc::indeterminate if it cannot be proven). A pending update keeps what it needs: it completes
+// even if its DistributedCounter is destroyed meanwhile (whose contention marker then goes when the
+// last such update ends).
 #pragma once
 
+#include <zkrecipes/async.hpp>
+#include <zkrecipes/cancel.hpp>
 #include <zkrecipes/retry.hpp>
 #include <zkrecipes/session.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
+#include <system_error>
 
 namespace zk {
 
@@ -136,13 +152,19 @@ struct AddResult {
   int lost_replies = 0;    ///< writes whose reply was lost and whose outcome was then proven
 };
 
+/// The completion of DistributedCounter::async_add(): no error and the update's AddResult, or the
+/// error (as add_detailed() throws it) and an empty AddResult.
+using AddHandler = std::function<void(std::error_code error, AddResult result)>;
+/// The completion of DistributedCounter::async_compare_and_exchange() (as AddHandler).
+using CasHandler = std::function<void(std::error_code error, CasResult result)>;
+
 namespace detail {
 class CounterCore;
 }
 
 /// A counter stored in one znode. See the file comment for encodings, retries and lost replies.
-/// Thread safety: all methods are safe to call concurrently; they block and must not be called from
-/// a session callback (Errc::wrong_thread).
+/// Thread safety: all methods are safe to call concurrently; all but the async_ ones block and must
+/// not be called from a session callback (Errc::wrong_thread).
 /// Errors (zk::Error): Errc::retries_exhausted when the retry policy runs out while other writers
 /// keep winning; Errc::indeterminate when a write's reply was lost and its outcome cannot be
 /// proven (it may or may not have been applied, and was not retried); Errc::overflow when the
@@ -182,14 +204,41 @@ public:
   /// Sets the value (still a versioned write: concurrent updates are not overwritten blindly).
   void set(std::int64_t value, Deadline deadline = {});
 
+  /// add_detailed() without blocking a thread (see the file comment and async.hpp): returns at
+  /// once; `done` runs once, on the session's callback thread or given to `executor`, with the
+  /// AddResult or what add_detailed() would throw (also Errc::cancelled once `cancel` stopped it
+  /// before its next request, Errc::session_closed when the session closes first; either is
+  /// Errc::indeterminate if a write it sent is in doubt then). May be called
+  /// from any thread, a session callback too. Throws Errc::invalid_argument for a moved-from
+  /// counter or a null `done`, Errc::session_closed for a closed session.
+  void async_add(std::int64_t delta, Deadline deadline, const CancelToken& cancel, AddHandler done,
+                 Executor executor = {});
+  /// async_add() with the RetryPolicy's timeout and no token.
+  void async_add(std::int64_t delta, AddHandler done, Executor executor = {});
+  /// async_add() as a future: the AddResult, or the zk::Error thrown by get().
+  [[nodiscard]] std::future<AddResult> async_add(std::int64_t delta, Deadline deadline = {},
+                                                 const CancelToken& cancel = CancelToken());
+  /// compare_and_exchange() without blocking a thread (as async_add()). Throws Errc::overflow at
+  /// once for a `desired` that does not fit the codec.
+  void async_compare_and_exchange(std::int64_t expected, std::int64_t desired, Deadline deadline,
+                                  const CancelToken& cancel, CasHandler done,
+                                  Executor executor = {});
+  /// async_compare_and_exchange() with the RetryPolicy's timeout and no token.
+  void async_compare_and_exchange(std::int64_t expected, std::int64_t desired, CasHandler done,
+                                  Executor executor = {});
+  /// async_compare_and_exchange() as a future: the CasResult, or the zk::Error thrown by get().
+  [[nodiscard]] std::future<CasResult>
+  async_compare_and_exchange(std::int64_t expected, std::int64_t desired, Deadline deadline = {},
+                             const CancelToken& cancel = CancelToken());
+
   /// The path and options (empty and the defaults on a moved-from object).
   [[nodiscard]] const std::string& path() const noexcept;
   /// The options it was made with (the defaults on a moved-from object).
   [[nodiscard]] const CounterOptions& options() const noexcept;
 
 private:
-  detail::CounterCore& core() const; // throws Errc::invalid_argument when moved from
-  std::unique_ptr<detail::CounterCore> m_core;
+  detail::CounterCore& core() const;           // throws Errc::invalid_argument when moved from
+  std::shared_ptr<detail::CounterCore> m_core; // shared with its pending async updates
 };
 
 } // namespace zk

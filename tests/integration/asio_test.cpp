@@ -1,7 +1,7 @@
 // zkrecipes/asio.hpp against the ensemble: a plain handler, use_awaitable, use_future and deferred
 // on one io_context thread; coroutines reading and writing through a ReadWriteLock, and taking a
-// Semaphore's leases, awaiting leadership; Asio's per-operation cancellation ends a wait and leaves
-// nothing; a pending wait keeps io.run() going.
+// Semaphore's leases, awaiting leadership, incrementing a counter; Asio's per-operation
+// cancellation ends a wait and leaves nothing; a pending wait keeps io.run() going.
 #include "lock_harness.hpp"
 
 #include <zkrecipes/asio.hpp>
@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -217,6 +218,45 @@ TEST(Asio, ACoroutineAwaitsLeadershipAndLeadsOnceTheLeaderCloses) {
   io.run();
   EXPECT_EQ(answers, (std::vector<bool>{false, true}));
   EXPECT_TRUE(latch.is_leader());
+}
+
+TEST(Asio, CoroutinesOfOneThreadIncrementACounterExactlyOnceEach) {
+  zkt::RootGuard root("asio-counter");
+  const std::string path = root.path() + "/hits";
+  zk::Session other(zkt::options());
+  zk::CounterOptions o;
+  o.retry.max_attempts = 100000;
+  o.retry.timeout = 60s;
+  zk::DistributedCounter mine(root.session(), path, o);
+  zk::DistributedCounter theirs(other, path, o); // another process's writes, interleaved
+  asio::io_context io;
+  auto ex = io.get_executor();
+  std::set<std::int64_t> afters;
+  int errors = 0;
+  int finished = 0;
+  for (int i = 0; i < 10; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          auto& counter = i % 2 == 0 ? mine : theirs;
+          for (int n = 0; n < 10; ++n) {
+            try {
+              const zk::AddResult r =
+                  co_await zk::asio::async_add(counter, 1, ex, asio::use_awaitable);
+              afters.insert(r.after); // on io's thread: no lock needed
+            } catch (const std::system_error&) {
+              ++errors;
+            }
+          }
+          ++finished;
+        },
+        asio::detached);
+  }
+  io.run_for(120s); // bounded: a completion that never comes fails here instead of hanging
+  ASSERT_EQ(finished, 10) << "a coroutine still awaits an update";
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(afters.size(), 100U) << "two updates saw the same value";
+  EXPECT_EQ(mine.get(), 100);
 }
 
 } // namespace

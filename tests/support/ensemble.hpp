@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
+#include <stdexcept>
 #include <string>
 
 namespace zkt {
@@ -27,6 +29,14 @@ std::string unique_path(const std::string& name);
 zk::SessionOptions options(std::chrono::milliseconds session_timeout = std::chrono::seconds(6));
 /// Waits until pred() is true or the timeout passes; returns pred().
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+/// The future's value (or its exception) once it is ready; std::runtime_error if it is not within
+/// `limit`: a completion that never comes fails the test instead of hanging it.
+template <class T>
+T settled(std::future<T> f, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  if (f.wait_for(limit) != std::future_status::ready)
+    throw std::runtime_error("no completion within " + std::to_string(limit.count()) + " s");
+  return f.get();
+}
 /// The Errc of the zk::Error that fn() throws (its what() into `message` if given), ok if none.
 zk::Errc code_of(const std::function<void()>& fn, std::string* message = nullptr);
 /// Deletes a subtree (best effort).

@@ -1,8 +1,9 @@
 // The state behind a zk::DistributedCounter: its cached snapshot, its writer identity, the
-// read-modify-write loop that turns the pure decisions (decisions.hpp) into session calls, and the
+// competition for its node, the drivers of its read-modify-write protocol (update_run.hpp), and the
 // combiner that batches concurrent deltas.
 #pragma once
 
+#include "core/async_completion.hpp"
 #include "core/completion.hpp"
 #include "core/gate.hpp"
 #include "recipes/counter/contention.hpp"
@@ -19,7 +20,7 @@
 
 namespace zk::detail {
 
-class CounterCore {
+class CounterCore : public std::enable_shared_from_this<CounterCore> {
 public:
   CounterCore(std::shared_ptr<core::Gate> session, std::string path, CounterOptions options);
   ~CounterCore();
@@ -31,6 +32,11 @@ public:
   AddResult add(std::int64_t delta, Deadline deadline);
   std::int64_t get(Deadline deadline);
   CasResult compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline);
+  /// add() and compare_and_set() without blocking (see update_async()); never combined.
+  void async_add(std::int64_t delta, Deadline deadline, const CancelToken* cancel,
+                 core::Decided<AddResult> done);
+  void async_compare_and_set(std::int64_t expected, std::int64_t desired, Deadline deadline,
+                             const CancelToken* cancel, core::Decided<CasResult> done);
   void set(std::int64_t value, Deadline deadline);
 
   const std::string& path() const noexcept { return m_path; }
@@ -55,8 +61,21 @@ public:
   /// session's observer how it went).
   Outcome update(const Decide& decide, Clock::time_point deadline);
 
+  /// update() without blocking: `done` gets the outcome or the update's error once, on the
+  /// session's callback thread (never inside this call). The update keeps this core alive until
+  /// then. `cancel` (may be null) stops it before its next request; a write already out is
+  /// followed to its answer. Throws Errc::session_closed for a closed session.
+  void update_async(Decide decide, Clock::time_point deadline, const CancelToken* cancel,
+                    core::Decided<Outcome> done);
+
 private:
+  class Run;         // the protocol of one update (update_run.hpp)
+  class AsyncUpdate; // its driver without a thread (async_update.cpp)
   Outcome run_update(const Decide& decide, Clock::time_point deadline);
+  /// The decisions of add(delta) and of compare_and_set (which throws Errc::overflow at once for a
+  /// `desired` that does not fit the codec).
+  Decide adding(std::int64_t delta) const;
+  Decide swapping(std::int64_t expected, std::int64_t desired) const;
   struct Request {
     std::int64_t delta = 0;
     Clock::time_point deadline;
@@ -70,42 +89,33 @@ private:
   AddResult add_combined(std::int64_t delta, Clock::time_point deadline);
   void run_batch(const std::vector<Request*>& batch);
 
-  /// One write on its way. Its answer arrives on the session's callback thread even after the
-  /// caller stopped waiting for it; an answer that comes late is the best evidence about a "lost"
-  /// reply.
-  /// One send of a write: its reply, the new Stat or why it was refused.
+  /// One send of a write: its reply, the new Stat or why it was refused. Its answer arrives even
+  /// after the caller stopped waiting for it; an answer that comes late is the best evidence about
+  /// a "lost" reply.
   using Flight = core::Completion<Stat>;
-  /// A write whose reply did not come: the write, what it was based on, and every send of it.
-  struct Doubt {
-    counter::PlannedWrite write;
-    counter::Snapshot base;
-    std::string cause;
-    std::vector<std::shared_ptr<Flight>> sends;
-  };
-
-  counter::Snapshot read(Clock::time_point deadline);
-  counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
-  /// A getData sent right behind a write while contended: its answer after a refusal is the
-  /// fresh snapshot the retry needs.
+  /// A read; sent right behind a write while contended, its answer after a refusal is the fresh
+  /// snapshot the retry needs.
   using ReadFlight = core::Completion<NodeData>;
-  std::shared_ptr<ReadFlight> start_read();
-  std::optional<counter::Snapshot> read_behind(const std::shared_ptr<ReadFlight>& f,
-                                               Clock::time_point deadline) const;
-  std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w);
+  /// Sends a read or a write, answered on the callback thread if `async` (else on the C client's
+  /// thread); `wake` runs once the answer is stored.
+  std::shared_ptr<ReadFlight> start_read(bool async, std::function<void()> wake);
+  std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w, bool async,
+                                      std::function<void()> wake);
+  counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
   // The competition for the node (contention.hpp).
   bool contended();
   void saw_children(std::int32_t children);
   void saw_conflict();
-  /// After `conflicts` conflicts in one call: creates our marker if the policy says so, and arms
-  /// its withdrawal (arm_withdrawal).
-  void maybe_announce(int conflicts, Clock::time_point deadline);
+  /// After `conflicts` conflicts in one call: whether to create our marker now (then `session` is
+  /// the session it belongs to, and announced() must follow).
+  bool claim_announce(int conflicts, std::int64_t& session);
+  /// The marker created (or empty if none was); arms its withdrawal (arm_withdrawal).
+  void announced(const std::string& marker, std::int64_t session);
   /// A contended win whose write took `latency`: the next write waits a little.
   void won(std::chrono::nanoseconds latency);
-  /// Waits (up to `deadline`) until a write may leave after the last contended win.
-  void wait_turn(Clock::time_point deadline);
+  /// When a write may leave after the last contended win.
+  Clock::time_point turn_at();
   counter::Snapshot written(const counter::PlannedWrite& w, const Stat& stat) const;
-  /// Verdict on a doubt from a fresh read: late answers first, then the node's evidence.
-  counter::Verdict judge(Doubt& doubt, const counter::Snapshot& now, Clock::time_point deadline);
   /// The deadline of one request: the call's, but no later than the session's operation timeout.
   Clock::time_point request_deadline(Clock::time_point deadline) const;
   std::optional<counter::Snapshot> cached() const;

@@ -1,5 +1,6 @@
 // zk::DistributedCounter's operations on top of CounterCore::update, and the combiner that lets the
 // threads of one process share a single write.
+#include "core/async_completion.hpp"
 #include "core/gate.hpp"
 #include "recipes/counter/counter_core.hpp"
 
@@ -13,19 +14,30 @@ AddResult CounterCore::add(std::int64_t delta, Deadline deadline) {
   return m_options.combine ? add_combined(delta, at) : add_alone(delta, at);
 }
 
+CounterCore::Decide CounterCore::adding(std::int64_t delta) const {
+  // An update holds its core (an asynchronous one keeps it alive): `this` outlives the decision.
+  return [this, delta](const Snapshot& s, bool fresh) {
+    // An overflow judged on a cached value could be wrong (others may have moved the value back
+    // into range): only a fresh read may turn it into an error.
+    if (!counter::add_fits(s.value, delta, m_options.codec)) {
+      if (!fresh) return Decision{Decision::refresh, 0};
+      (void)counter::checked_add(s.value, delta, m_options.codec, m_path); // throws overflow
+    }
+    return Decision{Decision::write, s.value + delta};
+  };
+}
+
 AddResult CounterCore::add_alone(std::int64_t delta, Clock::time_point deadline) {
-  const auto outcome = update(
-      [&](const Snapshot& s, bool fresh) {
-        // An overflow judged on a cached value could be wrong (others may have moved the value
-        // back into range): only a fresh read may turn it into an error.
-        if (!counter::add_fits(s.value, delta, m_options.codec)) {
-          if (!fresh) return Decision{Decision::refresh, 0};
-          (void)counter::checked_add(s.value, delta, m_options.codec, m_path); // throws overflow
-        }
-        return Decision{Decision::write, s.value + delta};
-      },
-      deadline);
+  const auto outcome = update(adding(delta), deadline);
   return AddResult{outcome.base.value, outcome.after, outcome.attempts, outcome.lost_replies};
+}
+
+void CounterCore::async_add(std::int64_t delta, Deadline deadline, const CancelToken* cancel,
+                            core::Decided<AddResult> done) {
+  update_async(adding(delta), m_options.retry.deadline(deadline), cancel,
+               [done = std::move(done)](std::optional<Error> e, const Outcome& o) {
+                 done(std::move(e), AddResult{o.base.value, o.after, o.attempts, o.lost_replies});
+               });
 }
 
 // Flat combining: the first caller to find no active leader becomes the leader, takes every queued
@@ -115,24 +127,40 @@ std::int64_t CounterCore::get(Deadline deadline) {
   return outcome.base.value;
 }
 
-CasResult CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired,
-                                       Deadline deadline) {
-  m_session->check_blocking_call("DistributedCounter::compare_and_set");
+CounterCore::Decide CounterCore::swapping(std::int64_t expected, std::int64_t desired) const {
   if (desired < counter::min_value(m_options.codec) ||
       desired > counter::max_value(m_options.codec)) {
     throw Error(Errc::overflow, "counter " + m_path + ": " + std::to_string(desired) +
                                     " does not fit " + to_string(m_options.codec));
   }
-  const auto at = m_options.retry.deadline(deadline);
-  const auto outcome = update(
-      [&](const Snapshot& s, bool fresh) {
-        if (s.value == expected) return Decision{Decision::write, desired};
-        // "false" must describe the node, not a stale cache.
-        return fresh ? Decision{Decision::stop, 0} : Decision{Decision::refresh, 0};
-      },
-      at);
-  if (outcome.wrote) return CasResult{true, outcome.base.value, desired};
-  return CasResult{false, outcome.base.value, outcome.base.value};
+  return [expected, desired](const Snapshot& s, bool fresh) {
+    if (s.value == expected) return Decision{Decision::write, desired};
+    // "false" must describe the node, not a stale cache.
+    return fresh ? Decision{Decision::stop, 0} : Decision{Decision::refresh, 0};
+  };
+}
+
+namespace {
+CasResult swapped(const CounterCore::Outcome& o, std::int64_t desired) {
+  if (o.wrote) return CasResult{true, o.base.value, desired};
+  return CasResult{false, o.base.value, o.base.value};
+}
+} // namespace
+
+CasResult CounterCore::compare_and_set(std::int64_t expected, std::int64_t desired,
+                                       Deadline deadline) {
+  m_session->check_blocking_call("DistributedCounter::compare_and_set");
+  auto decide = swapping(expected, desired);
+  return swapped(update(decide, m_options.retry.deadline(deadline)), desired);
+}
+
+void CounterCore::async_compare_and_set(std::int64_t expected, std::int64_t desired,
+                                        Deadline deadline, const CancelToken* cancel,
+                                        core::Decided<CasResult> done) {
+  update_async(swapping(expected, desired), m_options.retry.deadline(deadline), cancel,
+               [done = std::move(done), desired](std::optional<Error> e, const Outcome& o) {
+                 done(std::move(e), swapped(o, desired));
+               });
 }
 
 void CounterCore::set(std::int64_t value, Deadline deadline) {
@@ -146,7 +174,7 @@ void CounterCore::set(std::int64_t value, Deadline deadline) {
 namespace zk {
 
 DistributedCounter::DistributedCounter(Session& session, std::string path, CounterOptions options)
-    : m_core(std::make_unique<detail::CounterCore>(detail::core::gate_of(session), std::move(path),
+    : m_core(std::make_shared<detail::CounterCore>(detail::core::gate_of(session), std::move(path),
                                                    options)) {}
 DistributedCounter::~DistributedCounter() = default;
 DistributedCounter::DistributedCounter(DistributedCounter&&) noexcept = default;
@@ -182,6 +210,55 @@ CasResult DistributedCounter::compare_and_exchange(std::int64_t expected, std::i
 }
 void DistributedCounter::set(std::int64_t value, Deadline deadline) {
   core().set(value, deadline);
+}
+
+void DistributedCounter::async_add(std::int64_t delta, Deadline deadline, const CancelToken& cancel,
+                                   AddHandler done, Executor executor) {
+  auto& c = core();
+  c.async_add(delta, deadline, &cancel,
+              detail::core::to_completion(std::move(done), std::move(executor),
+                                          "DistributedCounter::async_add"));
+}
+void DistributedCounter::async_add(std::int64_t delta, AddHandler done, Executor executor) {
+  auto& c = core();
+  c.async_add(delta, Deadline(), nullptr,
+              detail::core::to_completion(std::move(done), std::move(executor),
+                                          "DistributedCounter::async_add"));
+}
+std::future<AddResult> DistributedCounter::async_add(std::int64_t delta, Deadline deadline,
+                                                     const CancelToken& cancel) {
+  auto promise = std::make_shared<std::promise<AddResult>>();
+  auto future = promise->get_future();
+  core().async_add(delta, deadline, &cancel, detail::core::to_promise(std::move(promise)));
+  return future;
+}
+
+void DistributedCounter::async_compare_and_exchange(std::int64_t expected, std::int64_t desired,
+                                                    Deadline deadline, const CancelToken& cancel,
+                                                    CasHandler done, Executor executor) {
+  auto& c = core();
+  c.async_compare_and_set(
+      expected, desired, deadline, &cancel,
+      detail::core::to_completion(std::move(done), std::move(executor),
+                                  "DistributedCounter::async_compare_and_exchange"));
+}
+void DistributedCounter::async_compare_and_exchange(std::int64_t expected, std::int64_t desired,
+                                                    CasHandler done, Executor executor) {
+  auto& c = core();
+  c.async_compare_and_set(
+      expected, desired, Deadline(), nullptr,
+      detail::core::to_completion(std::move(done), std::move(executor),
+                                  "DistributedCounter::async_compare_and_exchange"));
+}
+std::future<CasResult> DistributedCounter::async_compare_and_exchange(std::int64_t expected,
+                                                                      std::int64_t desired,
+                                                                      Deadline deadline,
+                                                                      const CancelToken& cancel) {
+  auto promise = std::make_shared<std::promise<CasResult>>();
+  auto future = promise->get_future();
+  core().async_compare_and_set(expected, desired, deadline, &cancel,
+                               detail::core::to_promise(std::move(promise)));
+  return future;
 }
 const std::string& DistributedCounter::path() const noexcept {
   static const std::string none;

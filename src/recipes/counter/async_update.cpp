@@ -1,0 +1,164 @@
+// CounterCore::update_async: the update protocol (update_run.hpp) driven without a thread. Every
+// step runs on the session's callback thread: the first one is posted there, the others run where
+// the answers land (the requests are the *_async calls), at the timers of the pauses and request
+// deadlines, after the token's cancellation, and at the session's close (after which no post and
+// no timer runs, but every answer still awaited has landed).
+#include "recipes/counter/update_run.hpp"
+
+#include "core/async_completion.hpp"
+
+#include <atomic>
+#include <utility>
+
+namespace zk::detail {
+
+class CounterCore::AsyncUpdate : public std::enable_shared_from_this<AsyncUpdate> {
+public:
+  AsyncUpdate(std::shared_ptr<CounterCore> core, Decide decide, Clock::time_point deadline,
+              core::Decided<Outcome> done)
+      : m_core(std::move(core)), m_gate(m_core->m_session), m_decide(std::move(decide)),
+        m_deadline(deadline), m_done(std::move(done)), m_started(Clock::now()) {}
+
+  // On the caller's thread: only the session's listener and the first post. Every other member
+  // is used on the callback thread only.
+  void start(const CancelToken* cancel) {
+    if (cancel != nullptr) m_token = *cancel;
+    m_keep = shared_from_this(); // until finish(): every other reference may be gone meanwhile
+    const std::weak_ptr<AsyncUpdate> weak = weak_from_this();
+    m_listener = m_gate->add_listener([weak](const SessionEvent& e) {
+      const auto self = weak.lock();
+      if (!self || e.state != SessionState::closed || self->m_closed.exchange(true)) return;
+      self->interrupt(Error(Errc::session_closed,
+                            "counter " + self->m_core->path() + ": the session was closed"));
+    });
+    if (m_gate->is_closed()) {
+      if (m_closed.exchange(true)) return; // the listener heard it first and ends us
+      // Closed before the listener came, so no event will come: the caller hears it instead.
+      m_gate->remove_listener(m_listener.exchange(0));
+      m_keep.reset();
+      throw Error(Errc::session_closed, "counter " + m_core->path() + ": the session is closed");
+    }
+    m_gate->post_at(Clock::now(), [self = shared_from_this()] { self->begin(); });
+  }
+
+private:
+  void begin() noexcept {
+    if (m_finished) return; // the session's close came first
+    try {
+      subscribe_and_run();
+    } catch (const Error& e) { // nothing was sent
+      finish(e, {});
+    } catch (const std::exception& e) {
+      finish(Error(Errc::system_error, "counter " + m_core->path() + ": " + e.what()), {});
+    }
+  }
+
+  void subscribe_and_run() {
+    const std::weak_ptr<AsyncUpdate> weak = weak_from_this();
+    if (m_token) { // its wakes run on the cancelling thread: they only pass the news on
+      m_subscription = m_token->subscribe([gate = m_gate, weak] {
+        gate->post_at(Clock::now(), [weak] {
+          if (const auto self = weak.lock()) {
+            self->interrupt(self->cancelled());
+          }
+        });
+      });
+    }
+    m_run.emplace(*m_core, std::move(m_decide), m_deadline, true, [weak] {
+      if (const auto self = weak.lock()) self->pump();
+    });
+    if (m_token && m_token->cancelled()) m_run->stop(cancelled()); // before it subscribed
+    pump();
+  }
+
+  [[nodiscard]] Error cancelled() const {
+    return Error(Errc::cancelled, "counter " + m_core->path() + ": cancelled");
+  }
+
+  void interrupt(const Error& why) {
+    if (m_finished) return;
+    if (!m_run) return finish(why, {}); // not begun: nothing was sent
+    m_run->stop(why);
+    pump();
+    // After the session's close nothing else can wake us: the answers awaited have all landed (a
+    // closing session fails them first), so a step that still waits could only wait for a pause.
+    if (!m_finished && why.errc() == Errc::session_closed) finish(m_run->abandoned(why), {});
+  }
+
+  // Advances the protocol, then finishes it or arms a timer for when it must look again.
+  void pump() noexcept {
+    if (m_finished || !m_run) return;
+    if (m_pumping) { // an answer that landed inside advance() (a call that failed at once)
+      m_again = true;
+      return;
+    }
+    m_pumping = true;
+    std::optional<Outcome> outcome;
+    std::optional<Error> failed;
+    do {
+      m_again = false;
+      try {
+        outcome = m_run->advance();
+      } catch (const Error& e) {
+        failed = e;
+      } catch (const std::exception& e) {
+        failed = Error(Errc::system_error, "counter " + m_core->path() + ": " + e.what());
+      } catch (...) {
+        failed = Error(Errc::system_error, "counter " + m_core->path() + ": an unknown exception");
+      }
+    } while (m_again && !outcome && !failed);
+    m_pumping = false;
+    if (failed) return finish(std::move(failed), {});
+    if (outcome) return finish(std::nullopt, *outcome);
+    const auto at = m_run->until();
+    if (at >= far_future || at == m_armed) return;
+    m_armed = at;
+    m_gate->post_at(at, [weak = weak_from_this()] {
+      if (const auto self = weak.lock()) self->pump();
+    });
+  }
+
+  void finish(std::optional<Error> error, const Outcome& outcome) noexcept {
+    m_finished = true;
+    if (m_subscription != 0) m_token->unsubscribe(m_subscription);
+    if (const auto id = m_listener.exchange(0); id != 0) m_gate->remove_listener(id);
+    if (Observer* const obs = m_gate->observer()) {
+      obs->counter_update(m_core->path(), error ? error->errc() : Errc::ok,
+                          error ? 0 : outcome.attempts, Clock::now() - m_started);
+    }
+    const auto keep = std::move(m_keep); // this object lives until the end of this function
+    try {
+      m_done(std::move(error), outcome);
+    } catch (const std::exception& e) {
+      m_gate->log(LogLevel::error,
+                  "counter " + m_core->path() + ": an update's completion threw: " + e.what());
+    } catch (...) {
+      m_gate->log(LogLevel::error, "counter " + m_core->path() + ": an update's completion threw");
+    }
+  }
+
+  std::shared_ptr<CounterCore> m_core; // before m_run, which refers to it
+  std::shared_ptr<core::Gate> m_gate;
+  Decide m_decide;
+  Clock::time_point m_deadline;
+  core::Decided<Outcome> m_done;
+  Clock::time_point m_started;
+  std::optional<CancelToken> m_token;
+  std::uint64_t m_subscription = 0;
+  std::atomic<std::uint64_t> m_listener{0}; ///< the session's close
+  std::atomic<bool> m_closed{false};        ///< claimed by whoever reports the session's close
+  std::shared_ptr<AsyncUpdate> m_keep;
+  std::optional<Run> m_run;
+  Clock::time_point m_armed = far_future; ///< the latest timer asked for
+  bool m_finished = false;
+  bool m_pumping = false;
+  bool m_again = false;
+};
+
+void CounterCore::update_async(Decide decide, Clock::time_point deadline, const CancelToken* cancel,
+                               core::Decided<Outcome> done) {
+  std::make_shared<AsyncUpdate>(shared_from_this(), std::move(decide), deadline, std::move(done))
+      ->start(cancel);
+}
+
+} // namespace zk::detail
