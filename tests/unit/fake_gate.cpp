@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
 namespace zkt {
 
@@ -306,6 +307,11 @@ void FakeGate::lose_next_create_reply() {
   m_lose_create_reply = true;
 }
 
+void FakeGate::hold_next_create_reply() {
+  std::lock_guard<std::mutex> lk(m_mutex);
+  m_hold_create_reply = true;
+}
+
 void FakeGate::fail_next_get(zk::Errc e) {
   std::lock_guard<std::mutex> lk(m_mutex);
   m_fail_get = e;
@@ -353,7 +359,12 @@ void FakeGate::create_async(const std::string& path, const std::string& data, zk
     m_lose_create_reply = false;
     r = Result<zk::Created>(Errc::connection_loss, "create " + path);
   }
-  reply(lk, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  auto answer = [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); };
+  if (std::exchange(m_hold_create_reply, false)) {
+    m_held.emplace_back(std::move(answer));
+    return;
+  }
+  reply(lk, std::move(answer));
 }
 
 void FakeGate::get_async(const std::string& path, zk::Watcher watch,

@@ -62,6 +62,9 @@ public:
   // --- Faults ---
   /// The next create is applied, but its reply is connection_loss.
   void lose_next_create_reply();
+  /// The next create is applied, but its reply is held back until release_replies() (a slow
+  /// answer that comes after its caller stopped waiting).
+  void hold_next_create_reply();
   /// The next get_async is answered `e` (without reading the node).
   void fail_next_get(zk::Errc e);
   /// Hold every reply (asynchronous and blocking) until release_replies().
@@ -181,6 +184,7 @@ private:
   std::uint64_t m_next_id = 1;
   zk::SessionState m_state = zk::SessionState::connected;
   bool m_lose_create_reply = false;
+  bool m_hold_create_reply = false;
   zk::Errc m_fail_get = zk::Errc::ok;
   bool m_holding = false;
   bool m_busy = false; // the callback thread runs an item

@@ -3,6 +3,8 @@
 // reply was lost.
 #include "recipes/counter/update_run.hpp"
 
+#include "core/janitor.hpp"
+
 #include <algorithm>
 
 namespace zk::detail {
@@ -369,10 +371,19 @@ bool CounterCore::Run::written() {
     ++m_conflicts;
     if (!m_stop && m_core.claim_announce(m_conflicts, m_marker_session)) {
       m_creates.assign(1, core::Completion<Created>::make());
+      // A marker whose answer comes after announcing() stopped waiting for it is deleted as it
+      // lands: it would tell the others of a contention long over, for as long as the session.
+      m_marker_fate = std::make_shared<std::atomic<MarkerFate>>(MarkerFate::pending);
+      auto land = [fate = m_marker_fate, gate = m_core.m_session, owner = m_marker_session,
+                   record = m_creates.back()->callback(m_wake)](Result<Created> r) {
+        const std::string made = r.ok() ? r.value().path : std::string();
+        record(std::move(r));
+        if (fate->exchange(MarkerFate::landed) == MarkerFate::given_up && !made.empty())
+          core::delete_in_background(gate, made, any_version, owner);
+      };
       try {
         m_core.m_session->create_async(m_core.m_path + "/" + std::string(counter::marker_prefix),
-                                       "", CreateMode::ephemeral_sequential,
-                                       m_creates.back()->callback(m_wake));
+                                       "", CreateMode::ephemeral_sequential, std::move(land));
       } catch (const Error& e) { // refused at once: announcing() reports it as a failed create
         m_creates.back()->callback({})(Result<Created>(e.errc(), e.what()));
       }
@@ -410,7 +421,8 @@ bool CounterCore::Run::announcing() {
     if (!m_creates.front()->ready() && Clock::now() < m_until) return true;
     std::string marker;
     const auto created = std::exchange(m_creates, {}).front();
-    if (!created->ready()) {
+    const auto fate = std::exchange(m_marker_fate, nullptr);
+    if (!created->ready() && fate->exchange(MarkerFate::given_up) == MarkerFate::pending) {
       m_core.m_session->log(LogLevel::debug, "counter " + m_core.m_path +
                                                  ": no contention marker: no answer in time");
     } else if (!created->result().ok()) {

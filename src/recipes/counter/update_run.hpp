@@ -9,6 +9,8 @@
 
 #include "core/retry.hpp"
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,6 +114,10 @@ private:
   std::chrono::nanoseconds m_latency{}; // from its send to its answer
   std::vector<std::shared_ptr<core::Completion<Created>>> m_creates; // ancestors, or the marker
   std::int64_t m_marker_session = 0;
+  /// Whether our marker's create was answered first or given up on first (shared with its
+  /// callback).
+  enum class MarkerFate { pending, landed, given_up };
+  std::shared_ptr<std::atomic<MarkerFate>> m_marker_fate;
 };
 
 } // namespace zk::detail
