@@ -61,7 +61,8 @@ public:
                     std::chrono::nanoseconds /*held*/) noexcept {}
   /// A counter update ended (DistributedCounter's, also each shard's of a ShardedCounter):
   /// Errc::ok, or the error it threw; `writes` conditional writes were sent (each beyond the first
-  /// was a retry after a conflict or a lost reply; 0 when it threw), over `took`.
+  /// was a retry after a conflict or a lost reply; an update that threw counts those it sent too),
+  /// over `took`.
   virtual void counter_update(std::string_view /*path*/, Errc /*result*/, int /*writes*/,
                               std::chrono::nanoseconds /*took*/) noexcept {}
   /// The janitor failed to delete `node` and tries again (`attempt` 2, 3…).

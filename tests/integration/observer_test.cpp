@@ -116,6 +116,16 @@ TEST(Observer, EveryAcquisitionAndEveryHoldEndsOnceAndLossesAndCountersAreTold) 
     (void)counter.increment();
   EXPECT_EQ(rec->count("counter " + code(Errc::ok)), 3);
   EXPECT_GE(rec->writes(), 3);
+  // An update that gives up still reports the write it sent: one, refused (the cache is stale).
+  zk::CounterOptions once;
+  once.retry.max_attempts = 1;
+  zk::DistributedCounter stale(s, root.path() + "/c", once);
+  (void)stale.get(); // caches the node's version
+  (void)counter.increment();
+  const int writes_before = rec->writes();
+  EXPECT_EQ(zkt::code_of([&] { (void)stale.increment(); }), Errc::retries_exhausted);
+  EXPECT_EQ(rec->count("counter " + code(Errc::retries_exhausted)), 1);
+  EXPECT_EQ(rec->writes(), writes_before + 1);
 
   const int started = rec->count("started lock");
   const int acquired = rec->count("acquired lock");

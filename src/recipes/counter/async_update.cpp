@@ -124,7 +124,8 @@ private:
     if (const auto id = m_listener.exchange(0); id != 0) m_gate->remove_listener(id);
     if (Observer* const obs = m_gate->observer()) {
       obs->counter_update(m_core->path(), error ? error->errc() : Errc::ok,
-                          error ? 0 : outcome.attempts, Clock::now() - m_started);
+                          error ? (m_run ? m_run->writes() : 0) : outcome.attempts,
+                          Clock::now() - m_started);
     }
     const auto keep = std::move(m_keep); // this object lives until the end of this function
     try {

@@ -250,21 +250,23 @@ Snapshot CounterCore::written(const PlannedWrite& w, const Stat& stat) const {
 
 CounterCore::Outcome CounterCore::update(const Decide& decide, Clock::time_point deadline) {
   Observer* const obs = m_session->observer();
-  if (obs == nullptr) return run_update(decide, deadline);
+  int writes = 0;
+  if (obs == nullptr) return run_update(decide, deadline, writes);
   const auto start = Clock::now();
   try {
-    auto outcome = run_update(decide, deadline);
+    auto outcome = run_update(decide, deadline, writes);
     obs->counter_update(m_path, Errc::ok, outcome.attempts, Clock::now() - start);
     return outcome;
   } catch (const Error& e) {
-    obs->counter_update(m_path, e.errc(), 0, Clock::now() - start);
+    obs->counter_update(m_path, e.errc(), writes, Clock::now() - start);
     throw;
   }
 }
 
 // The blocking driver: this thread sends the requests (their answers land on the C client's thread,
 // which only wakes it) and waits out the pauses.
-CounterCore::Outcome CounterCore::run_update(const Decide& decide, Clock::time_point deadline) {
+CounterCore::Outcome CounterCore::run_update(const Decide& decide, Clock::time_point deadline,
+                                             int& writes) {
   struct Bell {
     std::mutex mutex;
     std::condition_variable cv;
@@ -278,11 +280,16 @@ CounterCore::Outcome CounterCore::run_update(const Decide& decide, Clock::time_p
     }
     bell->cv.notify_all();
   });
-  for (;;) {
-    if (auto outcome = run.advance()) return *outcome;
-    std::unique_lock<std::mutex> lock(bell->mutex);
-    bell->cv.wait_until(lock, run.until(), [&] { return bell->rung; });
-    bell->rung = false;
+  try {
+    for (;;) {
+      if (auto outcome = run.advance()) return *outcome;
+      std::unique_lock<std::mutex> lock(bell->mutex);
+      bell->cv.wait_until(lock, run.until(), [&] { return bell->rung; });
+      bell->rung = false;
+    }
+  } catch (const Error&) {
+    writes = run.writes();
+    throw;
   }
 }
 

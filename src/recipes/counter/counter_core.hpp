@@ -71,7 +71,8 @@ public:
 private:
   class Run;         // the protocol of one update (update_run.hpp)
   class AsyncUpdate; // its driver without a thread (async_update.cpp)
-  Outcome run_update(const Decide& decide, Clock::time_point deadline);
+  /// The blocking driver; `writes` gets the writes sent by an update that throws.
+  Outcome run_update(const Decide& decide, Clock::time_point deadline, int& writes);
   /// The decisions of add(delta) and of compare_and_set (which throws Errc::overflow at once for a
   /// `desired` that does not fit the codec).
   Decide adding(std::int64_t delta) const;

@@ -31,6 +31,8 @@ public:
   std::optional<Outcome> advance();
   /// When advance() must be called again, whatever woke it meanwhile.
   [[nodiscard]] Clock::time_point until() const noexcept { return m_until; }
+  /// The conditional writes sent so far (what the observer is told, also of an update that threw).
+  [[nodiscard]] int writes() const noexcept { return m_backoff.attempts(); }
   /// No new request may leave: the next one that would is `why` instead (an indeterminate update
   /// if a write is in doubt). The answers to writes still out are awaited; no pause, yield or read
   /// behind it is. Call advance() next.
