@@ -36,8 +36,6 @@ public:
                             std::function<void(Result<Created>)> done) = 0;
   virtual void get_async(const std::string& path, Watcher watch,
                          std::function<void(Result<NodeData>)> done) = 0;
-  virtual void set_async(const std::string& path, const std::string& data, std::int32_t version,
-                         std::function<void(Result<Stat>)> done) = 0;
   /// The Stat or nullopt; the watch (if any) is set either way: creation, change and deletion fire
   /// it.
   virtual void exists_async(const std::string& path, Watcher watch,

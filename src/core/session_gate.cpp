@@ -19,10 +19,6 @@ public:
                  std::function<void(Result<NodeData>)> done) override {
     m_impl->get_async(path, std::move(watch), std::move(done));
   }
-  void set_async(const std::string& path, const std::string& data, std::int32_t version,
-                 std::function<void(Result<Stat>)> done) override {
-    m_impl->set_async(path, data, version, std::move(done));
-  }
   void exists_async(const std::string& path, Watcher watch,
                     std::function<void(Result<std::optional<Stat>>)> done) override {
     m_impl->exists_async(path, std::move(watch), std::move(done));

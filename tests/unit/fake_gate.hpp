@@ -98,10 +98,6 @@ public:
   }
   void set_direct(const std::string& path, const std::string& data, std::int32_t version,
                   std::function<void(zk::Result<zk::Stat>)> done) override;
-  void set_async(const std::string& path, const std::string& data, std::int32_t version,
-                 std::function<void(zk::Result<zk::Stat>)> done) override {
-    set_direct(path, data, version, std::move(done));
-  }
   void get_direct(const std::string& path,
                   std::function<void(zk::Result<zk::NodeData>)> done) override {
     get_async(path, {}, std::move(done));

@@ -1,8 +1,9 @@
 // CounterCore::update_async: the update protocol (update_run.hpp) driven without a thread. Every
-// step runs on the session's callback thread: the first one is posted there, the others run where
-// the answers land (the requests are the *_async calls), at the timers of the pauses and request
-// deadlines, after the token's cancellation, and at the session's close (after which no post and
-// no timer runs, but every answer still awaited has landed).
+// step runs on the session's callback thread: the first one is posted there, the others after each
+// answer lands (posted from where it lands), at the timers of the pauses and request deadlines,
+// after the token's cancellation, and at the session's close (after which no post and no timer
+// runs: a step still waiting for an answer then ends the update, indeterminate if it was a
+// write's).
 #include "recipes/counter/update_run.hpp"
 
 #include "core/async_completion.hpp"
@@ -64,8 +65,11 @@ private:
         });
       });
     }
-    m_run.emplace(*m_core, std::move(m_decide), m_deadline, true, [weak] {
-      if (const auto self = weak.lock()) self->pump();
+    // An answer lands on the C client's thread (or the callback thread): the step runs here.
+    m_run.emplace(*m_core, std::move(m_decide), m_deadline, [gate = m_gate, weak] {
+      gate->post_at(Clock::now(), [weak] {
+        if (const auto self = weak.lock()) self->pump();
+      });
     });
     if (m_token && m_token->cancelled()) m_run->stop(cancelled()); // before it subscribed
     pump();
@@ -80,34 +84,25 @@ private:
     if (!m_run) return finish(why, {}); // not begun: nothing was sent
     m_run->stop(why);
     pump();
-    // After the session's close nothing else can wake us: the answers awaited have all landed (a
-    // closing session fails them first), so a step that still waits could only wait for a pause.
+    // After the session's close nothing else can wake us (no post runs): a step still waiting for
+    // an answer ends the update here, indeterminate if the answer is a write's.
     if (!m_finished && why.errc() == Errc::session_closed) finish(m_run->abandoned(why), {});
   }
 
   // Advances the protocol, then finishes it or arms a timer for when it must look again.
   void pump() noexcept {
-    if (m_finished || !m_run) return;
-    if (m_pumping) { // an answer that landed inside advance() (a call that failed at once)
-      m_again = true;
-      return;
-    }
-    m_pumping = true;
+    if (m_finished || !m_run) return; // (an answer's wake only posts: never inside advance())
     std::optional<Outcome> outcome;
     std::optional<Error> failed;
-    do {
-      m_again = false;
-      try {
-        outcome = m_run->advance();
-      } catch (const Error& e) {
-        failed = e;
-      } catch (const std::exception& e) {
-        failed = Error(Errc::system_error, "counter " + m_core->path() + ": " + e.what());
-      } catch (...) {
-        failed = Error(Errc::system_error, "counter " + m_core->path() + ": an unknown exception");
-      }
-    } while (m_again && !outcome && !failed);
-    m_pumping = false;
+    try {
+      outcome = m_run->advance();
+    } catch (const Error& e) {
+      failed = e;
+    } catch (const std::exception& e) {
+      failed = Error(Errc::system_error, "counter " + m_core->path() + ": " + e.what());
+    } catch (...) {
+      failed = Error(Errc::system_error, "counter " + m_core->path() + ": an unknown exception");
+    }
     if (failed) return finish(std::move(failed), {});
     if (outcome) return finish(std::nullopt, *outcome);
     const auto at = m_run->until();
@@ -152,8 +147,6 @@ private:
   std::optional<Run> m_run;
   Clock::time_point m_armed = far_future; ///< the latest timer asked for
   bool m_finished = false;
-  bool m_pumping = false;
-  bool m_again = false;
 };
 
 void CounterCore::update_async(Decide decide, Clock::time_point deadline, const CancelToken* cancel,

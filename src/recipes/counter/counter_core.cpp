@@ -90,14 +90,9 @@ Clock::time_point CounterCore::request_deadline(Clock::time_point deadline) cons
   return std::min(deadline, Clock::now() + m_session->operation_timeout());
 }
 
-std::shared_ptr<CounterCore::ReadFlight> CounterCore::start_read(bool async,
-                                                                 std::function<void()> wake) {
+std::shared_ptr<CounterCore::ReadFlight> CounterCore::start_read(std::function<void()> wake) {
   auto f = ReadFlight::make();
-  if (async) {
-    m_session->get_async(m_path, {}, f->callback(std::move(wake)));
-  } else {
-    m_session->get_direct(m_path, f->callback(std::move(wake)));
-  }
+  m_session->get_direct(m_path, f->callback(std::move(wake)));
   return f;
 }
 
@@ -198,7 +193,7 @@ Clock::time_point CounterCore::turn_at() {
   return m_competition->not_before;
 }
 
-std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w, bool async,
+std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite& w,
                                                               std::function<void()> wake) {
   auto f = Flight::make();
   // Our win is noted as its reply lands, before any refusal that follows it on the connection.
@@ -211,11 +206,7 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
       }
       land(Result<Stat>(r.error(), "create " + std::string(to_string(r.error()))));
     };
-    if (async) {
-      m_session->create_async(m_path, w.data, CreateMode::persistent, std::move(done));
-    } else {
-      m_session->create_direct(m_path, w.data, CreateMode::persistent, std::move(done));
-    }
+    m_session->create_direct(m_path, w.data, CreateMode::persistent, std::move(done));
     return f;
   }
   // The version -1 guard, again at the last moment: plan_write never produces this, and no future
@@ -229,11 +220,7 @@ std::shared_ptr<CounterCore::Flight> CounterCore::start_write(const PlannedWrite
     }
     land(Result<Stat>(r.error(), "set " + std::string(to_string(r.error()))));
   };
-  if (async) {
-    m_session->set_async(m_path, w.data, w.expected_version, std::move(done));
-  } else {
-    m_session->set_direct(m_path, w.data, w.expected_version, std::move(done));
-  }
+  m_session->set_direct(m_path, w.data, w.expected_version, std::move(done));
   return f;
 }
 
@@ -273,7 +260,7 @@ CounterCore::Outcome CounterCore::run_update(const Decide& decide, Clock::time_p
     bool rung = false;
   };
   const auto bell = std::make_shared<Bell>();
-  Run run(*this, decide, deadline, false, [bell] {
+  Run run(*this, decide, deadline, [bell] {
     {
       std::lock_guard<std::mutex> lock(bell->mutex);
       bell->rung = true;

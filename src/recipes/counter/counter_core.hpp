@@ -97,11 +97,11 @@ private:
   /// A read; sent right behind a write while contended, its answer after a refusal is the fresh
   /// snapshot the retry needs.
   using ReadFlight = core::Completion<NodeData>;
-  /// Sends a read or a write, answered on the callback thread if `async` (else on the C client's
-  /// thread); `wake` runs once the answer is stored.
-  std::shared_ptr<ReadFlight> start_read(bool async, std::function<void()> wake);
-  std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w, bool async,
-                                      std::function<void()> wake);
+  /// Sends a read or a write, answered on the C client's thread (no dispatcher hop, and our wins
+  /// are noted there in the connection's order, whichever driver waits); `wake` runs there once the
+  /// answer is stored, so it only passes the news on.
+  std::shared_ptr<ReadFlight> start_read(std::function<void()> wake);
+  std::shared_ptr<Flight> start_write(const counter::PlannedWrite& w, std::function<void()> wake);
   counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
   // The competition for the node (contention.hpp).
   bool contended();

@@ -28,11 +28,10 @@ std::string describe(const Snapshot& s) {
 
 } // namespace
 
-CounterCore::Run::Run(CounterCore& core, Decide decide, Clock::time_point deadline, bool async,
+CounterCore::Run::Run(CounterCore& core, Decide decide, Clock::time_point deadline,
                       std::function<void()> wake)
-    : m_core(core), m_decide(std::move(decide)), m_deadline(deadline), m_async(async),
-      m_wake(std::move(wake)), m_backoff(core.m_options.retry, deadline), m_until(deadline),
-      m_snap(core.cached()) {}
+    : m_core(core), m_decide(std::move(decide)), m_deadline(deadline), m_wake(std::move(wake)),
+      m_backoff(core.m_options.retry, deadline), m_until(deadline), m_snap(core.cached()) {}
 
 void CounterCore::Run::stop(const Error& why) {
   if (!m_stop) m_stop = why;
@@ -151,7 +150,7 @@ bool CounterCore::Run::top() {
     }
     check_stop();
     try {
-      m_read = m_core.start_read(m_async, m_wake);
+      m_read = m_core.start_read(m_wake);
     } catch (const Error& e) {
       return read_failed(e);
     }
@@ -266,18 +265,18 @@ bool CounterCore::Run::turn() {
   if (!m_stop && Clock::now() < m_until) return true;
   check_stop();
   if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
-  m_backoff.start_attempt();
   m_sent = Clock::now();
   try {
-    m_flight = m_core.start_write(*m_write, m_async, m_wake);
-  } catch (const Error& e) { // refused before anything was sent (closed session, bad argument)
+    m_flight = m_core.start_write(*m_write, m_wake);
+    m_backoff.start_attempt(); // once it is out: writes() counts what was sent
+  } catch (const Error& e) {   // refused before anything was sent (closed session, bad argument)
     if (m_doubt) throw indeterminate(std::string("then ") + e.what());
     throw;
   }
   m_read.reset();
   if (!m_doubt && m_core.contended()) {
     try {
-      m_read = m_core.start_read(m_async, m_wake);
+      m_read = m_core.start_read(m_wake);
     } catch (const Error&) { // the write is out: its reply decides, the retry reads as usual
     }
   }

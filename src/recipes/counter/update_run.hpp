@@ -19,11 +19,10 @@ namespace zk::detail {
 
 class CounterCore::Run {
 public:
-  /// An update of `core` (which must outlive it) until `deadline`. With `async`, its requests are
-  /// answered on the session's callback thread, else on the C client's (for a driver that waits).
-  /// `wake` runs, there, whenever an answer lands.
-  Run(CounterCore& core, Decide decide, Clock::time_point deadline, bool async,
-      std::function<void()> wake);
+  /// An update of `core` (which must outlive it) until `deadline`. `wake` runs whenever an answer
+  /// lands, on the C client's thread or the session's callback thread: it must not call advance()
+  /// there, only tell the driver.
+  Run(CounterCore& core, Decide decide, Clock::time_point deadline, std::function<void()> wake);
 
   /// Goes as far as it can without waiting: the outcome once the update is over, or nullopt while
   /// it waits (for an answer, which runs `wake`, or for a pause) until until() at the latest.
@@ -86,7 +85,6 @@ private:
   CounterCore& m_core;
   Decide m_decide;
   Clock::time_point m_deadline;
-  bool m_async;
   std::function<void()> m_wake;
   Backoff m_backoff;
   Phase m_phase = Phase::top;
