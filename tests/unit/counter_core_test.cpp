@@ -35,13 +35,7 @@ protected:
     if (!GetParam()) return core.add(1, 10s);
     auto promise = std::make_shared<std::promise<zk::AddResult>>();
     auto result = promise->get_future();
-    core.async_add(1, 10s, nullptr, [promise](std::optional<zk::Error> e, zk::AddResult r) {
-      if (e) {
-        promise->set_exception(std::make_exception_ptr(*e));
-      } else {
-        promise->set_value(r);
-      }
-    });
+    core.async_add(1, 10s, nullptr, zk::detail::core::to_promise(std::move(promise)));
     EXPECT_EQ(result.wait_for(10s), std::future_status::ready);
     return result.get();
   }

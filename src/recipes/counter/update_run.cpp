@@ -38,9 +38,7 @@ void CounterCore::Run::stop(const Error& why) {
 }
 
 void CounterCore::Run::check_stop() const {
-  if (!m_stop) return;
-  if (m_doubt) throw indeterminate(std::string("then ") + m_stop->what());
-  throw *m_stop;
+  if (m_stop) throw *m_stop; // advance() makes it indeterminate if a write is in doubt
 }
 
 Error CounterCore::Run::abandoned(const Error& why) const {
@@ -185,9 +183,7 @@ bool CounterCore::Run::reading() {
 
 bool CounterCore::Run::read_failed(const Error& e) {
   m_last_error = e.what();
-  if (m_doubt && !core::worth_retrying(e.errc()))
-    throw indeterminate(std::string("then ") + e.what());
-  if (!core::worth_retrying(e.errc())) throw e;
+  if (!core::worth_retrying(e.errc())) throw e; // indeterminate if a write is in doubt (advance())
   if (m_proof_only) throw indeterminate("the last proof read failed: " + m_last_error);
   return pause_or_give_up();
 }
@@ -266,13 +262,9 @@ bool CounterCore::Run::turn() {
   check_stop();
   if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
   m_sent = Clock::now();
-  try {
-    m_flight = m_core.start_write(*m_write, m_wake);
-    m_backoff.start_attempt(); // once it is out: writes() counts what was sent
-  } catch (const Error& e) {   // refused before anything was sent (closed session, bad argument)
-    if (m_doubt) throw indeterminate(std::string("then ") + e.what());
-    throw;
-  }
+  // A send refused at once (closed session, bad argument) throws: nothing was sent.
+  m_flight = m_core.start_write(*m_write, m_wake);
+  m_backoff.start_attempt(); // once it is out: writes() counts what was sent
   m_read.reset();
   if (!m_doubt && m_core.contended()) {
     try {

@@ -76,7 +76,7 @@ private:
   bool announcing();
   /// After a failed round: the backoff's pause, the last proof read, or the end of the call.
   bool pause_or_give_up();
-  /// Throws what stop() asked for, if it did.
+  /// Throws what stop() asked for, if it did (advance() turns it into indeterminate when in doubt).
   void check_stop() const;
   [[nodiscard]] Error indeterminate(const std::string& why) const;
   [[nodiscard]] Error exhausted(const std::string& why) const;
