@@ -7,8 +7,8 @@
 #include "recipes/counter/update_run.hpp"
 
 #include "core/async_completion.hpp"
+#include "core/close_watch.hpp"
 
-#include <atomic>
 #include <utility>
 
 namespace zk::detail {
@@ -25,19 +25,19 @@ public:
   void start(const CancelToken* cancel) {
     if (cancel != nullptr) m_token = *cancel;
     m_keep = shared_from_this(); // until finish(): every other reference may be gone meanwhile
-    const std::weak_ptr<AsyncUpdate> weak = weak_from_this();
-    m_listener = m_gate->add_listener([weak](const SessionEvent& e) {
-      const auto self = weak.lock();
-      if (!self || e.state != SessionState::closed || self->m_closed.exchange(true)) return;
-      self->interrupt(Error(Errc::session_closed,
-                            "counter " + self->m_core->path() + ": the session was closed"));
-    });
-    if (m_gate->is_closed()) {
-      if (m_closed.exchange(true)) return; // the listener heard it first and ends us
-      // Closed before the listener came, so no event will come: the caller hears it instead.
-      m_gate->remove_listener(m_listener.exchange(0));
+    try {
+      m_close.start(
+          m_gate,
+          [weak = weak_from_this()] {
+            if (const auto self = weak.lock()) {
+              self->interrupt(Error(Errc::session_closed, "counter " + self->m_core->path() +
+                                                              ": the session was closed"));
+            }
+          },
+          "counter " + m_core->path() + ": the session is closed");
+    } catch (...) {
       m_keep.reset();
-      throw Error(Errc::session_closed, "counter " + m_core->path() + ": the session is closed");
+      throw;
     }
     m_gate->post_at(Clock::now(), [self = shared_from_this()] { self->begin(); });
   }
@@ -116,7 +116,7 @@ private:
   void finish(std::optional<Error> error, const Outcome& outcome) noexcept {
     m_finished = true;
     if (m_subscription != 0) m_token->unsubscribe(m_subscription);
-    if (const auto id = m_listener.exchange(0); id != 0) m_gate->remove_listener(id);
+    m_close.stop();
     if (Observer* const obs = m_gate->observer()) {
       obs->counter_update(m_core->path(), error ? error->errc() : Errc::ok,
                           error ? (m_run ? m_run->writes() : 0) : outcome.attempts,
@@ -141,8 +141,7 @@ private:
   Clock::time_point m_started;
   std::optional<CancelToken> m_token;
   std::uint64_t m_subscription = 0;
-  std::atomic<std::uint64_t> m_listener{0}; ///< the session's close
-  std::atomic<bool> m_closed{false};        ///< claimed by whoever reports the session's close
+  core::CloseWatch m_close;
   std::shared_ptr<AsyncUpdate> m_keep;
   std::optional<Run> m_run;
   Clock::time_point m_armed = far_future; ///< the latest timer asked for

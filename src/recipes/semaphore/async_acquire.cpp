@@ -7,6 +7,7 @@
 #include "recipes/semaphore/state.hpp"
 
 #include "core/async_completion.hpp"
+#include "core/close_watch.hpp"
 #include "core/retry.hpp"
 
 #include <utility>
@@ -24,19 +25,18 @@ public:
   void start(const CancelToken* cancel) {
     if (cancel != nullptr) m_user = *cancel;
     m_keep = shared_from_this(); // until finish(): every other reference may be gone meanwhile
-    // Once the session is closed no post and no timer runs: its `closed` event, on the callback
-    // thread, ends what no engine waits for (the engines end their own waits).
-    m_listener = m_st->gate->add_listener([weak = weak_from_this()](const SessionEvent& e) {
-      const auto self = weak.lock();
-      if (!self || e.state != SessionState::closed || self->m_closed.exchange(true)) return;
-      self->step([&] { self->interrupted(Errc::session_closed); });
-    });
-    if (m_st->gate->is_closed()) {
-      if (m_closed.exchange(true)) return; // the listener heard it first and ends us
-      // Closed before the listener came, so no event will come: the caller hears it instead.
-      m_st->gate->remove_listener(m_listener.exchange(0));
+    try {
+      m_close.start(
+          m_st->gate,
+          [weak = weak_from_this()] {
+            if (const auto self = weak.lock()) {
+              self->step([&] { self->interrupted(Errc::session_closed); });
+            }
+          },
+          "Semaphore::async_acquire: the session is closed");
+    } catch (...) {
       m_keep.reset();
-      throw Error(Errc::session_closed, "Semaphore::async_acquire: the session is closed");
+      throw;
     }
     m_st->gate->post_at(Clock::now(),
                         [self = shared_from_this()] { self->step([&] { self->begin(); }); });
@@ -247,10 +247,6 @@ private:
     finish(std::move(e));
   }
 
-  void stop_listening() {
-    if (const auto id = m_listener.exchange(0); id != 0) m_st->gate->remove_listener(id);
-  }
-
   // The round's lock released (in the background: this is the callback thread).
   void end_round() {
     if (m_round_sub != 0) m_stop.unsubscribe(std::exchange(m_round_sub, 0));
@@ -267,7 +263,7 @@ private:
   void finish(std::optional<Error> e, std::unique_ptr<LeaseState> lease = nullptr) {
     if (m_phase == Phase::done) return;
     m_phase = Phase::done;
-    stop_listening();
+    m_close.stop();
     if (m_count_waiter != 0) {
       const std::lock_guard<std::mutex> lk(m_st->m);
       m_st->count_waiters.erase(m_count_waiter);
@@ -299,10 +295,9 @@ private:
   std::optional<CancelToken> m_user;
   std::uint64_t m_user_sub = 0;
   std::uint64_t m_closing_sub = 0;
-  std::atomic<std::uint64_t> m_listener{0}; ///< the session's close
-  std::atomic<bool> m_closed{false};        ///< claimed by whoever reports the session's close
-  std::uint64_t m_count_waiter = 0;         ///< its key in State::count_waiters, while counting
-  CancelToken m_round;                      ///< m_stop, or the loss of this round's lock
+  core::CloseWatch m_close;
+  std::uint64_t m_count_waiter = 0; ///< its key in State::count_waiters, while counting
+  CancelToken m_round;              ///< m_stop, or the loss of this round's lock
   std::uint64_t m_round_sub = 0;
   std::unique_ptr<Hold> m_lock;
   std::unique_ptr<LeaseState> m_lease;
