@@ -245,7 +245,9 @@ TEST(CounterProcesses, EightProcessesOfMixedUpdatesEndExact) {
 
 // Four closed-loop writers on one counter for 3 s with the default options, as a user's replicas
 // incrementing a shared statistic: every writer progresses (none starves behind the last winner's
-// current cache), none gives up, the total is exact, and no contention marker outlives its writer.
+// current cache: they take turns, each at least half the mean), none gives up, writes are not sent
+// to be refused (in a turn one write makes one increment), the total is exact, and no contention
+// marker or turn node outlives its writer.
 TEST(CounterProcesses, ClosedLoopWritersAllProgressWithTheDefaults) {
   zkt::RootGuard root("counter-fair");
   const std::string path = root.path() + "/c", go = root.path() + "/go";
@@ -256,18 +258,23 @@ TEST(CounterProcesses, ClosedLoopWritersAllProgressWithTheDefaults) {
   run_all(root.session(), kids, go);
   std::vector<long long> counts;
   std::int64_t total = 0;
+  long long writes = 0;
   for (auto& k : kids) {
     const auto f = fields(k->line("RESULT "));
     EXPECT_EQ(f.at("failed"), 0) << k->name() << " gave up:\n" << k->output();
     EXPECT_EQ(f.at("indeterminate"), 0) << k->output();
     counts.push_back(f.at("ok"));
     total += f.at("sum");
+    writes += f.at("writes");
   }
+  // Without turns, four writers sent about 2.9 writes per increment (2026-12-04 bench).
+  EXPECT_LE(static_cast<double>(writes), 1.5 * static_cast<double>(total))
+      << writes << " writes for " << total << " increments";
   EXPECT_EQ(our_get(root.session(), path, zk::CounterCodec::int64_be), total);
   const double mean = static_cast<double>(total) / procs;
   double squares = 0;
   for (std::size_t p = 0; p < counts.size(); ++p) {
-    EXPECT_GE(static_cast<double>(counts[p]), mean / 4)
+    EXPECT_GE(static_cast<double>(counts[p]), mean / 2)
         << "writer " << p + 1 << " starved: " << counts[p] << " increments, the mean is " << mean;
     squares += static_cast<double>(counts[p]) * static_cast<double>(counts[p]);
   }
@@ -280,7 +287,7 @@ TEST(CounterProcesses, ClosedLoopWritersAllProgressWithTheDefaults) {
   const auto kids_left = root.session().children(path);
   ASSERT_TRUE(kids_left);
   EXPECT_TRUE(kids_left->names.empty())
-      << "a contention marker outlived its writer: " << kids_left->names.front();
+      << "a contention marker or turn node outlived its writer: " << kids_left->names.front();
 }
 
 // The "must show": 4 of our processes x 2 threads plus one Curator process, 2,000

@@ -16,8 +16,9 @@ const Clock::time_point t0 = Clock::time_point{} + 1h;
 TEST(CounterContention, AWriterAloneIsNeverContendedAndNeverWaits) {
   Contention c;
   EXPECT_FALSE(c.contended(t0));
-  c.children(t0, 0, false);
-  c.children(t0, 1, true); // only our own marker
+  c.children(t0, 0, 0);
+  c.children(t0, 1, 1); // only our own marker
+  c.children(t0, 2, 2); // our marker and our turn node
   EXPECT_FALSE(c.contended(t0));
   EXPECT_EQ(c.yield(t0, 2ms, 0.99), 0ns);
   EXPECT_FALSE(c.withdraw(t0, false));
@@ -32,9 +33,9 @@ TEST(CounterContention, AConflictOrAnotherMarkerMakesItContendedForTheLinger) {
   EXPECT_FALSE(by_conflict.contended(t0 + 1s));
 
   Contention by_marker(p);
-  by_marker.children(t0, 1, false); // a marker that is not ours
+  by_marker.children(t0, 1, 0); // a marker that is not ours
   EXPECT_TRUE(by_marker.contended(t0 + 500ms));
-  by_marker.children(t0 + 800ms, 2, true); // ours and another: refreshed
+  by_marker.children(t0 + 800ms, 2, 1); // ours and another: refreshed
   EXPECT_TRUE(by_marker.contended(t0 + 1700ms));
   EXPECT_FALSE(by_marker.contended(t0 + 1800ms));
 }
@@ -49,7 +50,7 @@ TEST(CounterContention, TheMarkerIsCreatedOnceAfterEnoughConflictsAndWithdrawnWh
   EXPECT_FALSE(c.announce(5, true)); // one marker per writer
   c.conflict(t0);
   EXPECT_FALSE(c.withdraw(t0 + 500ms, true));
-  c.children(t0 + 900ms, 1, true); // only ours: no competitor seen
+  c.children(t0 + 900ms, 1, 1); // only ours: no competitor seen
   EXPECT_TRUE(c.withdraw(t0 + 1s, true));
   EXPECT_FALSE(c.withdraw(t0 + 1s, false)); // nothing to withdraw
 }
@@ -61,7 +62,7 @@ TEST(CounterContention, TheWithdrawalIsDueALingerAfterTheLastSignOfCompetition) 
   EXPECT_FALSE(c.quiet_at().has_value()); // never contended: nothing to wait for
   c.conflict(t0);
   EXPECT_EQ(c.quiet_at(), t0 + 1s);
-  c.children(t0 + 300ms, 2, true); // another writer's marker keeps it going
+  c.children(t0 + 300ms, 2, 1); // another writer's marker keeps it going
   EXPECT_EQ(c.quiet_at(), t0 + 1300ms);
   EXPECT_FALSE(c.withdraw(*c.quiet_at() - 1ms, true));
   EXPECT_TRUE(c.withdraw(*c.quiet_at(), true));

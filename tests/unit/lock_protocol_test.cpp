@@ -296,6 +296,21 @@ TEST(LockProfiles, ElectionProfilesFailOnAForeignChildWhereTheLockBlocks) {
   EXPECT_TRUE(d.blocked);
 }
 
+TEST(LockProfiles, ACountersTurnsIgnoreItsContentionMarkersAndQueueInOrder) {
+  const std::string me = ours(uuid_a, 7);
+  const std::string marker = "zkr-contended-0000000003"; // a writer's marker, ahead of us
+  // The counter node's other children neither block the head nor fail the queue.
+  auto d = lk::decide({marker, me}, me, uuid_a, lk::counter_turn_profile());
+  EXPECT_EQ(d.kind, lk::Decision::Kind::acquired);
+  EXPECT_TRUE(d.unrecognised.empty());
+  // Behind another process's turn node: wait for it, never for a marker.
+  const std::string before = ours(uuid_b, 5);
+  d = lk::decide({me, marker, before}, me, uuid_a, lk::counter_turn_profile());
+  EXPECT_EQ(d.kind, lk::Decision::Kind::wait);
+  EXPECT_EQ(d.watch, before);
+  EXPECT_FALSE(d.blocked);
+}
+
 TEST(LockProfiles, AFollowerWatchesItsPredecessorInEveryProfile) {
   const std::vector<std::string> kids{latch(uuid_b, 1), latch(uuid_a, 2)};
   const auto d = lk::decide(kids, kids[1], uuid_a, lk::latch_profile());

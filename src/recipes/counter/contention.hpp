@@ -32,21 +32,30 @@ struct ContentionPolicy {
   int announce_after = 1;
   /// A contended win waits U(0, yield_fraction) x its write's latency before the next write.
   double yield_fraction = 1.0;
+  /// How long a turn lasts (turns.hpp); zero: no turns.
+  std::chrono::nanoseconds turn = std::chrono::milliseconds(8);
+  /// The longest wait for a turn. One that does not come by then (its holder crashed, paused or
+  /// was cut off, and its node stays until its session expires) is not waited for again for
+  /// `linger`: writes go without turns meanwhile, as when nobody takes them.
+  std::chrono::nanoseconds turn_wait = std::chrono::milliseconds(500);
 };
 
 class Contention {
 public:
   explicit Contention(ContentionPolicy policy = {}) : m_policy(policy) {}
 
+  [[nodiscard]] const ContentionPolicy& policy() const noexcept { return m_policy; }
+
   /// A write of ours was refused (bad_version, node_exists), or a read behind our won write
   /// showed another writer's right after it.
   void conflict(Clock::time_point now) noexcept { m_last_seen = now; }
-  /// The node has `n` children, one of which is ours if `ours`: any other is a competitor's
-  /// marker (the counter node has no other children).
-  void children(Clock::time_point now, std::int32_t n, bool ours) noexcept {
-    if (n > (ours ? 1 : 0)) m_last_seen = now;
+  /// The node has `n` children, `ours` of them ours: any other is a competitor's marker or turn
+  /// node (the counter node has no other children).
+  void children(Clock::time_point now, std::int32_t n, int ours) noexcept {
+    if (n > ours) m_last_seen = now;
   }
-  /// Whether writes carry a read behind them and wins yield.
+  /// Whether writes carry a read behind them, wins outside a turn yield, and writes wait for a
+  /// turn.
   [[nodiscard]] bool contended(Clock::time_point now) const noexcept {
     return m_last_seen && now - *m_last_seen < m_policy.linger;
   }

@@ -35,6 +35,10 @@ CounterCore::~CounterCore() {
     marker.swap(m_competition->marker);
     owner = m_competition->marker_session;
   }
+  {
+    const std::lock_guard<std::mutex> lock(m_turns_mutex);
+    m_turns.reset(); // our turn node is gone before the marker is (see ~Turns)
+  }
   if (marker.empty() || m_session->is_closed()) return; // a closed session took it along
   // Gone before the destructor returns (bounded by the operation timeout), so the counter node can
   // be deleted right after; from the callback thread, which must not block, in the background.
@@ -120,9 +124,22 @@ bool CounterCore::contended() {
 }
 
 void CounterCore::saw_children(std::int32_t children) {
+  int ours = 0;
+  {
+    const std::lock_guard<std::mutex> lock(m_turns_mutex);
+    if (m_turns) ours = m_turns->own_nodes();
+  }
   auto& c = *m_competition;
   std::lock_guard<std::mutex> lock(c.mutex);
-  c.contention.children(Clock::now(), children, !c.marker.empty());
+  c.contention.children(Clock::now(), children, ours + (c.marker.empty() ? 0 : 1));
+}
+
+std::shared_ptr<counter::Turns> CounterCore::turns() {
+  const auto& policy = m_competition->contention.policy(); // fixed at construction
+  if (policy.turn <= std::chrono::nanoseconds::zero()) return nullptr;
+  const std::lock_guard<std::mutex> lock(m_turns_mutex);
+  if (!m_turns) m_turns = std::make_shared<counter::Turns>(m_session, m_path, policy);
+  return m_turns;
 }
 
 void CounterCore::saw_conflict() {

@@ -8,6 +8,7 @@
 #include "core/gate.hpp"
 #include "recipes/counter/contention.hpp"
 #include "recipes/counter/decisions.hpp"
+#include "recipes/counter/turns.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -112,6 +113,8 @@ private:
   bool claim_announce(int conflicts, std::int64_t& session);
   /// The marker created (or empty if none was); arms its withdrawal (arm_withdrawal).
   void announced(const std::string& marker, std::int64_t session);
+  /// This object's turns (created on first use), or null if the policy takes none.
+  std::shared_ptr<counter::Turns> turns();
   /// A contended win whose write took `latency`: the next write waits a little.
   void won(std::chrono::nanoseconds latency);
   /// When a write may leave after the last contended win.
@@ -151,6 +154,8 @@ private:
   /// Checks at `at` (on the callback thread) whether the marker may go; re-arms itself if not.
   static void arm_withdrawal(const std::shared_ptr<Competition>& c, Clock::time_point at);
   std::shared_ptr<Competition> m_competition;
+  std::mutex m_turns_mutex;
+  std::shared_ptr<counter::Turns> m_turns;
 
   mutable std::mutex m_cache_mutex;
   std::optional<counter::Snapshot> m_cache;

@@ -33,6 +33,10 @@ CounterCore::Run::Run(CounterCore& core, Decide decide, Clock::time_point deadli
     : m_core(core), m_decide(std::move(decide)), m_deadline(deadline), m_wake(std::move(wake)),
       m_backoff(core.m_options.retry, deadline), m_until(deadline), m_snap(core.cached()) {}
 
+CounterCore::Run::~Run() {
+  if (m_ticket != 0) m_turns->forget(m_ticket);
+}
+
 void CounterCore::Run::stop(const Error& why) {
   if (!m_stop) m_stop = why;
 }
@@ -91,6 +95,9 @@ std::optional<CounterCore::Outcome> CounterCore::Run::steps() {
       break;
     case Phase::proving:
       wait = proving();
+      break;
+    case Phase::queued:
+      wait = queued();
       break;
     case Phase::turn:
       wait = turn();
@@ -249,14 +256,42 @@ bool CounterCore::Run::plan() {
   m_base = *m_snap;
   m_resend = false;
   m_turn_taken = false;
+  const bool queue = !m_in_turn && !m_no_turn && m_core.contended();
+  if (queue && !m_turns) m_turns = m_core.turns();
+  m_phase = queue && m_turns ? Phase::queued : Phase::turn;
+  return false;
+}
+
+// Contended: the write waits for this object's turn, unless the wait for one fails.
+bool CounterCore::Run::queued() {
+  check_stop();
+  if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
+  const bool waited = m_ticket != 0;
+  switch (m_turns->ask(m_ticket, m_wake, m_deadline)) {
+  case counter::Turns::Answer::wait:
+    m_until = m_deadline;
+    return true;
+  case counter::Turns::Answer::skip:
+    m_no_turn = true;
+    break;
+  case counter::Turns::Answer::held:
+    m_in_turn = true;
+    if (waited) { // the others wrote meanwhile: a write on the cached version would be refused
+      m_snap.reset();
+      m_fresh = false;
+      m_phase = Phase::top;
+      return false;
+    }
+    break;
+  }
   m_phase = Phase::turn;
   return false;
 }
 
 bool CounterCore::Run::turn() {
-  if (!m_turn_taken) { // the yield after a contended win: a wait, not a sync
+  if (!m_turn_taken) { // the yield after a contended win (none in our turn): a wait, not a sync
     m_turn_taken = true;
-    m_until = std::min(m_core.turn_at(), m_deadline);
+    m_until = m_in_turn ? Clock::now() : std::min(m_core.turn_at(), m_deadline);
   }
   if (!m_stop && Clock::now() < m_until) return true;
   check_stop();
@@ -266,7 +301,7 @@ bool CounterCore::Run::turn() {
   m_flight = m_core.start_write(*m_write, m_wake);
   m_backoff.start_attempt(); // once it is out: writes() counts what was sent
   m_read.reset();
-  if (!m_doubt && m_core.contended()) {
+  if (!m_doubt && !m_in_turn && m_core.contended()) { // in our turn nobody else should write
     try {
       m_read = m_core.start_read(m_wake);
     } catch (const Error&) { // the write is out: its reply decides, the retry reads as usual
@@ -313,7 +348,7 @@ bool CounterCore::Run::written() {
       m_core.remember(*seen); // another writer's, right after ours
       m_core.saw_conflict();
     }
-    m_core.won(m_latency);
+    if (!m_in_turn) m_core.won(m_latency);
     return finish(Outcome{m_base, m_write->value, m_backoff.attempts(), m_lost, true});
   }
   if (m_resend) m_doubt->sends.push_back(flight); // a refused copy is evidence too

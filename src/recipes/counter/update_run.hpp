@@ -23,6 +23,12 @@ public:
   /// lands, on the C client's thread or the session's callback thread: it must not call advance()
   /// there, only tell the driver.
   Run(CounterCore& core, Decide decide, Clock::time_point deadline, std::function<void()> wake);
+  /// Leaves its place in the wait for a turn.
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+  Run(Run&&) = delete;
+  Run& operator=(Run&&) = delete;
 
   /// Goes as far as it can without waiting: the outcome once the update is over, or nullopt while
   /// it waits (for an answer, which runs `wake`, or for a pause) until until() at the latest.
@@ -45,6 +51,7 @@ private:
     top,        ///< reads if there is no snapshot, proves a doubt, or plans the write
     reading,    ///< a read is out
     proving,    ///< waiting for the answers of every send of a write in doubt
+    queued,     ///< contended: waiting for this object's turn (turns.hpp) before writing
     turn,       ///< waiting for our turn after a contended win, then sending the write
     writing,    ///< a write (and maybe a read behind it) is out
     behind,     ///< the write was answered; the read behind it is out
@@ -69,6 +76,7 @@ private:
   bool read_failed(const Error& e);
   bool proving();
   bool plan();
+  bool queued();
   bool turn();
   bool writing();
   bool written();
@@ -106,6 +114,11 @@ private:
   counter::Snapshot m_base;
   bool m_resend = false;
   bool m_turn_taken = false;
+  // This object's turn (turns.hpp): asked for while contended, held by this update once granted.
+  std::shared_ptr<counter::Turns> m_turns;
+  std::uint64_t m_ticket = 0; // our place in the wait for a turn
+  bool m_in_turn = false;
+  bool m_no_turn = false; // the wait for a turn failed: this update writes without one
   Clock::time_point m_sent;
   std::shared_ptr<Flight> m_flight;
   std::shared_ptr<ReadFlight> m_read;   // the round's read, or the read behind its write

@@ -192,19 +192,28 @@ const Profile& mutex_profile() {
   static const Profile p{"lock",
                          NameForm::curator,
                          {NameForm::curator, NameForm::go, NameForm::kazoo, NameForm::kazoo_read},
-                         false};
+                         Profile::Foreign::blocks};
   return p;
 }
 const Profile& latch_profile() {
-  static const Profile p{"Curator LeaderLatch", NameForm::latch, {NameForm::latch}, true};
+  static const Profile p{
+      "Curator LeaderLatch", NameForm::latch, {NameForm::latch}, Profile::Foreign::fails};
   return p;
 }
 const Profile& selector_profile() {
-  static const Profile p{"Curator LeaderSelector", NameForm::curator, {NameForm::curator}, true};
+  static const Profile p{
+      "Curator LeaderSelector", NameForm::curator, {NameForm::curator}, Profile::Foreign::fails};
   return p;
 }
 const Profile& kazoo_election_profile() {
-  static const Profile p{"Kazoo Election", NameForm::kazoo, {NameForm::kazoo}, true};
+  static const Profile p{
+      "Kazoo Election", NameForm::kazoo, {NameForm::kazoo}, Profile::Foreign::fails};
+  return p;
+}
+
+const Profile& counter_turn_profile() {
+  static const Profile p{
+      "counter turn", NameForm::curator, {NameForm::curator}, Profile::Foreign::ignored};
   return p;
 }
 
@@ -244,6 +253,7 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
                 std::string_view my_guid, const Profile& profile) {
   Decision d;
   Ordering order = order_children(children, profile);
+  if (profile.foreign == Profile::Foreign::ignored) order.unrecognised.clear();
   d.unrecognised = order.unrecognised;
   if (!my_guid.empty()) {
     for (const auto& c : order.contenders) {
@@ -251,7 +261,7 @@ Decision decide(const std::vector<std::string>& children, std::string_view my_no
         d.stale_own.push_back(c.name);
     }
   }
-  if (profile.foreign_fails && !order.unrecognised.empty()) {
+  if (profile.foreign == Profile::Foreign::fails && !order.unrecognised.empty()) {
     d.kind = Decision::Kind::foreign;
     return d;
   }
@@ -311,9 +321,10 @@ const ExclusivePolicy& ExclusivePolicy::of(const Profile& profile) noexcept {
   static const ExclusivePolicy latch(latch_profile());
   static const ExclusivePolicy selector(selector_profile());
   static const ExclusivePolicy kazoo(kazoo_election_profile());
-  for (const ExclusivePolicy* p : {&mutex, &latch, &selector, &kazoo})
+  static const ExclusivePolicy turn(counter_turn_profile());
+  for (const ExclusivePolicy* p : {&mutex, &latch, &selector, &kazoo, &turn})
     if (&p->m_profile == &profile) return *p;
-  return mutex; // profiles are the four above
+  return mutex; // profiles are the five above
 }
 
 } // namespace zk::detail::lock

@@ -36,9 +36,10 @@ struct Profile {
   const char* name;                 ///< for messages: "Curator LeaderLatch"
   NameForm ours;                    ///< the form of the nodes we create
   std::vector<NameForm> contenders; ///< the forms ordered in the queue (ours among them)
-  /// Any other child: fail fast with Errc::foreign_node (recipes whose peers never mix on one path)
-  /// rather than block the head of the queue until it is deleted (the lock's rule).
-  bool foreign_fails;
+  /// What any other child does: block the head of the queue until it is deleted (the lock's
+  /// rule), fail fast with Errc::foreign_node (recipes whose peers never mix on one path), or
+  /// nothing (a counter's turns: its node's other children are its contention markers).
+  enum class Foreign { blocks, fails, ignored } foreign;
 };
 /// DistributedLock: Curator's mutex form, also go-zookeeper's and Kazoo's (Lock, ReadLock) names;
 /// anything else blocks the head.
@@ -50,6 +51,9 @@ const Profile& latch_profile();
 const Profile& selector_profile();
 /// LeaderSelector, Kazoo profile: Kazoo's Election (a Kazoo Lock) form only.
 const Profile& kazoo_election_profile();
+/// A DistributedCounter's turns (contention.hpp): our mutex form, under the counter's own node;
+/// every other child is ignored.
+const Profile& counter_turn_profile();
 
 struct LockName {
   std::string name; ///< the child name as listed

@@ -14,7 +14,10 @@ bool is_writer(const lock::LockName& n, const RwProfile& p) {
 } // namespace
 
 lock::Profile queue_profile(const RwProfile& p, Side side) {
-  return lock::Profile{p.name, side == Side::write ? p.write : p.read, {p.write, p.read}, true};
+  return lock::Profile{p.name,
+                       side == Side::write ? p.write : p.read,
+                       {p.write, p.read},
+                       lock::Profile::Foreign::fails};
 }
 
 const RwProfile& curator_profile() {
