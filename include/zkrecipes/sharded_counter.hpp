@@ -8,9 +8,12 @@
 //
 // One znode takes one versioned write at a time, so N writers on a single DistributedCounter queue
 // up behind each other. Here each add() writes ONE shard — a DistributedCounter with every
-// guarantee of that class (conditional writes, backoff, lost replies proven or reported as
-// indeterminate) — chosen per thread at random and re-chosen after a conflict, so writers mostly
-// touch different znodes.
+// guarantee of that class (conditional writes, lost replies proven or reported as indeterminate) —
+// chosen per thread at random. A write refused because another writer got there first (nothing
+// applied, nothing in doubt) moves the add to another shard at once, and the thread stays there,
+// so writers soon touch different znodes; the retry policy bounds the moves (after 4 in a row it
+// also waits between them). Shards take no turns and leave no contention markers: a writer that
+// meets another moves on instead of queueing behind it.
 //
 // get() lists the shards and sums them, reading them in one pipelined round. It is NOT an atomic
 // snapshot: adds that run during get() may be counted or not, each at most once. Once writers are

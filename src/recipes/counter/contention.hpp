@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -38,6 +39,17 @@ struct ContentionPolicy {
   /// was cut off, and its node stays until its session expires) is not waited for again for
   /// `linger`: writes go without turns meanwhile, as when nobody takes them.
   std::chrono::nanoseconds turn_wait = std::chrono::milliseconds(500);
+
+  /// A ShardedCounter's shards: a writer that meets another moves to another shard instead of
+  /// queueing for this one, so it neither marks the node, nor yields, nor takes turns (each of
+  /// which would keep the other writer slow after it left).
+  static ContentionPolicy spreading() noexcept {
+    ContentionPolicy p;
+    p.announce_after = std::numeric_limits<int>::max();
+    p.yield_fraction = 0.0;
+    p.turn = std::chrono::nanoseconds::zero();
+    return p;
+  }
 };
 
 class Contention {

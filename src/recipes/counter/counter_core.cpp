@@ -14,9 +14,9 @@ using counter::PlannedWrite;
 using counter::Snapshot;
 
 CounterCore::CounterCore(std::shared_ptr<core::Gate> session, std::string path,
-                         CounterOptions options)
+                         CounterOptions options, const counter::ContentionPolicy& policy)
     : m_session(std::move(session)), m_path(std::move(path)), m_options(options),
-      m_competition(std::make_shared<Competition>()) {
+      m_competition(std::make_shared<Competition>(policy)) {
   if (!m_session) throw Error(Errc::session_closed, "DistributedCounter: no session");
   m_competition->gate = m_session;
   validate_path(m_path);

@@ -23,7 +23,8 @@ namespace zk::detail {
 
 class CounterCore : public std::enable_shared_from_this<CounterCore> {
 public:
-  CounterCore(std::shared_ptr<core::Gate> session, std::string path, CounterOptions options);
+  CounterCore(std::shared_ptr<core::Gate> session, std::string path, CounterOptions options,
+              const counter::ContentionPolicy& policy = {});
   ~CounterCore();
   CounterCore(const CounterCore&) = delete;
   CounterCore& operator=(const CounterCore&) = delete;
@@ -139,6 +140,7 @@ private:
   /// The competition for the node, shared with the timer that withdraws our marker once it has
   /// been quiet (the timer holds it weakly: a counter destroyed first deletes the marker itself).
   struct Competition {
+    explicit Competition(const counter::ContentionPolicy& policy) : contention(policy) {}
     std::shared_ptr<core::Gate> gate;
     std::mutex mutex; // all below
     counter::Contention contention;

@@ -25,6 +25,8 @@ struct ShardedCounter::Impl {
 namespace {
 
 constexpr std::size_t max_shards = 1024;
+/// Refused adds that move to another shard without a pause (then the retry policy's backoff).
+constexpr int moves_at_once = 4;
 constexpr std::string_view shard_prefix = "shard-";
 
 std::string shard_name(std::size_t i) {
@@ -114,9 +116,14 @@ ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounte
   m_impl->gate = detail::core::gate_of(session);
   m_impl->path = std::move(path);
   m_impl->options = options;
+  // A shard tries one write per add: a conflict moves the add to another shard (add()), where it
+  // is as good as anywhere, instead of retrying behind the writer it met.
+  CounterOptions once = options.counter;
+  once.retry.max_attempts = 1;
   for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
     m_impl->shards.push_back(std::make_unique<detail::CounterCore>(
-        m_impl->gate, m_impl->path + "/" + shard_name(i), m_impl->options.counter));
+        m_impl->gate, m_impl->path + "/" + shard_name(i), once,
+        detail::counter::ContentionPolicy::spreading()));
   }
 }
 
@@ -136,10 +143,32 @@ void ShardedCounter::decrement(Deadline deadline) {
   add(-1, deadline);
 }
 
+// Each attempt is one shard's single write; refused (nothing applied, nothing in doubt), the add
+// moves to another shard at once, and this thread stays there. The retry policy bounds the moves
+// and the time; after the first few moves it also waits between them.
 void ShardedCounter::add(std::int64_t delta, Deadline deadline) {
   Impl& i = impl();
-  const auto r = i.shards[i.pick(false)]->add(delta, deadline);
-  if (r.attempts > 1) (void)i.pick(true); // contended: try another shard next time
+  const RetryPolicy& policy = i.options.counter.retry;
+  const auto until = policy.deadline(deadline);
+  Backoff backoff(policy, until);
+  for (bool moved = false;; moved = true) {
+    backoff.start_attempt();
+    try {
+      (void)i.shards[i.pick(moved)]->add(delta, Deadline(until));
+      return;
+    } catch (const Error& e) {
+      if (e.errc() != Errc::retries_exhausted) throw; // indeterminate, overflow, the session's
+      if (backoff.may_retry_now(Clock::now()) && backoff.attempts() < moves_at_once) continue;
+      const auto delay = backoff.next_delay(Clock::now());
+      if (!delay) {
+        throw Error(Errc::retries_exhausted,
+                    "sharded counter " + i.path + ": gave up after " +
+                        std::to_string(backoff.attempts()) +
+                        " attempts on its shards; last error: " + e.what());
+      }
+      std::this_thread::sleep_for(*delay); // backoff between retries, not synchronisation
+    }
+  }
 }
 
 std::int64_t ShardedCounter::get(Deadline deadline) {
