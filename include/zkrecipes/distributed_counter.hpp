@@ -81,9 +81,11 @@
 // nothing in doubt; Errc::indeterminate as above; session errors as zk::Session throws them.
 //
 // Threading: every method but the async_ ones blocks (never call it from a session callback:
-// Errc::wrong_thread). With CounterOptions::combine, concurrent add() calls on ONE
+// Errc::wrong_thread). With CounterOptions::combine (the default), concurrent add() calls on ONE
 // DistributedCounter object are combined: one thread writes the sum of the queued deltas while the
-// others wait, and each caller still gets its own distinct {before, after}.
+// others wait, and each caller still gets its own distinct {before, after}. A caller whose deadline
+// passes while it is queued leaves with Errc::deadline_exceeded and nothing sent; a batch is
+// bounded by the earliest deadline of its callers, and a failure of its write is each caller's.
 //
 // Asynchronous updates (async_add, async_compare_and_exchange; see async.hpp) run the same protocol
 // with no thread: each step runs on the session's callback thread as its answer lands, and the
@@ -136,8 +138,9 @@ struct CounterOptions {
   /// Bounds every call: attempts, backoff between conflicting writes, overall timeout (replaced by
   /// a call's own Deadline).
   RetryPolicy retry;
-  /// Combine concurrent add() calls of this object's threads into one write.
-  bool combine = false;
+  /// Combine concurrent add() calls of this object's threads into one write (the default: threads
+  /// of one object that write apart race each other for every version, a refused write each).
+  bool combine = true;
   /// Whether writes carry the trailer that proves the outcome of a lost reply (see WriterTags).
   WriterTags writer_tags = WriterTags::automatic;
   /// How many recent writer tags the trailer keeps (1..32): more survive heavier contention.

@@ -70,6 +70,29 @@ TEST_P(CounterCoreTest, AMarkerAnsweredAfterItsWriterGaveUpOnItIsDeletedAsItLand
   EXPECT_TRUE(gate->children_of(path).empty()) << "a turn node outlived its counter";
 }
 
+// Combined calls (the default): a thread queued behind another thread's write that hangs leaves by
+// its own deadline, having sent nothing, while the write it waited behind is still out.
+TEST(CounterCombine, AQueuedCallLeavesByItsDeadlineWhileTheBatchAheadIsStillOut) {
+  auto gate = std::make_shared<zkt::FakeGate>();
+  gate->op_timeout = 2s; // the batch ahead waits this long for its create's reply
+  gate->make_path("/app");
+  auto core = std::make_shared<CounterCore>(gate, "/app/c", zk::CounterOptions());
+  gate->hold_next_create_reply(); // the first write creates the node: its reply is held
+  auto ahead = std::async(std::launch::async, [&] { return core->add(1, 10s); });
+  ASSERT_TRUE(zkt::eventually([&] { return gate->exists("/app/c"); })) << "the create never left";
+  try {
+    (void)core->add(1, 100ms);
+    ADD_FAILURE() << "a call queued behind a hanging write returned a result";
+  } catch (const zk::Error& e) {
+    EXPECT_EQ(e.errc(), zk::Errc::deadline_exceeded) << e.what();
+  }
+  EXPECT_EQ(ahead.wait_for(0s), std::future_status::timeout) << "the batch ahead was not out";
+  gate->release_replies();
+  EXPECT_EQ(ahead.get().after, 1); // only its own delta was written
+  core.reset();
+  gate->drain();
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, CounterCoreTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& driver) {
                            return driver.param ? "async" : "blocking";

@@ -4,6 +4,8 @@
 #include "core/gate.hpp"
 #include "recipes/counter/counter_core.hpp"
 
+#include <algorithm>
+
 namespace zk::detail {
 
 using counter::Snapshot;
@@ -55,7 +57,19 @@ AddResult CounterCore::add_combined(std::int64_t delta, Clock::time_point deadli
     m_leader_active = true;
     me.lead = true;
   }
-  m_combine_cv.wait(lock, [&] { return me.done || me.lead; });
+  // Queued behind another thread's batch: by our deadline we leave the queue with nothing sent. A
+  // batch that took us is bounded by our deadline too (run_batch), so it is waited for.
+  if (!m_combine_cv.wait_until(lock, deadline, [&] { return me.done || me.lead; })) {
+    const auto queued = std::find(m_queue.begin(), m_queue.end(), &me);
+    if (queued != m_queue.end()) {
+      m_queue.erase(queued);
+      throw Error(Errc::deadline_exceeded,
+                  "counter " + m_path +
+                      ": the deadline passed while queued behind another thread's combined "
+                      "write; nothing was sent for this call");
+    }
+    m_combine_cv.wait(lock, [&] { return me.done || me.lead; });
+  }
   if (!me.done) {
     std::vector<Request*> batch(m_queue.begin(), m_queue.end());
     m_queue.clear();
