@@ -178,24 +178,33 @@ def tables(res):
                                                    if i not in ("raw", "curator", "kazoo") else "–" for i in impls])
     row("counter increment, uncontended", [lat_cell(R.pooled("incr", i, "lat")) for i in impls])
     row("counter increments/s, 1 client", [rate(R.single_rate(i)) for i in impls])
+    def contention_rows(kind, c, shown, retries=True):
+        # The rows of one counter scenario: latency, fairness, and (where the workers report their
+        # attempts) retries. `shown(i)`: whether implementation i takes part.
+        def cells(fn):
+            return [fn(i) if shown(i) else "–" for i in impls]
+        row("… latency p50 / p99 / max", cells(lambda i: lat3_cell(R.pooled(kind, i, "lat", c))))
+        row("… each process's longest call: median / worst process",
+            cells(lambda i: "–" if not R.pooled(kind, i, "max_wait", c) else "%s / %s" % (
+                ms(pct(R.pooled(kind, i, "max_wait", c), 50)), ms(max(R.pooled(kind, i, "max_wait", c))))))
+        row("… increments per process per round: least / mean / most",
+            cells(lambda i: fairness(R, kind, i, c)))
+        row("… Jain's fairness index, median (worst round)",
+            cells(lambda i: "%s (%s)" % (num(pct(R.per_round(kind, i, "jain", c), 50), "%.2f"),
+                                         num(min(R.per_round(kind, i, "jain", c), default=None), "%.2f"))))
+        if retries:
+            row("… retries per success; calls that gave up",
+                cells(lambda i: "%s; %d" % (num(pct(R.per_round(kind, i, "retries", c), 50), "%.2f"),
+                                            sum(R.per_round(kind, i, "gave_up", c)))))
+
     for c in writers:
         row("counter increments/s, %d processes" % c, [rate(R.per_round("counter", i, "throughput", c))
                                                        for i in impls])
-        row("… latency p50 / p99 / max", [lat3_cell(R.pooled("counter", i, "lat", c)) for i in impls])
-        row("… each process's longest call: median / worst process",
-            ["–" if not R.pooled("counter", i, "max_wait", c) else "%s / %s" % (
-                ms(pct(R.pooled("counter", i, "max_wait", c), 50)), ms(max(R.pooled("counter", i, "max_wait", c))))
-             for i in impls])
-        row("… increments per process per round: least / mean / most", [fairness(R, "counter", i, c)
-                                                                         for i in impls])
-        row("… Jain's fairness index, median (worst round)",
-            ["%s (%s)" % (num(pct(R.per_round("counter", i, "jain", c), 50), "%.2f"),
-                          num(min(R.per_round("counter", i, "jain", c), default=None), "%.2f")) for i in impls])
-        row("… retries per success; calls that gave up",
-            ["%s; %d" % (num(pct(R.per_round("counter", i, "retries", c), 50), "%.2f"),
-                         sum(R.per_round("counter", i, "gave_up", c))) for i in impls])
+        contention_rows("counter", c, lambda i: True)
+    sharded_by = lambda i: i not in ("curator", "kazoo")
     row("ShardedCounter increments/s, %d processes" % procs,
-        [rate(R.per_round("sharded", i, "throughput")) if i not in ("curator", "kazoo") else "–" for i in impls])
+        [rate(R.per_round("sharded", i, "throughput")) if sharded_by(i) else "–" for i in impls])
+    contention_rows("sharded", None, sharded_by, retries=False)  # ours reports no attempts per add
     for c in cfg["contenders"]:
         row("ZooKeeper requests per lock cycle, %d processes" % c,
             ["%s (%s)" % (num(pct(R.per_round("lock", i, "req_cons", c), 50), "%.2f"),
@@ -263,6 +272,8 @@ def tables(res):
 
     target("uncontended lock cycle p50 / 2w", lambda o: ratio(cyc.get(o), 2 * w50 if w50 else None), 1.1)
     target("uncontended lock cycle p50, ours / Curator", lambda o: ratio(cyc.get(o), cyc.get("curator")), 0.8)
+    target("uncontended lock cycle p50, ours / Curator (issue 15)",
+           lambda o: ratio(cyc.get(o), cyc.get("curator")), 0.9)
     target("uncontended lock cycle p50, ours / Kazoo", lambda o: ratio(cyc.get(o), cyc.get("kazoo")), 0.8)
     info("uncontended lock cycle p50, ours / raw C", lambda o: ratio(cyc.get(o), cyc.get("raw")))
     target("handoff p50 (%d processes) / n" % hand_n, lambda o: ratio(hand.get(o), n50), 1.1)
@@ -274,6 +285,7 @@ def tables(res):
     target("counter increments/s, ours / Curator", lambda o: ratio(single.get(o), single.get("curator")), 1.5,
            False)
     target("counter increments/s, ours / Kazoo", lambda o: ratio(single.get(o), single.get("kazoo")), 1.5, False)
+
     def contended(o, key, n=procs):
         return R.per_round("counter", o, key, n)
 
@@ -294,9 +306,16 @@ def tables(res):
            lambda o: min((min(p) for p in contended(o, "per_proc", most)), default=None), 1, False, "%.0f")
     target("counter, %d processes: calls that gave up" % most,
            lambda o: sum(contended(o, "gave_up", most)) if contended(o, "gave_up", most) else None, 0, True, "%.0f")
+    target("ShardedCounter / DistributedCounter, %d processes, increments/s" % procs,
+           lambda o: ratio(pct(R.per_round("sharded", o, "throughput"), 50),
+                           pct(contended(o, "throughput"), 50)), 2.0, False)
     target("%d threads: shared lock / one node per thread" % procs,
            lambda o: ratio(pct(R.per_round("threads", o, "throughput"), 50),
                            pct(R.per_round("threads-pernode", o, "throughput"), 50)), 10, False, "%.1f")
+    contended_counts = [c for c in cfg["contenders"] if c >= 4]
+    target("requests per contended lock cycle, most of %s contenders" % ",".join(map(str, contended_counts)),
+           lambda o: max((pct(R.per_round("lock", o, "req_cons", c), 50) or 0 for c in contended_counts),
+                         default=None) or None, 5.1)
     target("requests per lock cycle, largest deviation from their mean (%s contenders)" %
            ",".join(map(str, cfg["contenders"])), spread, 0.10)
     target("client instructions per lock cycle, ours / raw C", lambda o: ratio(cg.get(o), cg.get("raw")), 1.3)

@@ -23,22 +23,22 @@
 // Contention. A writer refused because another object or process wrote first marks the node with an
 // ephemeral child (`zkr-contended-<seq>`). The marker is deleted once the writer has seen no
 // competition for a second, when the DistributedCounter is destroyed (before its destructor
-// returns), or with its session. Threads of one object refused by each other mark nothing.
-// Every reply's Stat carries the node's child count, so the other writers learn of it without a
-// request. While a writer sees conflicts or other writers' children, its updates take turns: each
+// returns), or with its session. Threads of one object refused by each other mark nothing. Every
+// reply's Stat carries the node's child count, so the other writers learn of it without a request.
+// While a writer sees conflicts or other writers' children, its updates take turns: each
 // DistributedCounter waits in a FIFO queue of ephemeral-sequential children of the node
-// (`_c_<uuid>-lock-<seq>`, our lock's protocol), then writes on its cache for 8 ms with nobody
-// racing it (one setData per increment), and goes to the back of the queue. So N writers keep
-// about one writer's rate between them, and each waits about N - 1 turns, never behind a winner's
-// head start. A turn only orders writers; every write stays a versioned compare-and-set, so a
-// writer that takes no turns (Curator, Kazoo) or a turn lost with its session costs a conflict,
-// never a wrong count. A turn that does not come within 500 ms (its holder crashed or paused, and
-// its node stays until its session expires) is not waited for again for a second: writes then
-// go at once, each with a getData right behind it, a refusal retried on that read's answer, and a
-// win followed by a wait of a random fraction of its latency. Alone, or once the competition is
-// quiet, an update is one setData again. Readers and the Curator and Kazoo counters ignore the
-// markers and turn nodes. A node with either cannot be deleted until they go: destroy the
-// counters, or wait a second after the last conflict, before deleting the node.
+// (`_c_<uuid>-lock-<seq>`, our lock's protocol), then writes on its cache for 8 ms (8 of its writes
+// on a slower link) with nobody racing it (one setData per increment), and goes to the back of the
+// queue. So N writers keep about one writer's rate between them, and each waits about N - 1 turns,
+// never behind a winner's head start. A turn only orders writers; every write stays a versioned
+// compare-and-set, so a writer that takes no turns (Curator, Kazoo) or a turn lost with its session
+// costs a conflict, never a wrong count. A turn that does not come within 500 ms (its holder
+// crashed or paused, and its node stays until its session expires) is not waited for again for a
+// second: writes then go at once, each with a getData right behind it, a refusal retried on that
+// read's answer, and a win followed by a wait of a random fraction of its latency. Alone, or once
+// the competition is quiet, an update is one setData again. Readers and the Curator and Kazoo
+// counters ignore the markers and turn nodes. A node with either cannot be deleted until they go:
+// destroy the counters, or wait a second after the last conflict, before deleting the node.
 //
 // Lost replies. When the reply to a write is lost (connection loss, timeout, session expiry),
 // blindly retrying could count the update twice. The counter re-reads the node and proves the

@@ -301,7 +301,8 @@ TEST(Counter, DeadlineExhaustionReturnsByTheDeadline) {
 }
 
 // A refused writer's contention marker leaves by itself once the competition is quiet, with no
-// further call, and at once with its counter: the node can then be deleted.
+// further call, and at once with its counter: the node can then be deleted. Once quiet, the writer
+// takes no more turns.
 TEST(Counter, AContentionMarkerGoesWhenQuietAndWithItsCounter) {
   zkt::RootGuard root("counter-marker");
   const std::string path = root.path() + "/c";
@@ -326,6 +327,21 @@ TEST(Counter, AContentionMarkerGoesWhenQuietAndWithItsCounter) {
     ASSERT_TRUE(conflict(a)) << "a refused writer left no marker";
     EXPECT_TRUE(zkt::wait_until([&] { return markers() == 0; }, 10s))
         << "the marker outlived a second of quiet";
+    ASSERT_TRUE(conflict(a));
+    // Writing on, alone: a leaves the contention by itself (its own turn node is not a
+    // competitor's), and then each increment is one write again, with no turn node.
+    EXPECT_TRUE(zkt::wait_until(
+        [&] {
+          for (int i = 0; i < 10; ++i)
+            (void)a.increment();
+          return markers() == 0;
+        },
+        10s))
+        << "a writer alone kept taking turns";
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(a.add_detailed(1).attempts, 1);
+      ASSERT_EQ(markers(), 0U) << "a writer alone took a turn (increment " << i << ")";
+    }
     ASSERT_TRUE(conflict(a));
   } // a's destructor deletes its marker before it returns
   EXPECT_EQ(markers(), 0U);

@@ -33,21 +33,28 @@ struct ContentionPolicy {
   int announce_after = 1;
   /// A contended win waits U(0, yield_fraction) x its write's latency before the next write.
   double yield_fraction = 1.0;
-  /// How long a turn lasts (turns.hpp); zero: no turns.
+  /// How long a turn lasts at least (turns.hpp; longer on a slow link: 8 of our writes); zero: no
+  /// turns.
   std::chrono::nanoseconds turn = std::chrono::milliseconds(8);
   /// The longest wait for a turn. One that does not come by then (its holder crashed, paused or
   /// was cut off, and its node stays until its session expires) is not waited for again for
   /// `linger`: writes go without turns meanwhile, as when nobody takes them.
   std::chrono::nanoseconds turn_wait = std::chrono::milliseconds(500);
+  /// A write refused because another wrote first ends the update with Errc::retries_exhausted
+  /// (nothing applied, nothing in doubt) instead of a retry on this node.
+  bool move_on_conflict = false;
 
-  /// A ShardedCounter's shards: a writer that meets another moves to another shard instead of
-  /// queueing for this one, so it neither marks the node, nor yields, nor takes turns (each of
-  /// which would keep the other writer slow after it left).
+  /// A ShardedCounter's shards: a writer that meets another moves its add to another shard instead
+  /// of retrying or queueing on this one, so it neither marks the node, nor reads behind its
+  /// writes, nor yields, nor takes turns (each of which would keep the other writer slow after it
+  /// left).
   static ContentionPolicy spreading() noexcept {
     ContentionPolicy p;
+    p.linger = std::chrono::nanoseconds::zero();
     p.announce_after = std::numeric_limits<int>::max();
     p.yield_fraction = 0.0;
     p.turn = std::chrono::nanoseconds::zero();
+    p.move_on_conflict = true;
     return p;
   }
 };

@@ -37,7 +37,7 @@ CounterCore::~CounterCore() {
   }
   {
     const std::lock_guard<std::mutex> lock(m_turns_mutex);
-    m_turns.reset(); // our turn node is gone before the marker is (see ~Turns)
+    m_turns.reset(); // a held turn's node is deleted before the marker (see ~Turns)
   }
   if (marker.empty() || m_session->is_closed()) return; // a closed session took it along
   // Gone before the destructor returns (bounded by the operation timeout), so the counter node can
@@ -123,11 +123,14 @@ bool CounterCore::contended() {
   return m_competition->contention.contended(Clock::now());
 }
 
-void CounterCore::saw_children(std::int32_t children) {
-  int ours = 0;
+void CounterCore::saw_children(std::int32_t children, int own_sent) {
+  // A reply to a request sent in our turn counts our turn node even if the turn ended meanwhile
+  // (its delete went out after the request): without own_sent, a writer alone would take its own
+  // node for a competitor's and keep taking turns.
+  int ours = own_sent;
   {
     const std::lock_guard<std::mutex> lock(m_turns_mutex);
-    if (m_turns) ours = m_turns->own_nodes();
+    if (m_turns) ours = std::max(ours, m_turns->own_nodes());
   }
   auto& c = *m_competition;
   std::lock_guard<std::mutex> lock(c.mutex);
@@ -135,10 +138,9 @@ void CounterCore::saw_children(std::int32_t children) {
 }
 
 std::shared_ptr<counter::Turns> CounterCore::turns() {
-  const auto& policy = m_competition->contention.policy(); // fixed at construction
-  if (policy.turn <= std::chrono::nanoseconds::zero()) return nullptr;
+  if (policy().turn <= std::chrono::nanoseconds::zero()) return nullptr;
   const std::lock_guard<std::mutex> lock(m_turns_mutex);
-  if (!m_turns) m_turns = std::make_shared<counter::Turns>(m_session, m_path, policy);
+  if (!m_turns) m_turns = std::make_shared<counter::Turns>(m_session, m_path, policy());
   return m_turns;
 }
 

@@ -107,7 +107,11 @@ private:
   counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
   // The competition for the node (contention.hpp).
   bool contended();
-  void saw_children(std::int32_t children);
+  /// A reply's child count; `own_sent` is our turn nodes when its request left (turns.hpp).
+  void saw_children(std::int32_t children, int own_sent);
+  const counter::ContentionPolicy& policy() const noexcept {
+    return m_competition->contention.policy(); // fixed at construction
+  }
   void saw_conflict();
   /// After `conflicts` conflicts in one call: whether to create our marker now (then `session` is
   /// the session it belongs to, and announced() must follow).

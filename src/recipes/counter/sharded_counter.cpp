@@ -116,13 +116,12 @@ ShardedCounter::ShardedCounter(Session& session, std::string path, ShardedCounte
   m_impl->gate = detail::core::gate_of(session);
   m_impl->path = std::move(path);
   m_impl->options = options;
-  // A shard tries one write per add: a conflict moves the add to another shard (add()), where it
-  // is as good as anywhere, instead of retrying behind the writer it met.
-  CounterOptions once = options.counter;
-  once.retry.max_attempts = 1;
+  // A conflict on a shard moves the add to another shard (add()), where it is as good as
+  // anywhere, instead of retrying behind the writer it met. (A lost reply is still proven on its
+  // shard under the retry policy.)
   for (std::size_t i = 0; i < m_impl->options.shards; ++i) {
     m_impl->shards.push_back(std::make_unique<detail::CounterCore>(
-        m_impl->gate, m_impl->path + "/" + shard_name(i), once,
+        m_impl->gate, m_impl->path + "/" + shard_name(i), m_impl->options.counter,
         detail::counter::ContentionPolicy::spreading()));
   }
 }
@@ -143,9 +142,9 @@ void ShardedCounter::decrement(Deadline deadline) {
   add(-1, deadline);
 }
 
-// Each attempt is one shard's single write; refused (nothing applied, nothing in doubt), the add
-// moves to another shard at once, and this thread stays there. The retry policy bounds the moves
-// and the time; after the first few moves it also waits between them.
+// Refused on a shard because another writer wrote first (nothing applied, nothing in doubt), the
+// add moves to another shard at once, and this thread stays there. The retry policy bounds the
+// moves and the time; after the first few moves it also waits between them.
 void ShardedCounter::add(std::int64_t delta, Deadline deadline) {
   Impl& i = impl();
   const RetryPolicy& policy = i.options.counter.retry;

@@ -29,8 +29,7 @@ Turns::~Turns() {
   core::end_hold(m_hold);
 }
 
-Turns::Answer Turns::ask(std::uint64_t& ticket, std::function<void()> wake,
-                         Clock::time_point deadline) {
+Turns::Answer Turns::ask(std::uint64_t& ticket, std::function<void()> wake) {
   std::unique_lock<std::mutex> lk(m_mutex);
   const auto mine = ticket != 0 ? m_waiters.find(ticket) : m_waiters.end();
   if (m_state == State::held) {
@@ -56,13 +55,15 @@ Turns::Answer Turns::ask(std::uint64_t& ticket, std::function<void()> wake,
     return Answer::skip;
   }
   m_state = State::acquiring;
+  // Bounded by turn_wait only: each update waits no longer than its own deadline (Run::queued),
+  // and one impatient caller must not make the wait fail for the others.
   try {
     m_hold.contender->acquire_async(
-        m_hold, std::min(deadline, now + m_policy.turn_wait), nullptr,
+        m_hold, now + m_policy.turn_wait, nullptr,
         [weak = weak_from_this()](const std::optional<Error>& e, std::uint64_t grant) {
           if (const auto self = weak.lock()) self->acquired(e, grant);
         });
-  } catch (const Error&) { // a closed session: the update's next request says so
+  } catch (...) { // a closed session (the update's next request says so), an allocation
     m_state = State::idle;
     m_waiters.erase(ticket);
     ticket = 0;
@@ -81,17 +82,34 @@ int Turns::own_nodes() const {
   return m_state == State::idle ? 0 : 1;
 }
 
+void Turns::wrote(std::chrono::nanoseconds latency) {
+  const auto ns = latency.count();
+  auto seen = m_write_ns.load(std::memory_order_relaxed);
+  // A moving average: one slow write does not lengthen every turn.
+  while (!m_write_ns.compare_exchange_weak(seen, seen == 0 ? ns : (3 * seen + ns) / 4,
+                                           std::memory_order_relaxed)) {
+  }
+}
+
 void Turns::acquired(const std::optional<Error>& error, std::uint64_t grant) {
   std::unique_lock<std::mutex> lk(m_mutex);
   ++m_ended;
   m_last_failed = error.has_value();
   m_state = error ? State::idle : State::held;
-  if (error) m_no_turns_until = Clock::now() + m_policy.linger;
+  // No turn within turn_wait: its holder is stuck (crashed, paused, cut off) until its session
+  // expires. Other failures (a closed or lost session) end the updates by themselves.
+  if (error && error->errc() == Errc::deadline_exceeded)
+    m_no_turns_until = Clock::now() + m_policy.linger;
   if (!error) {
     m_grant = grant;
-    m_gate->post_at(Clock::now() + m_policy.turn, [weak = weak_from_this(), grant] {
-      if (const auto self = weak.lock()) self->expire(grant);
-    });
+    const auto length = std::max(m_policy.turn, 8 * std::chrono::nanoseconds(m_write_ns.load()));
+    try {
+      m_gate->post_at(Clock::now() + length, [weak = weak_from_this(), grant] {
+        if (const auto self = weak.lock()) self->expire(grant);
+      });
+    } catch (...) { // no timer to end it (an allocation): the turn ends now
+      release(lk);
+    }
   }
   const auto wakes = take_wakes();
   lk.unlock();
@@ -105,29 +123,30 @@ void Turns::acquired(const std::optional<Error>& error, std::uint64_t grant) {
 void Turns::expire(std::uint64_t grant) {
   std::unique_lock<std::mutex> lk(m_mutex);
   if (m_state != State::held || m_grant != grant) return;
-  m_state = State::idle;
-  try {
-    m_hold.contender->release_grant(m_hold, m_grant); // on this thread: in the background
-  } catch (...) {                                     // a release reports, it does not throw
-  }
+  release(lk);
   const auto wakes = take_wakes();
   lk.unlock();
   for (const auto& w : wakes)
     w();
 }
 
+// The engine has ended the hold (its node or session is gone): nothing to release.
 void Turns::lost() {
   std::unique_lock<std::mutex> lk(m_mutex);
   if (m_state != State::held) return;
   m_state = State::idle;
-  try {
-    m_hold.contender->release_grant(m_hold, m_grant); // acknowledges the loss
-  } catch (...) {                                     // a release reports, it does not throw
-  }
   const auto wakes = take_wakes();
   lk.unlock();
   for (const auto& w : wakes)
     w();
+}
+
+void Turns::release(std::unique_lock<std::mutex>& /*lk*/) noexcept {
+  m_state = State::idle;
+  try {
+    m_hold.contender->release_grant(m_hold, m_grant); // on the callback thread: in the background
+  } catch (...) {                                     // a release reports, it does not throw
+  }
 }
 
 Turns::Wakes Turns::take_wakes() {

@@ -18,6 +18,7 @@
 #include "core/queue_engine.hpp"
 #include "recipes/counter/contention.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -31,8 +32,8 @@ namespace zk::detail::counter {
 class Turns : public std::enable_shared_from_this<Turns> {
 public:
   Turns(std::shared_ptr<core::Gate> gate, std::string path, const ContentionPolicy& policy);
-  /// Ends a turn held or awaited; our node is deleted before it returns (on the callback thread:
-  /// in the background), so the counter node can be deleted right after.
+  /// Ends a turn held or awaited. A held turn's node is deleted before it returns (on the callback
+  /// thread: in the background); a turn still awaited is withdrawn in the background.
   ~Turns();
   Turns(const Turns&) = delete;
   Turns& operator=(const Turns&) = delete;
@@ -45,9 +46,11 @@ public:
     skip, ///< no turn to be had (a wait for one failed lately): write without it
   };
   /// For an update that wants to write in our turn. `ticket` is 0 at first; ask() sets it while
-  /// the update waits (forget() it if the update ends first). A wait for a turn ends by
-  /// `deadline`, and after ContentionPolicy::turn_wait at the latest.
-  Answer ask(std::uint64_t& ticket, std::function<void()> wake, Clock::time_point deadline);
+  /// the update waits (forget() it if the update ends first, as at its own deadline). A wait for
+  /// a turn fails after ContentionPolicy::turn_wait.
+  Answer ask(std::uint64_t& ticket, std::function<void()> wake);
+  /// A write in our turn took `latency`: a turn lasts at least 8 such writes.
+  void wrote(std::chrono::nanoseconds latency);
   /// An update that waited ends without asking again.
   void forget(std::uint64_t ticket);
   /// Our children of the counter node: 1 while our turn node exists or is being created, else 0.
@@ -64,11 +67,15 @@ private:
   void acquired(const std::optional<Error>& error, std::uint64_t grant);
   void expire(std::uint64_t grant);
   void lost();
+  /// Ends the held turn (the lock is held).
+  void release(std::unique_lock<std::mutex>& lk) noexcept;
   Wakes take_wakes();
 
   std::shared_ptr<core::Gate> m_gate;
   ContentionPolicy m_policy;
   core::Hold m_hold;
+
+  std::atomic<std::int64_t> m_write_ns{0}; ///< our writes' latency in turns, averaged
 
   mutable std::mutex m_mutex; // all below
   State m_state = State::idle;

@@ -33,6 +33,10 @@ CounterCore::Run::Run(CounterCore& core, Decide decide, Clock::time_point deadli
     : m_core(core), m_decide(std::move(decide)), m_deadline(deadline), m_wake(std::move(wake)),
       m_backoff(core.m_options.retry, deadline), m_until(deadline), m_snap(core.cached()) {}
 
+int CounterCore::Run::own_nodes() const {
+  return m_turns ? m_turns->own_nodes() : 0;
+}
+
 CounterCore::Run::~Run() {
   if (m_ticket != 0) m_turns->forget(m_ticket);
 }
@@ -154,6 +158,7 @@ bool CounterCore::Run::top() {
       return pause_or_give_up(); // throws: the deadline has passed
     }
     check_stop();
+    m_own_sent = own_nodes();
     try {
       m_read = m_core.start_read(m_wake);
     } catch (const Error& e) {
@@ -180,7 +185,7 @@ bool CounterCore::Run::reading() {
     if (!r.ok() && r.error() != Errc::no_node) throw r.failure();
     m_snap = m_core.snapshot_of(r.ok() ? std::optional<NodeData>(r.value()) : std::nullopt);
     m_fresh = true;
-    m_core.saw_children(m_snap->children);
+    m_core.saw_children(m_snap->children, m_own_sent);
   } catch (const Error& e) {
     return read_failed(e);
   }
@@ -256,7 +261,8 @@ bool CounterCore::Run::plan() {
   m_base = *m_snap;
   m_resend = false;
   m_turn_taken = false;
-  const bool queue = !m_in_turn && !m_no_turn && m_core.contended();
+  m_in_turn = false; // each round asks again: the turn may have gone to another process since
+  const bool queue = !m_no_turn && m_core.contended();
   if (queue && !m_turns) m_turns = m_core.turns();
   m_phase = queue && m_turns ? Phase::queued : Phase::turn;
   return false;
@@ -267,7 +273,7 @@ bool CounterCore::Run::queued() {
   check_stop();
   if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
   const bool waited = m_ticket != 0;
-  switch (m_turns->ask(m_ticket, m_wake, m_deadline)) {
+  switch (m_turns->ask(m_ticket, m_wake)) {
   case counter::Turns::Answer::wait:
     m_until = m_deadline;
     return true;
@@ -297,6 +303,7 @@ bool CounterCore::Run::turn() {
   check_stop();
   if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
   m_sent = Clock::now();
+  m_own_sent = own_nodes();
   // A send refused at once (closed session, bad argument) throws: nothing was sent.
   m_flight = m_core.start_write(*m_write, m_wake);
   m_backoff.start_attempt(); // once it is out: writes() counts what was sent
@@ -343,12 +350,16 @@ bool CounterCore::Run::written() {
   m_phase = Phase::top;
   if (code == Errc::ok) {
     m_core.remember(m_core.written(*m_write, m_stat));
-    m_core.saw_children(m_stat.num_children);
+    m_core.saw_children(m_stat.num_children, m_own_sent);
     if (seen && seen->exists && seen->czxid == m_stat.czxid && seen->version != m_stat.version) {
       m_core.remember(*seen); // another writer's, right after ours
       m_core.saw_conflict();
     }
-    if (!m_in_turn) m_core.won(m_latency);
+    if (m_in_turn) {
+      m_turns->wrote(m_latency);
+    } else {
+      m_core.won(m_latency);
+    }
     return finish(Outcome{m_base, m_write->value, m_backoff.attempts(), m_lost, true});
   }
   if (m_resend) m_doubt->sends.push_back(flight); // a refused copy is evidence too
@@ -391,7 +402,10 @@ bool CounterCore::Run::written() {
     m_phase = Phase::parents;
     return false;
   }
-  if ((code == Errc::bad_version || code == Errc::node_exists) && !local) {
+  const bool conflict = code == Errc::bad_version || code == Errc::node_exists;
+  if (conflict && !m_doubt && m_core.policy().move_on_conflict)
+    throw exhausted("refused: another writer wrote first; the caller moves elsewhere");
+  if (conflict && !local) {
     m_core.saw_conflict();
     m_snap = seen; // the read behind the refused write, if any: used if a retry may go at once
     ++m_conflicts;
@@ -465,7 +479,7 @@ bool CounterCore::Run::announcing() {
   }
   if (m_snap && !m_doubt && m_backoff.may_retry_now(Clock::now())) {
     m_fresh = true;
-    m_core.saw_children(m_snap->children);
+    m_core.saw_children(m_snap->children, m_own_sent);
     m_phase = Phase::top;
     return false;
   }
