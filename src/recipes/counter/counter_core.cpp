@@ -123,18 +123,24 @@ bool CounterCore::contended() {
   return m_competition->contention.contended(Clock::now());
 }
 
-void CounterCore::saw_children(std::int32_t children, int own_sent) {
-  // A reply to a request sent in our turn counts our turn node even if the turn ended meanwhile
-  // (its delete went out after the request): without own_sent, a writer alone would take its own
-  // node for a competitor's and keep taking turns.
-  int ours = own_sent;
+int CounterCore::own_children() {
+  int ours = 0;
   {
     const std::lock_guard<std::mutex> lock(m_turns_mutex);
-    if (m_turns) ours = std::max(ours, m_turns->own_nodes());
+    if (m_turns) ours = m_turns->own_nodes();
   }
+  const std::lock_guard<std::mutex> lock(m_competition->mutex);
+  return ours + (m_competition->marker.empty() ? 0 : 1);
+}
+
+void CounterCore::saw_children(std::int32_t children, int own_sent) {
+  // A reply to a request sent while our marker or turn node existed counts it even if it has
+  // gone meanwhile (its delete went out after the request): without own_sent, a writer alone
+  // would take its own node for a competitor's and stay contended, taking turns.
+  const int ours = std::max(own_sent, own_children());
   auto& c = *m_competition;
   std::lock_guard<std::mutex> lock(c.mutex);
-  c.contention.children(Clock::now(), children, ours + (c.marker.empty() ? 0 : 1));
+  c.contention.children(Clock::now(), children, ours);
 }
 
 std::shared_ptr<counter::Turns> CounterCore::turns() {

@@ -107,7 +107,9 @@ private:
   counter::Snapshot snapshot_of(const std::optional<NodeData>& node) const;
   // The competition for the node (contention.hpp).
   bool contended();
-  /// A reply's child count; `own_sent` is our turn nodes when its request left (turns.hpp).
+  /// Our children of the node now: our marker and our turn node (turns.hpp).
+  int own_children();
+  /// A reply's child count; `own_sent` is own_children() when its request left.
   void saw_children(std::int32_t children, int own_sent);
   const counter::ContentionPolicy& policy() const noexcept {
     return m_competition->contention.policy(); // fixed at construction

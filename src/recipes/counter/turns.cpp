@@ -83,11 +83,10 @@ int Turns::own_nodes() const {
 }
 
 void Turns::wrote(std::chrono::nanoseconds latency) {
-  const auto ns = latency.count();
-  auto seen = m_write_ns.load(std::memory_order_relaxed);
-  // A moving average: one slow write does not lengthen every turn.
-  while (!m_write_ns.compare_exchange_weak(seen, seen == 0 ? ns : (3 * seen + ns) / 4,
-                                           std::memory_order_relaxed)) {
+  const auto ns = std::max<std::int64_t>(latency.count(), 1);
+  auto seen = m_turn_fastest_ns.load(std::memory_order_relaxed);
+  while ((seen == 0 || ns < seen) &&
+         !m_turn_fastest_ns.compare_exchange_weak(seen, ns, std::memory_order_relaxed)) {
   }
 }
 
@@ -102,7 +101,10 @@ void Turns::acquired(const std::optional<Error>& error, std::uint64_t grant) {
     m_no_turns_until = Clock::now() + m_policy.linger;
   if (!error) {
     m_grant = grant;
-    const auto length = std::max(m_policy.turn, 8 * std::chrono::nanoseconds(m_write_ns.load()));
+    // The fastest write of our last turn measures the link, not a stall (one slow fsync must not
+    // lengthen the turn past the others' turn_wait).
+    if (const auto fastest = m_turn_fastest_ns.exchange(0); fastest > 0) m_link_ns = fastest;
+    const auto length = std::max(m_policy.turn, 8 * std::chrono::nanoseconds(m_link_ns));
     try {
       m_gate->post_at(Clock::now() + length, [weak = weak_from_this(), grant] {
         if (const auto self = weak.lock()) self->expire(grant);

@@ -49,7 +49,7 @@ public:
   /// the update waits (forget() it if the update ends first, as at its own deadline). A wait for
   /// a turn fails after ContentionPolicy::turn_wait.
   Answer ask(std::uint64_t& ticket, std::function<void()> wake);
-  /// A write in our turn took `latency`: a turn lasts at least 8 such writes.
+  /// A write in our turn took `latency`: a turn lasts at least 8 of the fastest such writes.
   void wrote(std::chrono::nanoseconds latency);
   /// An update that waited ends without asking again.
   void forget(std::uint64_t ticket);
@@ -75,13 +75,14 @@ private:
   ContentionPolicy m_policy;
   core::Hold m_hold;
 
-  std::atomic<std::int64_t> m_write_ns{0}; ///< our writes' latency in turns, averaged
+  std::atomic<std::int64_t> m_turn_fastest_ns{0}; ///< our fastest write in the current turn
 
   mutable std::mutex m_mutex; // all below
   State m_state = State::idle;
   std::uint64_t m_grant = 0;
   std::uint64_t m_ended = 0;            ///< waits for a turn that have ended
   bool m_last_failed = false;           ///< the latest of them failed
+  std::int64_t m_link_ns = 0;           ///< the fastest write of our latest turn with a write
   Clock::time_point m_no_turns_until{}; ///< after a failed wait: no new one before
   std::uint64_t m_next_ticket = 0;
   std::map<std::uint64_t, Waiter> m_waiters;

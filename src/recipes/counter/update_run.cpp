@@ -33,10 +33,6 @@ CounterCore::Run::Run(CounterCore& core, Decide decide, Clock::time_point deadli
     : m_core(core), m_decide(std::move(decide)), m_deadline(deadline), m_wake(std::move(wake)),
       m_backoff(core.m_options.retry, deadline), m_until(deadline), m_snap(core.cached()) {}
 
-int CounterCore::Run::own_nodes() const {
-  return m_turns ? m_turns->own_nodes() : 0;
-}
-
 CounterCore::Run::~Run() {
   if (m_ticket != 0) m_turns->forget(m_ticket);
 }
@@ -158,7 +154,7 @@ bool CounterCore::Run::top() {
       return pause_or_give_up(); // throws: the deadline has passed
     }
     check_stop();
-    m_own_sent = own_nodes();
+    m_own_sent = m_core.own_children();
     try {
       m_read = m_core.start_read(m_wake);
     } catch (const Error& e) {
@@ -303,7 +299,7 @@ bool CounterCore::Run::turn() {
   check_stop();
   if (Clock::now() >= m_deadline) return pause_or_give_up(); // throws: the deadline has passed
   m_sent = Clock::now();
-  m_own_sent = own_nodes();
+  m_own_sent = m_core.own_children();
   // A send refused at once (closed session, bad argument) throws: nothing was sent.
   m_flight = m_core.start_write(*m_write, m_wake);
   m_backoff.start_attempt(); // once it is out: writes() counts what was sent

@@ -77,8 +77,6 @@ private:
   bool proving();
   bool plan();
   bool queued();
-  /// Our turn nodes among the counter node's children now.
-  [[nodiscard]] int own_nodes() const;
   bool turn();
   bool writing();
   bool written();
@@ -121,7 +119,7 @@ private:
   std::uint64_t m_ticket = 0; // our place in the wait for a turn
   bool m_in_turn = false;
   bool m_no_turn = false; // the wait for a turn failed: this update writes without one
-  int m_own_sent = 0;     // our turn nodes when the latest request left (saw_children)
+  int m_own_sent = 0;     // our children of the node when the latest request left
   Clock::time_point m_sent;
   std::shared_ptr<Flight> m_flight;
   std::shared_ptr<ReadFlight> m_read;   // the round's read, or the read behind its write
